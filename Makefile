@@ -1,0 +1,28 @@
+# The two commands of the README:
+#   make run    set up, start a local Triton, and run the main job
+#   make test   set up, and run the test suite (starts its own Triton)
+PYTHON ?= python3.11
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+
+.PHONY: setup run test bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[server,test]'
+	touch $@
+
+run: setup
+	$(PY) -m pyflink_triton.demo
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	$(PY) benchmarks/bench_client.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,145 @@
+"""A CLOSED / OPEN / HALF_OPEN circuit breaker with the semantics of Flink's Java provider.
+
+- CLOSED: requests pass; outcomes are counted. Once at least ``min_requests`` (10) have been
+  counted, a failure rate ``>= failure_threshold`` opens the breaker. Counts restart every
+  ``window`` (10,000) requests so that old successes do not dilute a new outage.
+- OPEN: requests are refused until ``open_timeout_s`` has passed; the next request then moves
+  the breaker to HALF_OPEN and is the first probe.
+- HALF_OPEN: at most ``half_open_requests`` probes pass; that many successes close the breaker,
+  any failure re-opens it. Further requests are refused.
+
+One *logical* request (all its retries) is one outcome. Health-check successes are not
+outcomes (a live server may still fail inference); health-check failures are.
+
+Not thread-safe on purpose: the client drives it from its one event loop.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Callable
+
+__all__ = ["CircuitBreaker", "CircuitState"]
+
+
+class CircuitState(enum.Enum):
+    """Breaker states; values are the names Flink logs and our metrics report."""
+
+    CLOSED = "CLOSED"
+    OPEN = "OPEN"
+    HALF_OPEN = "HALF_OPEN"
+
+    @property
+    def gauge(self) -> int:
+        """0 closed, 1 half-open, 2 open: a number for metric gauges."""
+        return {"CLOSED": 0, "HALF_OPEN": 1, "OPEN": 2}[self.value]
+
+
+class CircuitBreaker:
+    """Failure-rate circuit breaker.
+
+    :param failure_threshold: failure rate in ``(0, 1]`` that opens it.
+    :param open_timeout_s: seconds OPEN before the next request probes (HALF_OPEN).
+    :param half_open_requests: probes allowed, and successes needed to close, in HALF_OPEN.
+    :param min_requests: outcomes needed before the rate is judged.
+    :param window: outcomes after which CLOSED counts restart.
+    :param clock: monotonic seconds, injectable for tests.
+    """
+
+    def __init__(
+        self,
+        failure_threshold: float = 0.5,
+        open_timeout_s: float = 60.0,
+        half_open_requests: int = 3,
+        *,
+        min_requests: int = 10,
+        window: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not 0.0 < failure_threshold <= 1.0:
+            raise ValueError("failure_threshold must be in (0.0, 1.0]")
+        if half_open_requests <= 0:
+            raise ValueError("half_open_requests must be positive")
+        self.failure_threshold = failure_threshold
+        self.open_timeout_s = open_timeout_s
+        self.half_open_requests = half_open_requests
+        self.min_requests = min_requests
+        self.window = window
+        self._clock = clock
+        self._state = CircuitState.CLOSED
+        self._since = clock()
+        self._total = 0
+        self._failed = 0
+        self._probes = 0
+        self._probe_successes = 0
+
+    @property
+    def state(self) -> CircuitState:
+        """The current state (reading it never changes it)."""
+        return self._state
+
+    @property
+    def failure_rate(self) -> float:
+        """Failures / outcomes counted in the current CLOSED window."""
+        return self._failed / self._total if self._total else 0.0
+
+    def seconds_until_probe(self) -> float:
+        """Seconds left OPEN before a probe may pass (0 when not OPEN)."""
+        if self._state is not CircuitState.OPEN:
+            return 0.0
+        return max(0.0, self.open_timeout_s - (self._clock() - self._since))
+
+    def try_acquire(self) -> bool:
+        """Ask to send one logical request; ``False`` means refuse it (fail fast)."""
+        if self._state is CircuitState.CLOSED:
+            return True
+        if self._state is CircuitState.OPEN:
+            if self.seconds_until_probe() > 0:
+                return False
+            self._enter(CircuitState.HALF_OPEN)
+        if self._probes >= self.half_open_requests:
+            return False
+        self._probes += 1
+        return True
+
+    def record_success(self) -> None:
+        """Count a logical request that succeeded."""
+        if self._state is CircuitState.CLOSED:
+            self._count(failed=False)
+        elif self._state is CircuitState.HALF_OPEN:
+            self._probe_successes += 1
+            if self._probe_successes >= self.half_open_requests:
+                self._enter(CircuitState.CLOSED)
+        # OPEN: a request that was in flight when the breaker opened; ignored.
+
+    def record_failure(self) -> None:
+        """Count a logical request (or health probe) that failed for server-health reasons."""
+        if self._state is CircuitState.CLOSED:
+            self._count(failed=True)
+        elif self._state is CircuitState.HALF_OPEN:
+            self._enter(CircuitState.OPEN)
+
+    def reset(self) -> None:
+        """Force CLOSED with fresh counts."""
+        self._enter(CircuitState.CLOSED)
+
+    def _count(self, *, failed: bool) -> None:
+        self._total += 1
+        self._failed += failed
+        if self._total >= self.min_requests and self.failure_rate >= self.failure_threshold:
+            self._enter(CircuitState.OPEN)
+        elif self._total >= self.window:
+            self._total = self._failed = 0
+
+    def _enter(self, state: CircuitState) -> None:
+        self._state = state
+        self._since = self._clock()
+        self._total = self._failed = 0
+        self._probes = self._probe_successes = 0
+
+    def __repr__(self) -> str:
+        return (
+            f"CircuitBreaker(state={self._state.value}, failures={self._failed}/{self._total}, "
+            f"threshold={self.failure_threshold})"
+        )

@@ -1,0 +1,138 @@
+"""A fault-injecting KServe v2 HTTP server, for faults a real Triton cannot be made to produce.
+
+It answers inference with a script of actions (503 storms, stalls, resets, malformed bodies),
+then echoes: every input comes back as an output of the same name prefixed ``OUT_``, decoded
+here independently of our codec. It records every request it gets. Binds 127.0.0.1 on a
+free port; the test that starts it stops it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    header_json: dict[str, Any] | None = None
+
+
+@dataclass
+class FaultServer:
+    """Script ``actions`` (consumed one per inference request) then the default ``echo``.
+
+    Actions: ``("status", code, text)``, ``("stall", seconds)``, ``("reset",)``,
+    ``("garbage",)``, ``("echo",)``, ``("echo_rows", n)`` (echo, but only the first n rows).
+    """
+
+    max_batch_size: int = 1024
+    live_status: int = 200
+    ready_status: int = 200
+    actions: list[tuple[Any, ...]] = field(default_factory=list)
+    requests: list[Recorded] = field(default_factory=list)
+    in_flight: int = 0
+    max_in_flight: int = 0
+    stall_each_s: float = 0.0
+
+    async def start(self) -> FaultServer:
+        app = web.Application(client_max_size=256 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        # Keep request bodies as sent, so tests can check they really travelled gzip.
+        self._runner = web.AppRunner(
+            app, access_log=None, auto_decompress=False, shutdown_timeout=0.1
+        )
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        sock = site._server.sockets[0]  # type: ignore[union-attr]
+        self.port = sock.getsockname()[1]
+        return self
+
+    async def stop(self) -> None:
+        await self._runner.cleanup()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def infer_requests(self) -> list[Recorded]:
+        return [r for r in self.requests if r.path.endswith("/infer")]
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        rec = Recorded(request.method, request.path, dict(request.headers), body)
+        self.requests.append(rec)
+        path = request.path
+        if path.endswith("/health/live"):
+            return web.Response(status=self.live_status)
+        if path.endswith("/health/ready"):
+            return web.Response(status=self.ready_status)
+        if path.endswith("/config"):
+            return web.json_response({"name": "m", "max_batch_size": self.max_batch_size})
+        if not path.endswith("/infer"):
+            return web.json_response({"name": "m", "versions": ["1"], "platform": "fault"})
+        if request.headers.get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+        hlen = int(request.headers.get("Inference-Header-Content-Length", len(body)))
+        rec.header_json = json.loads(body[:hlen])
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.stall_each_s:
+                await asyncio.sleep(self.stall_each_s)
+            action = self.actions.pop(0) if self.actions else ("echo",)
+            kind = action[0]
+            if kind == "status":
+                return web.json_response({"error": action[2]}, status=action[1])
+            if kind == "stall":
+                await asyncio.sleep(action[1])
+                return web.Response(status=200)
+            if kind == "reset":
+                assert request.transport is not None
+                request.transport.close()
+                return web.Response(status=200)
+            if kind == "garbage":
+                return web.Response(body=b'{"outputs": [', content_type="application/json")
+            return self._echo(rec.header_json, body[hlen:], action[1] if kind == "echo_rows" else None)
+        finally:
+            self.in_flight -= 1
+
+    @staticmethod
+    def _echo(header: dict[str, Any], binary: bytes, rows: int | None) -> web.Response:
+        outputs, chunks, offset = [], [], 0
+        for tensor in header["inputs"]:
+            size = (tensor.get("parameters") or {}).get("binary_data_size")
+            shape = list(tensor["shape"])
+            out: dict[str, Any] = {"name": "OUT_" + tensor["name"], "datatype": tensor["datatype"]}
+            if size is None:
+                data = tensor["data"]
+                if rows is not None:
+                    per_row = len(data) // shape[0] if shape[0] else 0
+                    data, shape[0] = data[: rows * per_row], rows
+                out.update(shape=shape, data=data)
+            else:
+                raw = binary[offset: offset + size]
+                offset += size
+                if rows is not None:
+                    raw, shape[0] = raw[: len(raw) // shape[0] * rows], rows
+                out.update(shape=shape, parameters={"binary_data_size": len(raw)})
+                chunks.append(raw)
+            outputs.append(out)
+        head = json.dumps({"model_name": "m", "model_version": "1", "outputs": outputs}).encode()
+        if not chunks:
+            return web.Response(body=head, content_type="application/json")
+        return web.Response(
+            body=head + b"".join(chunks),
+            headers={"Inference-Header-Content-Length": str(len(head))},
+            content_type="application/octet-stream",
+        )

@@ -1,0 +1,346 @@
+"""Client resilience against a fault-injecting server: retries, timeouts, breaker, headers, secrets.
+
+Faults a real Triton cannot be made to produce on demand; everything else is tested against
+the real server in test_client.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import logging
+import socket
+from collections.abc import AsyncIterator
+from typing import Any
+
+import numpy as np
+import pytest
+
+from pyflink_triton.breaker import CircuitState
+from pyflink_triton.client import TritonClient
+from pyflink_triton.errors import (
+    TritonCircuitOpenError,
+    TritonClientRequestError,
+    TritonConnectionError,
+    TritonProtocolError,
+    TritonSchemaError,
+    TritonServiceError,
+    TritonTimeoutError,
+)
+from pyflink_triton.options import TritonOptions
+
+from .faultserver import FaultServer
+
+SECRET = "tok-S3CRET-value"
+
+
+@pytest.fixture
+async def fault() -> AsyncIterator[FaultServer]:
+    server = await FaultServer().start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+class Sleeps:
+    """Records the retry delays instead of sleeping them."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    async def __call__(self, delay: float) -> None:
+        self.delays.append(delay)
+
+
+def client_for(url: str, sleeps: Sleeps | None = None, rng: float = 0.0, **options: Any) -> TritonClient:
+    opts = TritonOptions.from_map(
+        {"endpoint": url + "/v2/models", "model-name": "m", **{k.replace("_", "-"): v for k, v in options.items()}}
+    )
+    return TritonClient(opts, sleep=sleeps or Sleeps(), rng=lambda: rng)
+
+
+X = {"x": np.arange(6, dtype=np.float32).reshape(3, 2)}
+
+
+async def test_echo_round_trip_binary(fault: FaultServer) -> None:
+    async with client_for(fault.url) as c:
+        out = await c.infer(X)
+    np.testing.assert_array_equal(out["OUT_x"], X["x"])
+    (req,) = fault.infer_requests
+    assert req.headers["Inference-Header-Content-Length"]
+    assert req.headers["Accept-Encoding"] == "identity"
+    assert req.header_json["inputs"][0]["parameters"]["binary_data_size"] == 24
+
+
+async def test_503_then_200_gives_the_row_with_exactly_two_requests(fault: FaultServer) -> None:
+    fault.actions = [("status", 503, "queue full")]
+    sleeps = Sleeps()
+    async with client_for(fault.url, sleeps, max_retries="3") as c:
+        out = await c.infer(X)
+        assert c.stats.retries == 1 and c.stats.failures == 1 and c.stats.rows == 3
+    np.testing.assert_array_equal(out["OUT_x"], X["x"])
+    assert len(fault.infer_requests) == 2
+    assert sleeps.delays == [pytest.approx(0.05)]  # equal jitter, rng=0: d/2 of 100 ms
+
+
+async def test_three_503s_exhaust_two_retries_with_a_clear_error(fault: FaultServer) -> None:
+    fault.actions = [("status", 503, "queue full")] * 3
+    sleeps = Sleeps()
+    async with client_for(fault.url, sleeps, rng=1.0, max_retries="2") as c:
+        with pytest.raises(TritonServiceError) as info:
+            await c.infer(X)
+    assert len(fault.infer_requests) == 3
+    assert sleeps.delays == [pytest.approx(0.1), pytest.approx(0.2)]
+    err = info.value
+    assert err.status == 503 and err.server_message == "queue full" and err.model == "m"
+    assert str(err) == (f"Triton model 'm' at {fault.url}: inference failed with HTTP 503: queue full")
+
+
+async def test_400_is_never_retried(fault: FaultServer) -> None:
+    fault.actions = [("status", 400, "unexpected shape for input 'x'")]
+    async with client_for(fault.url, max_retries="3") as c:
+        with pytest.raises(TritonClientRequestError, match="HTTP 400: unexpected shape") as info:
+            await c.infer(X)
+    assert len(fault.infer_requests) == 1
+    assert info.value.status == 400
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def test_connection_refused_is_retried_then_reported() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    sleeps = Sleeps()
+    async with client_for(url, sleeps, max_retries="2") as c:
+        with pytest.raises(TritonConnectionError) as info:
+            await c.infer(X, split=False)
+        assert c.stats.requests == 3
+    assert len(sleeps.delays) == 2
+    assert url in str(info.value) and "inference failed" in str(info.value)
+    assert isinstance(info.value, ConnectionError)
+
+
+async def test_stall_past_the_timeout(fault: FaultServer) -> None:
+    fault.actions = [("stall", 1.0), ("stall", 1.0)]
+    async with client_for(fault.url, timeout="200ms", max_retries="1") as c:
+        with pytest.raises(TritonTimeoutError, match="timed out after 0.2s") as info:
+            await c.infer(X)
+    assert len(fault.infer_requests) == 2
+    assert isinstance(info.value, TimeoutError)
+
+
+async def test_stall_then_success_recovers(fault: FaultServer) -> None:
+    fault.actions = [("stall", 1.0)]
+    async with client_for(fault.url, timeout="200ms", max_retries="1") as c:
+        out = await c.infer(X)
+    np.testing.assert_array_equal(out["OUT_x"], X["x"])
+
+
+async def test_connection_reset_is_a_retryable_network_error(fault: FaultServer) -> None:
+    fault.actions = [("reset",)]
+    async with client_for(fault.url, max_retries="1") as c:
+        out = await c.infer(X)
+    assert len(fault.infer_requests) == 2
+    np.testing.assert_array_equal(out["OUT_x"], X["x"])
+
+
+async def test_malformed_body_is_a_protocol_error_not_retried(fault: FaultServer) -> None:
+    fault.actions = [("garbage",)]
+    async with client_for(fault.url, max_retries="3") as c:
+        with pytest.raises(TritonProtocolError, match="Triton model 'm'"):
+            await c.infer(X)
+    assert len(fault.infer_requests) == 1
+
+
+async def test_wrong_row_count_is_a_schema_error(fault: FaultServer) -> None:
+    fault.actions = [("echo_rows", 2)]
+    async with client_for(fault.url) as c:
+        with pytest.raises(TritonSchemaError, match=r"output 'OUT_x' has shape \[2, 2\] for a batch of 3 rows"):
+            await c.infer(X)
+
+
+async def test_batches_are_split_to_the_model_limit_and_rejoined_in_order(fault: FaultServer) -> None:
+    fault.max_batch_size = 4
+    fault.stall_each_s = 0.05
+    x = np.arange(22, dtype=np.int64).reshape(11, 2)
+    async with client_for(fault.url, max_concurrent_requests="2") as c:
+        out = await c.infer({"x": x, "s": np.array([str(i) for i in range(11)], dtype=object)})
+    np.testing.assert_array_equal(out["OUT_x"], x)
+    assert list(out["OUT_s"]) == [str(i).encode() for i in range(11)]
+    assert sorted(r.header_json["inputs"][0]["shape"][0] for r in fault.infer_requests) == [3, 4, 4]
+    assert fault.max_in_flight == 2
+
+
+async def test_batch_size_option_caps_below_the_model_limit(fault: FaultServer) -> None:
+    async with client_for(fault.url, batch_size="5") as c:
+        assert await c.max_batch_size() == 5
+        await c.infer({"x": np.zeros((12, 1), np.float32)})
+    assert [r.header_json["inputs"][0]["shape"][0] for r in fault.infer_requests] == [5, 5, 2]
+
+
+async def test_sequence_chunks_go_in_order_with_start_and_end_flags(fault: FaultServer) -> None:
+    fault.max_batch_size = 2
+    async with client_for(fault.url, sequence_id="42", sequence_start="true",
+                          sequence_end="true", priority="3") as c:
+        await c.infer({"x": np.arange(5, dtype=np.int32).reshape(5, 1)})
+    params = [r.header_json["parameters"] for r in fault.infer_requests]
+    assert [p["sequence_id"] for p in params] == [42, 42, 42]  # digits travel as uint64
+    assert [p.get("sequence_start", False) for p in params] == [True, False, False]
+    assert [p.get("sequence_end", False) for p in params] == [False, False, True]
+    assert all(p["priority"] == 3 for p in params)
+    assert [r.header_json["inputs"][0]["shape"][0] for r in fault.infer_requests] == [2, 2, 1]
+
+
+async def test_string_sequence_ids_and_custom_parameters(fault: FaultServer) -> None:
+    async with client_for(fault.url, sequence_id="conv-001", request_parameters='{"temperature": 0.5}') as c:
+        await c.infer(X)
+    params = fault.infer_requests[0].header_json["parameters"]
+    assert params["sequence_id"] == "conv-001" and params["temperature"] == 0.5
+    assert "id" not in fault.infer_requests[0].header_json  # never the request id
+
+
+async def test_headers_auth_and_gzip(fault: FaultServer) -> None:
+    async with client_for(fault.url, auth_token="Bearer abc", compression="gzip",
+                          custom_headers="X-Trace:t1,X-Tenant:acme") as c:
+        out = await c.infer(X)
+    np.testing.assert_array_equal(out["OUT_x"], X["x"])
+    h = fault.infer_requests[0].headers
+    assert h["Authorization"] == "Bearer abc"  # not 'Bearer Bearer abc'
+    assert h["X-Trace"] == "t1" and h["X-Tenant"] == "acme"
+    assert h["Content-Encoding"] == "gzip" and h["Accept-Encoding"] == "gzip"
+    gzip.decompress(fault.infer_requests[0].body)  # really gzip
+
+
+async def test_plain_token_gets_the_bearer_prefix(fault: FaultServer) -> None:
+    async with client_for(fault.url, auth_token="abc") as c:
+        await c.infer(X)
+    assert fault.infer_requests[0].headers["Authorization"] == "Bearer abc"
+
+
+async def test_url_credentials_become_basic_auth_and_never_leak(fault: FaultServer, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    url = fault.url.replace("http://", f"http://alice:{SECRET}@")
+    fault.actions = [("status", 500, "boom"), ("status", 500, "boom")]
+    c = client_for(url, max_retries="1")
+    assert SECRET not in repr(c) and SECRET not in repr(c.options)
+    async with c:
+        with pytest.raises(TritonServiceError) as info:
+            await c.infer(X)
+    assert fault.infer_requests[0].headers["Authorization"].startswith("Basic ")
+    assert SECRET not in str(info.value) and SECRET not in repr(info.value)
+    assert SECRET not in caplog.text
+    assert "Retrying Triton inference" in caplog.text
+
+
+async def test_auth_token_never_in_errors_or_logs(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    url = f"http://127.0.0.1:{free_port()}"
+    async with client_for(url, max_retries="1", auth_token=SECRET) as c:
+        with pytest.raises(TritonConnectionError) as info:
+            await c.infer(X, split=False)
+        assert not await c.server_live()
+    assert SECRET not in str(info.value) and SECRET not in caplog.text
+
+
+async def test_breaker_opens_after_failures_and_fails_fast(fault: FaultServer) -> None:
+    fault.actions = [("status", 503, "down")] * 10
+    async with client_for(fault.url, circuit_breaker_enabled="true") as c:
+        for _ in range(10):
+            with pytest.raises(TritonServiceError):
+                await c.infer(X)
+        assert c.breaker is not None and c.breaker.state is CircuitState.OPEN
+        with pytest.raises(TritonCircuitOpenError, match="circuit breaker is OPEN"):
+            await c.infer(X)
+        assert c.stats.breaker_rejections == 1
+    assert len(fault.infer_requests) == 10  # the 11th was never sent
+
+
+async def test_breaker_half_open_probes_then_closes(fault: FaultServer) -> None:
+    clock = [0.0]
+    fault.actions = [("status", 503, "down")] * 10
+    opts = TritonOptions.from_map({
+        "endpoint": fault.url, "model-name": "m", "circuit-breaker-enabled": "true",
+        "circuit-breaker-timeout": "10s", "circuit-breaker-half-open-requests": "2"})
+    async with TritonClient(opts, clock=lambda: clock[0]) as c:
+        for _ in range(10):
+            with pytest.raises(TritonServiceError):
+                await c.infer(X)
+        clock[0] += 10
+        await c.infer(X)
+        assert c.breaker is not None and c.breaker.state is CircuitState.HALF_OPEN
+        await c.infer(X)
+        assert c.breaker.state is CircuitState.CLOSED
+
+
+async def test_4xx_does_not_count_against_the_breaker(fault: FaultServer) -> None:
+    fault.actions = [("status", 400, "bad input")] * 12
+    async with client_for(fault.url, circuit_breaker_enabled="true") as c:
+        for _ in range(12):
+            with pytest.raises(TritonClientRequestError):
+                await c.infer(X)
+        assert c.breaker is not None and c.breaker.state is CircuitState.CLOSED
+
+
+async def test_retried_then_successful_request_is_one_success(fault: FaultServer) -> None:
+    fault.actions = [("status", 503, "x"), ("echo",)] * 10  # each logical request: 503 then ok
+    async with client_for(fault.url, max_retries="1", circuit_breaker_enabled="true") as c:
+        for _ in range(10):
+            await c.infer(X)
+        assert c.breaker is not None and c.breaker.state is CircuitState.CLOSED
+        assert c.breaker.failure_rate == 0.0
+
+
+async def test_health_check_probes_live_then_ready_on_the_v2_root(fault: FaultServer) -> None:
+    fault.live_status = 503
+    async with client_for(fault.url) as c:
+        assert await c.check_health()
+        fault.ready_status = 503
+        assert not await c.check_health()
+        assert c.healthy is False
+    paths = [r.path for r in fault.requests]
+    assert paths == ["/v2/health/live", "/v2/health/ready", "/v2/health/live", "/v2/health/ready"]
+
+
+async def test_health_failures_count_against_the_breaker_but_successes_do_not_close_it(fault: FaultServer) -> None:
+    clock = [0.0]
+    fault.live_status = fault.ready_status = 503
+    opts = TritonOptions.from_map({"endpoint": fault.url, "model-name": "m",
+                                   "circuit-breaker-enabled": "true", "circuit-breaker-timeout": "1s"})
+    async with TritonClient(opts, clock=lambda: clock[0]) as c:
+        for _ in range(10):
+            await c.check_health()
+        assert c.breaker is not None and c.breaker.state is CircuitState.OPEN
+        clock[0] += 1
+        fault.live_status = 200
+        assert c.breaker.try_acquire()  # -> HALF_OPEN, one probe taken
+        for _ in range(5):
+            assert await c.check_health()
+        assert c.breaker.state is CircuitState.HALF_OPEN
+
+
+async def test_periodic_health_check_runs_in_the_background(fault: FaultServer) -> None:
+    async with client_for(fault.url, health_check_enabled="true", health_check_interval="50ms") as c:
+        for _ in range(200):  # readiness poll, bounded
+            if len(fault.requests) >= 3:
+                break
+            await asyncio.sleep(0.01)
+        assert c.healthy is True
+    assert len([r for r in fault.requests if r.path == "/v2/health/live"]) >= 3
+
+
+async def test_health_probe_has_its_own_short_timeout(fault: FaultServer) -> None:
+    # A server that stalls health probes: the probe must give up after health-check-timeout.
+    async with client_for(f"http://127.0.0.1:{free_port()}", health_check_timeout="100ms") as c:
+        assert not await c.server_ready()
+
+
+async def test_client_refuses_use_after_close(fault: FaultServer) -> None:
+    c = client_for(fault.url)
+    await c.open()
+    await c.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        await c.open()

@@ -1,0 +1,117 @@
+"""TritonProvider: the seed's keyword API, validation and to_options(), converted to TritonOptions."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pyflink_triton.errors import TritonConfigError
+from pyflink_triton.provider import TritonProvider
+
+EP = "http://localhost:8000/v2/models"
+
+
+def test_names_and_defaults_match_the_seed() -> None:
+    p = TritonProvider(endpoint=EP, model_name="classifier")
+    assert p.provider_name() == "triton"
+    assert p.model_option_key() == "model-name"
+    assert p.to_options() == {
+        "endpoint": EP, "model-name": "classifier", "model-version": "latest", "timeout": "30s",
+        "flatten-batch-dim": "false", "sequence-start": "false", "sequence-end": "false",
+        "max-retries": "0", "retry-initial-backoff": "100ms", "retry-max-backoff": "30s",
+        "health-check-enabled": "false", "health-check-interval": "30s",
+        "circuit-breaker-enabled": "false", "circuit-breaker-failure-threshold": "0.5",
+        "circuit-breaker-timeout": "60s", "circuit-breaker-half-open-requests": "3",
+    }
+
+
+def test_every_keyword_maps_to_its_java_key() -> None:
+    p = TritonProvider(
+        endpoint=EP, model_name="m", model_version="2", timeout="10s", flatten_batch_dim=True,
+        priority=5, sequence_id="conv-001", sequence_start=True, sequence_end=True,
+        compression="gzip", auth_token="tok", custom_headers="X-A:1", max_retries=2,
+        retry_initial_backoff="50ms", retry_max_backoff="1s", default_value="FAILED",
+        health_check_enabled=True, health_check_interval="5s", circuit_breaker_enabled=True,
+        circuit_breaker_failure_threshold=0.25, circuit_breaker_timeout="9s",
+        circuit_breaker_half_open_requests=2, **{"batch-size": 16},
+    )
+    o = p.to_options()
+    assert o["flatten-batch-dim"] == "true" and o["priority"] == "5"
+    assert o["sequence-id"] == "conv-001" and o["compression"] == "gzip"
+    assert o["auth-token"] == "tok" and o["custom-headers"] == "X-A:1"
+    assert o["circuit-breaker-failure-threshold"] == "0.25" and o["batch-size"] == "16"
+    t = p.to_triton_options()
+    assert (t.model_version, t.timeout_s, t.priority, t.sequence_id) == ("2", 10.0, 5, "conv-001")
+    assert (t.max_retries, t.retry_initial_backoff_s, t.retry_max_backoff_s) == (2, 0.05, 1.0)
+    assert (t.circuit_breaker_timeout_s, t.circuit_breaker_half_open_requests, t.batch_size) == (9.0, 2, 16)
+    assert t.custom_headers == {"X-A": "1"} and t.default_value == "FAILED"
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (True, "true"), (False, "false"), (-1, "-1"), (2.5, "2.5"), ("null", "null"),
+        ([1.0, 2.0], "[1.0, 2.0]"), ((1, "a"), '[1, "a"]'), ({"k": [1]}, '{"k": [1]}'),
+    ],
+)
+def test_default_value_formatting(value: object, text: str) -> None:
+    opts = TritonProvider(endpoint=EP, model_name="m", default_value=value).to_options()
+    assert opts["default-value"] == text
+
+
+def test_default_value_rejects_non_json() -> None:
+    with pytest.raises(ValueError, match="non-JSON-serializable"):
+        TritonProvider(endpoint=EP, default_value=[object()])
+    with pytest.raises(ValueError, match="non-JSON-serializable"):
+        TritonProvider(endpoint=EP, default_value=[float("nan")])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"endpoint": 8000}, TypeError, "endpoint must be a string"),
+        ({"compression": "zstd"}, ValueError, "compression must be 'gzip'"),
+        ({"priority": 256}, ValueError, r"priority must be in range \[0, 255\]"),
+        ({"priority": -1}, ValueError, r"priority must be in range \[0, 255\]"),
+        ({"max_retries": -1}, ValueError, "max_retries must be >= 0"),
+        ({"circuit_breaker_failure_threshold": 0.0}, ValueError, "failure_threshold must be in range"),
+        ({"circuit_breaker_half_open_requests": 0}, ValueError, "must be positive"),
+        ({"custom_headers": {"X": "1"}}, TypeError, "custom_headers must be a string"),
+        ({"custom_headers": "X-A:1\nX-B:2"}, ValueError, "cannot contain line breaks"),
+        ({"custom_headers": "X-A:1\r"}, ValueError, "cannot contain line breaks"),
+    ],
+)
+def test_validation_like_the_seed(kwargs: dict, error: type, message: str) -> None:
+    kwargs = {"endpoint": EP, **kwargs}
+    with pytest.raises(error, match=message):
+        TritonProvider(**kwargs)
+
+
+def test_model_name_is_optional_until_conversion() -> None:
+    p = TritonProvider(endpoint=EP)
+    assert "model-name" not in p.to_options()
+    with pytest.raises(TritonConfigError, match="model-name"):
+        p.to_triton_options()
+    assert p.to_triton_options(model_name="classifier").model_name == "classifier"
+
+
+def test_conversion_validates_durations_with_the_option_key() -> None:
+    with pytest.raises(TritonConfigError, match="'timeout'"):
+        TritonProvider(endpoint=EP, model_name="m", timeout="soon").to_triton_options()
+
+
+def test_extra_options_pass_through_as_strings() -> None:
+    p = TritonProvider(endpoint=EP, model_name="m", **{"binary-data": False, "foo": 1})
+    assert p.to_options()["binary-data"] == "false" and p.to_options()["foo"] == "1"
+    with pytest.raises(TritonConfigError, match="(?s)Unsupported options.*foo"):
+        p.to_triton_options()
+
+
+def test_repr_hides_secrets() -> None:
+    p = TritonProvider(endpoint="http://u:pw123@h:8000", model_name="m", auth_token="tok-xyz",
+                       custom_headers="X-Api-Key:k-123")
+    text = repr(p)
+    assert "tok-xyz" not in text and "pw123" not in text and "k-123" not in text
+    assert "model_name='m'" in text
+    json.dumps(p.to_options())  # plain strings
