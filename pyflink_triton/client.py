@@ -120,6 +120,7 @@ class TritonClient:
         self._semaphore: asyncio.Semaphore | None = None
         self._health_task: asyncio.Task[None] | None = None
         self._closed = False
+        self._sequence_open = False  # a sequence_start was sent and no sequence_end since
         self._metadata: dict[str, Any] | None = None
         self._config: dict[str, Any] | None = None
 
@@ -206,6 +207,9 @@ class TritonClient:
         model_max = int(config.get("max_batch_size", 0) or 0)
         if model_max == 0:
             return 0
+        if "sequence_batching" in config:
+            # Triton's sequence batcher takes one row of a sequence per request.
+            return 1
         size = self.options.batch_size
         return min(size, model_max) if size else model_max
 
@@ -241,6 +245,13 @@ class TritonClient:
         ]
         if not tensors:
             raise self._error(TritonSchemaError, "infer() needs at least one input")
+        binary_outputs: tuple[str, ...] = ()
+        if not self.options.binary_data:
+            # JSON mode: name the outputs, so those JSON cannot carry (FP16/BF16) come binary.
+            meta_outputs = (await self.model_metadata()).get("outputs", [])
+            if outputs is None:
+                outputs = [o["name"] for o in meta_outputs]
+            binary_outputs = tuple(o["name"] for o in meta_outputs if o.get("datatype") in ("FP16", "BF16"))
         limit = await self.max_batch_size() if split else 0
         rows = tensors[0].data.shape[0] if limit and tensors[0].data.ndim else 0
         if limit and any(t.data.ndim == 0 or t.data.shape[0] != rows for t in tensors):
@@ -249,7 +260,7 @@ class TritonClient:
                 TritonSchemaError, f"inputs must share their first (batch) dimension: {shapes}"
             )
         if not limit or rows <= limit:
-            response = await self._infer_once(tensors, outputs, parameters, rows, first=True, last=True)
+            response = await self._infer_once(tensors, outputs, binary_outputs, parameters, rows, last=True)
             return self._checked(response.outputs, rows if limit else None)
         chunks = [(start, min(start + limit, rows)) for start in range(0, rows, limit)]
         parts: list[dict[str, np.ndarray]]
@@ -257,11 +268,11 @@ class TritonClient:
             # A sequence is ordered state on the server: send its chunks one after another.
             parts = []
             for i, (a, b) in enumerate(chunks):
-                parts.append(await self._infer_chunk(tensors, outputs, parameters, a, b,
-                                                     i == 0, i == len(chunks) - 1))
+                parts.append(await self._infer_chunk(
+                    tensors, outputs, binary_outputs, parameters, a, b, last=i == len(chunks) - 1))
         else:
             parts = list(await asyncio.gather(*(
-                self._infer_chunk(tensors, outputs, parameters, a, b, True, True)
+                self._infer_chunk(tensors, outputs, binary_outputs, parameters, a, b, last=True)
                 for a, b in chunks
             )))
         return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
@@ -270,14 +281,15 @@ class TritonClient:
         self,
         tensors: list[Tensor],
         outputs: Sequence[str] | None,
+        binary_outputs: tuple[str, ...],
         parameters: Mapping[str, Any] | None,
         start: int,
         stop: int,
-        first: bool,
+        *,
         last: bool,
     ) -> dict[str, np.ndarray]:
         part = [Tensor(t.name, t.datatype, t.data[start:stop]) for t in tensors]
-        response = await self._infer_once(part, outputs, parameters, stop - start, first=first, last=last)
+        response = await self._infer_once(part, outputs, binary_outputs, parameters, stop - start, last=last)
         return self._checked(response.outputs, stop - start)
 
     def _checked(self, outputs: dict[str, np.ndarray], rows: int | None) -> dict[str, np.ndarray]:
@@ -291,7 +303,7 @@ class TritonClient:
         return outputs
 
     def _request_parameters(
-        self, extra: Mapping[str, Any] | None, *, first: bool, last: bool
+        self, extra: Mapping[str, Any] | None, *, last: bool
     ) -> dict[str, Any]:
         opts = self.options
         params: dict[str, Any] = dict(opts.request_parameters)
@@ -303,7 +315,9 @@ class TritonClient:
             sid = opts.sequence_id
             # Triton takes a uint64 or a string; digits that fit go as the number.
             params["sequence_id"] = int(sid) if sid.isdigit() and int(sid) <= _UINT64_MAX else sid
-            if opts.sequence_start and first:
+            # The first request of the sequence carries 'sequence_start'; with 'sequence-end',
+            # the last request of each infer() call ends it (and the next call starts anew).
+            if opts.sequence_start and not self._sequence_open:
                 params["sequence_start"] = True
             if opts.sequence_end and last:
                 params["sequence_end"] = True
@@ -313,18 +327,20 @@ class TritonClient:
         self,
         tensors: list[Tensor],
         outputs: Sequence[str] | None,
+        binary_outputs: tuple[str, ...],
         parameters: Mapping[str, Any] | None,
         rows: int,
         *,
-        first: bool,
         last: bool,
     ) -> InferResponse:
         """One logical request: breaker gate, bounded concurrency, retries."""
+        params = self._request_parameters(parameters, last=last)
         request = encode_request(
             tensors,
             outputs=outputs,
             binary=self.options.binary_data,
-            parameters=self._request_parameters(parameters, first=first, last=last) or None,
+            binary_outputs=binary_outputs,
+            parameters=params or None,
             compression=self.options.compression,
         )
         breaker = self.breaker
@@ -359,6 +375,8 @@ class TritonClient:
             raise
         if breaker is not None:
             breaker.record_success()
+        if "sequence_id" in params:
+            self._sequence_open = not params.get("sequence_end", False)
         return response
 
     async def _post_infer(

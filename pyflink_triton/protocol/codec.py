@@ -22,7 +22,7 @@ import json
 import math
 import struct
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -480,6 +480,7 @@ def encode_request(
     *,
     outputs: Sequence[str] | None = None,
     binary: bool = True,
+    binary_outputs: Collection[str] = (),
     parameters: Mapping[str, object] | None = None,
     request_id: str | None = None,
     compression: str | None = None,
@@ -496,6 +497,8 @@ def encode_request(
     reads both.
 
     :param outputs: names of the outputs wanted; None for all of them.
+    :param binary_outputs: with ``binary=False``, outputs to ask as binary all the same
+        (Triton refuses to send FP16/BF16 as JSON).
     :param parameters: request-level parameters (``sequence_id``, ``priority``...).
     :param request_id: sent as ``id`` and echoed back by the server.
     :param compression: ``"gzip"``, ``"deflate"`` or None.
@@ -546,8 +549,10 @@ def encode_request(
         for name in names:
             if not isinstance(name, str) or not name:
                 raise TritonSchemaError(f"output names must be non-empty strings, got {name!r}")
-        out_params = {"binary_data": bool(binary)}
-        request["outputs"] = [{"name": name, "parameters": out_params} for name in names]
+        request["outputs"] = [
+            {"name": name, "parameters": {"binary_data": binary or name in binary_outputs}}
+            for name in names
+        ]
 
     try:
         header = _dumps(request)
