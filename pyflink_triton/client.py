@@ -43,11 +43,28 @@ from .options import TritonOptions
 from .protocol import InferResponse, Tensor, decode_response, encode_request, error_message
 from .retry import is_retryable, wait_equal_jitter
 
-__all__ = ["TritonClient", "ClientStats"]
+__all__ = ["TritonClient", "ClientStats", "InferPart"]
 
 log = logging.getLogger(__name__)
 
 _UINT64_MAX = 2**64 - 1
+
+
+@dataclass(frozen=True)
+class InferPart:
+    """The outcome of one inference request: rows ``[start, stop)`` of the batch."""
+
+    start: int
+    stop: int
+    outputs: dict[str, np.ndarray] | None = None
+    error: TritonError | None = None
+
+    def result(self) -> dict[str, np.ndarray]:
+        """The outputs, or raise the request's error."""
+        if self.error is not None:
+            raise self.error
+        assert self.outputs is not None
+        return self.outputs
 
 
 @dataclass
@@ -238,10 +255,30 @@ class TritonClient:
         :param split: whether to split to the model's limit (needs the model config once).
         :raises TritonError: a subclass saying what failed, naming model and endpoint.
         """
+        parts = await self.infer_parts(
+            inputs, outputs, datatypes=datatypes, parameters=parameters, split=split
+        )
+        if len(parts) == 1:
+            return parts[0].result()
+        results = [p.result() for p in parts]
+        return {name: np.concatenate([r[name] for r in results]) for name in results[0]}
+
+    async def infer_parts(
+        self,
+        inputs: Mapping[str, np.ndarray],
+        outputs: Sequence[str] | None = None,
+        *,
+        datatypes: Mapping[str, str] | None = None,
+        parameters: Mapping[str, Any] | None = None,
+        split: bool = True,
+    ) -> list[InferPart]:
+        """Like :meth:`infer`, but return each request's rows and outcome separately.
+
+        A failed request does not stop the others: its :class:`InferPart` carries the error,
+        so callers can fall back for exactly the rows it held.
+        """
         tensors = [
-            Tensor.from_array(name, np.asarray(arr) if not isinstance(arr, np.ndarray) else arr,
-                              (datatypes or {}).get(name))
-            for name, arr in inputs.items()
+            Tensor.from_array(name, arr, (datatypes or {}).get(name)) for name, arr in inputs.items()
         ]
         if not tensors:
             raise self._error(TritonSchemaError, "infer() needs at least one input")
@@ -259,38 +296,25 @@ class TritonClient:
             raise self._error(
                 TritonSchemaError, f"inputs must share their first (batch) dimension: {shapes}"
             )
-        if not limit or rows <= limit:
-            response = await self._infer_once(tensors, outputs, binary_outputs, parameters, rows, last=True)
-            return self._checked(response.outputs, rows if limit else None)
-        chunks = [(start, min(start + limit, rows)) for start in range(0, rows, limit)]
-        parts: list[dict[str, np.ndarray]]
+        if not limit:
+            chunks = [(0, rows)]
+        else:
+            chunks = [(a, min(a + limit, rows)) for a in range(0, rows, limit)] or [(0, 0)]
+
+        async def run(a: int, b: int, last: bool) -> InferPart:
+            part = tensors if (a, b) == (0, rows) else [
+                Tensor(t.name, t.datatype, t.data[a:b]) for t in tensors]
+            try:
+                response = await self._infer_once(
+                    part, outputs, binary_outputs, parameters, b - a, last=last)
+                return InferPart(a, b, self._checked(response.outputs, b - a if limit else None))
+            except TritonError as exc:
+                return InferPart(a, b, error=exc)
+
         if self.options.sequence_id:
             # A sequence is ordered state on the server: send its chunks one after another.
-            parts = []
-            for i, (a, b) in enumerate(chunks):
-                parts.append(await self._infer_chunk(
-                    tensors, outputs, binary_outputs, parameters, a, b, last=i == len(chunks) - 1))
-        else:
-            parts = list(await asyncio.gather(*(
-                self._infer_chunk(tensors, outputs, binary_outputs, parameters, a, b, last=True)
-                for a, b in chunks
-            )))
-        return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
-
-    async def _infer_chunk(
-        self,
-        tensors: list[Tensor],
-        outputs: Sequence[str] | None,
-        binary_outputs: tuple[str, ...],
-        parameters: Mapping[str, Any] | None,
-        start: int,
-        stop: int,
-        *,
-        last: bool,
-    ) -> dict[str, np.ndarray]:
-        part = [Tensor(t.name, t.datatype, t.data[start:stop]) for t in tensors]
-        response = await self._infer_once(part, outputs, binary_outputs, parameters, stop - start, last=last)
-        return self._checked(response.outputs, stop - start)
+            return [await run(a, b, i == len(chunks) - 1) for i, (a, b) in enumerate(chunks)]
+        return list(await asyncio.gather(*(run(a, b, True) for a, b in chunks)))
 
     def _checked(self, outputs: dict[str, np.ndarray], rows: int | None) -> dict[str, np.ndarray]:
         if rows is not None:
