@@ -80,7 +80,13 @@ class FaultServer:
         if path.endswith("/config"):
             return web.json_response({"name": "m", "max_batch_size": self.max_batch_size})
         if not path.endswith("/infer"):
-            return web.json_response({"name": "m", "versions": ["1"], "platform": "fault"})
+            # Metadata of an echo model: 'x' (FP32, [batch, -1]) comes back as 'OUT_x'.
+            shape = [-1, -1] if self.max_batch_size else [-1]
+            return web.json_response({
+                "name": "m", "versions": ["1"], "platform": "fault",
+                "inputs": [{"name": "x", "datatype": "FP32", "shape": shape}],
+                "outputs": [{"name": "OUT_x", "datatype": "FP32", "shape": shape}],
+            })
         if request.headers.get("Content-Encoding") == "gzip":
             body = gzip.decompress(body)
         hlen = int(request.headers.get("Inference-Header-Content-Length", len(body)))

@@ -1,0 +1,227 @@
+"""Bind Flink columns to a model's tensors, from the model's metadata and config.
+
+Columns match tensors by name exactly, then case-insensitively, then by position among
+those left; anything that does not fit is an error naming the model, the columns and the
+tensors. The per-row shape of each tensor (the model's dims without the batch dimension)
+decides how a column travels: a scalar as ``[B]`` or ``[B, 1]``, an array as ``[B, N]``;
+for a model without a batch dimension (``max_batch_size: 0``) each row is its own request,
+an array as ``[N]`` with ``flatten-batch-dim`` or ``[1, N]`` without.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import TritonConfigError, TritonSchemaError
+from .protocol import config_datatype_to_triton
+from .types import FlinkType, can_receive, can_send, flink_type_for
+
+__all__ = ["Column", "TensorSpec", "ModelBinding", "match_names", "bind_model"]
+
+
+@dataclass(frozen=True)
+class Column:
+    """A Flink column (or UDF argument): its name if known, and its type if declared."""
+
+    name: str | None = None
+    type: FlinkType | None = None
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """One model tensor as a column sees it.
+
+    :param name: the tensor name, exact case.
+    :param datatype: Triton datatype (``FP32``, ``BYTES``, ...).
+    :param dims: per-row dims: the model's shape without the batch dimension (-1 = variable).
+    :param flink_type: the Flink type of one row's value.
+    :param optional: the model marks the input optional.
+    """
+
+    name: str
+    datatype: str
+    dims: tuple[int, ...]
+    flink_type: FlinkType
+    optional: bool = False
+
+    @property
+    def is_array(self) -> bool:
+        """Whether a row holds an array (dims other than ``[]`` or ``[1]``)."""
+        return self.flink_type.is_array
+
+
+@dataclass(frozen=True)
+class ModelBinding:
+    """How a function's arguments and result map onto one model's tensors."""
+
+    model: str
+    inputs: tuple[TensorSpec, ...]  # one per argument, in argument order
+    outputs: tuple[TensorSpec, ...]  # one per result field, in result order
+    max_batch_size: int  # 0: no batch dimension
+    sequence: bool
+
+    @property
+    def batching(self) -> bool:
+        return self.max_batch_size > 0
+
+    @property
+    def output_names(self) -> list[str]:
+        return [o.name for o in self.outputs]
+
+    def result_type(self) -> FlinkType:
+        """One output: its type; several: ``ROW<name type, ...>`` in output order."""
+        if len(self.outputs) == 1:
+            return self.outputs[0].flink_type
+        return FlinkType("ROW", fields=tuple((o.name, o.flink_type) for o in self.outputs))
+
+
+def match_names(columns: Sequence[str | None], tensors: Sequence[str], *, what: str) -> list[int]:
+    """For each column, the index of its tensor: exact name, then case-insensitive, then the
+    next unmatched tensor in order. Raises when there are more columns than tensors."""
+    if len(columns) > len(tensors):
+        raise TritonSchemaError(
+            f"{len(columns)} {what} columns ({_names(columns)}) but the model has only "
+            f"{len(tensors)} {what} tensors ({', '.join(tensors)})"
+        )
+    chosen: list[int | None] = [None] * len(columns)
+    free = set(range(len(tensors)))
+    for exact in (True, False):
+        for i, col in enumerate(columns):
+            if chosen[i] is not None or col is None:
+                continue
+            for j in sorted(free):
+                if (tensors[j] == col) if exact else (tensors[j].lower() == col.lower()):
+                    chosen[i] = j
+                    free.discard(j)
+                    break
+    remaining = sorted(free)
+    for i in range(len(columns)):
+        if chosen[i] is None:
+            chosen[i] = remaining.pop(0)
+    return [c for c in chosen if c is not None]
+
+
+def _names(columns: Sequence[str | None]) -> str:
+    return ", ".join(c if c else f"#{i + 1}" for i, c in enumerate(columns))
+
+
+def _tensor_specs(meta: Sequence[Mapping[str, Any]], config: Sequence[Mapping[str, Any]],
+                  batching: bool, flatten: bool) -> list[TensorSpec]:
+    optional = {c.get("name"): bool(c.get("optional", False)) for c in config}
+    specs = []
+    for t in meta:
+        shape = [int(d) for d in t.get("shape", [])]
+        dims = tuple(shape[1:] if batching else shape)
+        if not batching and not flatten and dims and dims[0] == 1:
+            dims = dims[1:]  # [1, N]: one row, with a leading dim of 1
+        # [] and [1] are one value a row; anything else is an array a row.
+        rank = 0 if dims in ((), (1,)) else len(dims)
+        if rank > 1:
+            rank = 1 if sum(1 for d in dims if d != 1) <= 1 else rank
+        datatype = config_datatype_to_triton(t["datatype"])
+        specs.append(TensorSpec(t["name"], datatype, dims, flink_type_for(datatype, rank),
+                                optional.get(t["name"], False)))
+    return specs
+
+
+def bind_model(
+    metadata: Mapping[str, Any],
+    config: Mapping[str, Any],
+    inputs: Sequence[Column],
+    outputs: Sequence[Column] | None = None,
+    *,
+    flatten_batch_dim: bool = False,
+) -> ModelBinding:
+    """Bind argument columns and result columns to the model's tensors.
+
+    :param metadata: the model's ``GET /v2/models/{m}`` answer.
+    :param config: the model's ``GET /v2/models/{m}/config`` answer.
+    :param inputs: the function's arguments, in order (names and types when known).
+    :param outputs: the wanted result columns; None means every model output, as the model
+        declares them.
+    :raises TritonSchemaError: when columns and tensors do not fit, naming both.
+    """
+    model = str(metadata.get("name", "?"))
+    max_batch = int(config.get("max_batch_size", 0) or 0)
+    batching = max_batch > 0
+    in_specs = _tensor_specs(metadata.get("inputs", []), config.get("input", []), batching, flatten_batch_dim)
+    out_specs = _tensor_specs(metadata.get("outputs", []), config.get("output", []), batching, flatten_batch_dim)
+    if not batching:
+        for spec in in_specs:
+            full = next(t for t in metadata["inputs"] if t["name"] == spec.name)["shape"]
+            if spec.is_array and len(full) == 1 and not flatten_batch_dim:
+                raise TritonConfigError(
+                    f"the model has no batch dimension and input '{spec.name}' has shape "
+                    f"{full}: set 'flatten-batch-dim' = 'true' to send arrays as [N] "
+                    "instead of [1, N].",
+                    option="flatten-batch-dim",
+                    model=model,
+                )
+
+    try:
+        idx = match_names([c.name for c in inputs], [s.name for s in in_specs], what="input")
+    except TritonSchemaError as exc:
+        raise TritonSchemaError(exc.message, model=model) from None
+    bound_in = [in_specs[j] for j in idx]
+    missing = [s.name for j, s in enumerate(in_specs) if j not in idx and not s.optional]
+    if missing:
+        raise TritonSchemaError(
+            f"the model needs inputs {', '.join(missing)} that no column provides "
+            f"(columns: {_names([c.name for c in inputs])}; model inputs: "
+            f"{', '.join(s.name for s in in_specs)})",
+            model=model,
+        )
+    for col, spec in zip(inputs, bound_in):
+        if col.type is not None and not _fits_input(col.type, spec):
+            raise TritonSchemaError(
+                f"column {col.name or '?'} of type {col.type} cannot feed input "
+                f"'{spec.name}' ({spec.datatype}, per-row dims {list(spec.dims)})",
+                model=model,
+            )
+
+    if outputs is None:
+        bound_out = out_specs
+    else:
+        try:
+            idx = match_names([c.name for c in outputs], [s.name for s in out_specs], what="output")
+        except TritonSchemaError as exc:
+            raise TritonSchemaError(exc.message, model=model) from None
+        bound_out = []
+        for col, j in zip(outputs, idx):
+            spec = out_specs[j]
+            if col.type is not None:
+                if not _fits_output(spec, col.type):
+                    raise TritonSchemaError(
+                        f"output '{spec.name}' ({spec.datatype}, per-row dims "
+                        f"{list(spec.dims)}) cannot be returned as {col.name or '?'} {col.type}",
+                        model=model,
+                    )
+                spec = TensorSpec(spec.name, spec.datatype, spec.dims, col.type, spec.optional)
+            bound_out.append(spec)
+    for spec in (*bound_in, *bound_out):
+        if spec.flink_type.is_array and spec.flink_type.element.is_array:  # type: ignore[union-attr]
+            raise TritonSchemaError(
+                f"tensor '{spec.name}' has per-row dims {list(spec.dims)}; only "
+                "scalars and one-dimensional arrays per row are supported",
+                model=model,
+            )
+    return ModelBinding(model, tuple(bound_in), tuple(bound_out), max_batch, "sequence_batching" in config)
+
+
+def _fits_input(ftype: FlinkType, spec: TensorSpec) -> bool:
+    if ftype.root == "ROW" or ftype.is_array != spec.is_array and not _scalar_as_one(ftype, spec):
+        return False
+    return can_send(ftype, spec.datatype)
+
+
+def _fits_output(spec: TensorSpec, ftype: FlinkType) -> bool:
+    if ftype.root == "ROW" or ftype.is_array != spec.is_array and not _scalar_as_one(ftype, spec):
+        return False
+    return can_receive(spec.datatype, ftype)
+
+
+def _scalar_as_one(ftype: FlinkType, spec: TensorSpec) -> bool:
+    # An ARRAY column may feed or take a per-row [1] or [-1] tensor too.
+    return ftype.is_array and spec.dims in ((1,), (-1,))

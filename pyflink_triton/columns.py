@@ -1,0 +1,255 @@
+"""Conversions between the pandas columns PyFlink hands a UDF and model tensors, and the
+``default-value`` option parsed for a Flink type.
+
+What PyFlink's Arrow-to-pandas conversion gives (see ``pyflink.md``): STRING as ``str``
+objects, INT as int32 (float64 with NaN when the batch has NULLs), BOOLEAN as bool (objects
+with None when NULLs), ``ARRAY<T>`` as an object Series of ndarrays (a NULL array is None, a
+NULL element NaN or None). NULL and NaN are therefore indistinguishable in FLOAT/DOUBLE
+columns: both count as NULL. On the way back PyFlink masks NaN as NULL too.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .binding import TensorSpec
+from .errors import TritonConfigError, TritonSchemaError
+from .protocol import numpy_dtype
+from .types import FlinkType
+
+__all__ = [
+    "null_mask",
+    "to_tensor",
+    "array_lengths",
+    "to_column",
+    "parse_default_value",
+    "fill_rows",
+]
+
+_FLINK_NUMPY = {
+    "BOOLEAN": np.dtype(bool),
+    "TINYINT": np.dtype(np.int8),
+    "SMALLINT": np.dtype(np.int16),
+    "INT": np.dtype(np.int32),
+    "BIGINT": np.dtype(np.int64),
+    "FLOAT": np.dtype(np.float32),
+    "DOUBLE": np.dtype(np.float64),
+}
+
+
+def null_mask(column: pd.Series | pd.DataFrame) -> np.ndarray:
+    """True where the row's value is NULL (None, or NaN for numbers)."""
+    if isinstance(column, pd.DataFrame):
+        return column.isna().any(axis=1).to_numpy()
+    return column.isna().to_numpy()
+
+
+def array_lengths(column: pd.Series) -> np.ndarray:
+    """Length of each (non-NULL) array in an ``ARRAY`` column."""
+    return np.fromiter((len(v) for v in column), dtype=np.int64, count=len(column))
+
+
+def to_tensor(column: pd.Series, spec: TensorSpec, *, batched: bool, fill_value: Any = None) -> np.ndarray:
+    """Turn the non-NULL rows of a column into the tensor ``spec`` wants.
+
+    ``batched``: prepend the batch dimension (``[B, ...]``); otherwise the column holds one
+    row and the tensor is that row's value alone.
+    :raises TritonSchemaError: naming the tensor, for values that do not fit.
+    """
+    values = column.to_numpy()
+    if spec.is_array:
+        return _array_tensor(values, spec, batched, fill_value)
+    if spec.datatype == "BYTES":
+        arr = values.astype(object, copy=False)
+    else:
+        arr = _numeric(values, spec)
+    # dims [1] want [B, 1]; dims [] want [B].
+    if spec.dims == (1,) or not batched:
+        arr = arr.reshape(-1, 1) if batched else arr.reshape(1)
+    return arr
+
+
+def _numeric(values: np.ndarray, spec: TensorSpec) -> np.ndarray:
+    target = numpy_dtype(spec.datatype)
+    if values.dtype == object:
+        try:
+            values = values.astype(np.float64 if target.kind == "f" else target)
+        except (TypeError, ValueError) as exc:
+            raise TritonSchemaError(
+                f"input '{spec.name}' ({spec.datatype}) got values that are not numbers: {exc}"
+            ) from None
+    if values.dtype == target:
+        return values
+    if target.kind in "iub" and values.dtype.kind == "f":
+        if not np.all(np.isfinite(values)) or np.any(values != np.round(values)):
+            raise TritonSchemaError(f"input '{spec.name}' ({spec.datatype}) got non-integer values")
+    if target.kind in "iu":
+        info = np.iinfo(target)
+        if values.size and (values.min() < info.min or values.max() > info.max):
+            raise TritonSchemaError(
+                f"input '{spec.name}' ({spec.datatype}) got values outside [{info.min}, {info.max}]"
+            )
+    return values.astype(target)
+
+
+def _array_tensor(values: np.ndarray, spec: TensorSpec, batched: bool, fill_value: Any) -> np.ndarray:
+    rows = [np.asarray(v) for v in values]
+    want = spec.dims[-1] if spec.dims else -1
+    for r, row in enumerate(rows):
+        if want >= 0 and len(row) != want:
+            raise TritonSchemaError(
+                f"input '{spec.name}' takes arrays of {want} elements; a row has {len(row)}"
+            )
+    if spec.datatype == "BYTES":
+        stacked = np.empty((len(rows), len(rows[0]) if rows else 0), dtype=object)
+        for i, row in enumerate(rows):
+            stacked[i] = row
+        nulls = pd.isna(stacked)
+    else:
+        stacked = np.stack(rows) if rows else np.empty((0, max(want, 0)))
+        nulls = pd.isna(stacked) if stacked.dtype == object else (
+            np.isnan(stacked) if stacked.dtype.kind == "f" else np.zeros(stacked.shape, bool))
+    if nulls.any():
+        if fill_value is None:
+            raise TritonSchemaError(
+                f"input '{spec.name}': an array holds a NULL element ({int(nulls.sum())} in this "
+                "batch); NULL elements cannot be sent to Triton. Filter them out, or give a fill "
+                "value (fill_value=...) to send in their place"
+            )
+        stacked = stacked.copy()
+        stacked[nulls] = fill_value
+    if spec.datatype != "BYTES":
+        stacked = _numeric(stacked, spec)
+    if not batched:
+        stacked = stacked.reshape(-1) if spec.dims and len(spec.dims) == 1 else stacked.reshape(1, -1)
+    return stacked
+
+
+def to_column(array: np.ndarray, spec: TensorSpec, rows: int) -> list[Any] | np.ndarray:
+    """Turn a ``[B, ...]`` output tensor into ``B`` row values of ``spec.flink_type``.
+
+    Returns a numpy array for scalar numbers (fast path) or a list of Python values.
+    :raises TritonSchemaError: for a wrong row count or a value the type cannot hold.
+    """
+    ftype = spec.flink_type
+    if array.ndim == 0 or array.shape[0] != rows:
+        raise TritonSchemaError(
+            f"output '{spec.name}' has shape {list(array.shape)}, expected {rows} rows"
+        )
+    if not ftype.is_array:
+        flat = array.reshape(rows, -1)
+        if flat.shape[1] != 1:
+            raise TritonSchemaError(
+                f"output '{spec.name}' holds {flat.shape[1]} values a row; declare it as an ARRAY"
+            )
+        return _scalars(flat[:, 0], ftype, spec.name)
+    element = ftype.scalar
+    per_row = array.reshape(rows, -1)
+    if element.root in ("STRING", "BYTES"):
+        return [list(_scalars(r, element, spec.name)) for r in per_row]
+    converted = _scalars(per_row, element, spec.name)
+    return list(converted)
+
+
+def _scalars(values: np.ndarray, ftype: FlinkType, name: str) -> Any:
+    root = ftype.root
+    if root == "STRING":
+        if values.dtype != object:
+            raise TritonSchemaError(f"output '{name}' is {values.dtype}, not text")
+        try:
+            return [v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in values.tolist()] \
+                if values.ndim == 1 else values
+        except UnicodeDecodeError:
+            raise TritonSchemaError(
+                f"output '{name}' holds bytes that are not UTF-8; declare it as BYTES"
+            ) from None
+    if root == "BYTES":
+        return [bytes(v) for v in values.tolist()]
+    target = _FLINK_NUMPY[root]
+    if values.dtype == object or values.dtype.kind not in "biuf":
+        raise TritonSchemaError(f"output '{name}' is {values.dtype}, not {root}")
+    if target.kind in "iu" and values.dtype.kind in "iu":
+        info = np.iinfo(target)
+        if values.size and (values.max() > info.max or values.min() < info.min):
+            raise TritonSchemaError(f"output '{name}' has values outside the range of {root}")
+    return values.astype(target, copy=False)
+
+
+def parse_default_value(text: str | None, ftype: FlinkType) -> tuple[bool, Any]:
+    """Parse ``default-value`` for the output type once: ``(has_default, value)``.
+
+    ``'null'`` is SQL NULL; numbers and booleans as text; arrays as a JSON list; several
+    outputs (a ROW) as a JSON object by field name or a JSON list by position.
+    :raises TritonConfigError: naming the option and the type when it does not parse.
+    """
+    if text is None:
+        return False, None
+    try:
+        return True, _parse_for(text, ftype, top=True)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise TritonConfigError(
+            f"Option 'default-value' = {text!r} cannot be read as the output type {ftype}: {exc}",
+            option="default-value",
+        ) from None
+
+
+def _parse_for(value: Any, ftype: FlinkType, *, top: bool = False) -> Any:
+    if value is None or (top and value == "null"):
+        return None
+    root = ftype.root
+    if root in ("ARRAY", "ROW") and isinstance(value, str):
+        value = json.loads(value)
+    if root == "ARRAY":
+        if not isinstance(value, list):
+            raise ValueError("an ARRAY default must be a JSON list")
+        assert ftype.element is not None
+        return [_parse_for(v, ftype.element) for v in value]
+    if root == "ROW":
+        names = [k for k, _ in ftype.fields]
+        if isinstance(value, dict):
+            unknown = set(value) - set(names)
+            if unknown:
+                raise ValueError(f"unknown fields {sorted(unknown)}; fields are {names}")
+            items = [value.get(k) for k in names]
+        elif isinstance(value, list) and len(value) == len(names):
+            items = value
+        else:
+            raise ValueError(f"a ROW default must be a JSON object with fields {names} or a list of {len(names)}")
+        return tuple(_parse_for(v, t) for v, (_, t) in zip(items, ftype.fields))
+    if root == "STRING":
+        return value if isinstance(value, str) else json.dumps(value)
+    if root == "BYTES":
+        return value.encode() if isinstance(value, str) else bytes(value)
+    if root == "BOOLEAN":
+        if isinstance(value, bool):
+            return value
+        if str(value).strip().lower() in ("true", "false"):
+            return str(value).strip().lower() == "true"
+        raise ValueError("a BOOLEAN default must be true or false")
+    if root in ("FLOAT", "DOUBLE"):
+        if isinstance(value, bool):
+            raise ValueError("not a number")
+        number = float(value)
+        if root == "FLOAT" and math.isfinite(number) and abs(number) > float(np.finfo(np.float32).max):
+            raise ValueError("out of the FLOAT range")
+        return number
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise ValueError("not an integer")
+    number = int(str(value).strip()) if not isinstance(value, (int, float)) else int(value)
+    info = np.iinfo(_FLINK_NUMPY[root])
+    if not info.min <= number <= info.max:
+        raise ValueError(f"out of the {root} range [{info.min}, {info.max}]")
+    return number
+
+
+def fill_rows(n: int, positions: Sequence[int] | np.ndarray, value: Any) -> list[Any]:
+    """``value`` for each position; arrays and rows are fresh objects per row."""
+    if isinstance(value, list):
+        return [list(value) for _ in positions]
+    return [value for _ in positions]

@@ -1,0 +1,246 @@
+"""ModelRuntime (the engine of the UDFs) against the real Triton, with pandas columns shaped the
+way PyFlink hands them to a pandas UDF. Expected values are computed here, independently."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pyflink_triton.binding import Column
+from pyflink_triton.errors import TritonSchemaError, TritonServiceError, TritonConfigError
+from pyflink_triton.options import TritonOptions
+from pyflink_triton.runtime import LoopThread, ModelRuntime, fetch_binding
+from pyflink_triton.types import FlinkType
+
+from .faultserver import FaultServer
+
+
+def options(url: str, model: str, **extra: Any) -> TritonOptions:
+    return TritonOptions.from_map({"endpoint": url, "model-name": model,
+                                   **{k.replace("_", "-"): str(v) for k, v in extra.items()}})
+
+
+@pytest.fixture
+def runtime_factory(triton_url: str) -> Iterator[Any]:
+    made: list[ModelRuntime] = []
+
+    def make(model: str, inputs: list[Column], outputs: list[Column] | None = None,
+             url: str | None = None, fill_value: Any = None, **extra: Any) -> ModelRuntime:
+        rt = ModelRuntime(options(url or triton_url, model, **extra), inputs, outputs, fill_value=fill_value)
+        made.append(rt)
+        rt.open()
+        return rt
+
+    yield make
+    for rt in made:
+        rt.close()
+
+
+def arrays(rows: list[Any], dtype: Any = np.float32) -> pd.Series:
+    return pd.Series([None if r is None else np.array(r, dtype=dtype) for r in rows], dtype=object)
+
+
+IRIS = [[5.1, 3.5, 1.4, 0.2], [7.0, 3.2, 4.7, 1.4], [6.3, 3.3, 6.0, 2.5]]
+
+
+def test_classifier_over_array_features_with_a_null_row(runtime_factory: Any) -> None:
+    rt = runtime_factory("classifier", [Column("features")])
+    out = rt.predict([arrays([IRIS[0], None, IRIS[1], IRIS[2]])])
+    assert out.tolist() == [0, None, 1, 2]
+    assert rt.null_rows == 1 and rt.rows == 4
+    assert rt.binding.result_type() == FlinkType.parse("BIGINT")
+
+
+def test_no_nulls_keeps_a_typed_series(runtime_factory: Any) -> None:
+    rt = runtime_factory("classifier", [Column("features")])
+    out = rt.predict([arrays(IRIS * 700)])  # 2100 rows: three requests
+    assert out.dtype == np.int64 and out.tolist() == [0, 1, 2] * 700
+    assert rt.client.stats.requests == 3
+
+
+def test_text_classification_with_strings_and_nulls(runtime_factory: Any) -> None:
+    rt = runtime_factory("text-classification", [Column("input")], [Column("output", FlinkType.parse("STRING"))])
+    texts = pd.Series(["这部电影绝对精彩！演技和故事情节都很棒。", None, "我看到一半就睡着了。非常失望。",
+                       "还可以，没什么特别的，但也不算糟糕。"], dtype=object)
+    assert rt.predict([texts]).tolist() == ["positive", None, "negative", "neutral"]
+
+
+def test_multi_input_multi_output_returns_a_frame_in_model_order(runtime_factory: Any) -> None:
+    rt = runtime_factory("multi-io", [Column("IDS"), Column("text"), Column("vec")])
+    ids = pd.Series([1, 2, 3], dtype=np.int64)
+    text = pd.Series(["hi", "hello world", None], dtype=object)
+    vec = arrays([[1, 2, 3], [0.5, 0.5, 0.5], [1, 1, 1]])
+    out = rt.predict([ids, text, vec])
+    assert list(out.columns) == ["id_times_two", "text_upper", "text_length", "vec_sum", "vec_scaled", "is_long"]
+    assert out["id_times_two"].tolist() == [2, 4, None]
+    assert out["text_upper"].tolist() == ["HI", "HELLO WORLD", None]
+    assert out["text_length"].tolist() == [2, 11, None]
+    assert out["vec_sum"].tolist()[:2] == pytest.approx([6.0, 1.5])
+    np.testing.assert_allclose(out["vec_scaled"][0], [0.5, 1.0, 1.5])
+    assert out["is_long"].tolist() == [False, True, None]
+
+
+def test_columns_match_tensors_by_name_then_case_then_position(runtime_factory: Any) -> None:
+    # 'vec' exact, 'TEXT' case-insensitive, 'x' takes the remaining input 'ids' by position.
+    rt = runtime_factory("multi-io", [Column("vec"), Column("TEXT"), Column("x")],
+                         [Column("doubled", FlinkType.parse("BIGINT")), Column("TEXT_UPPER")])
+    assert [s.name for s in rt.binding.inputs] == ["vec", "text", "ids"]
+    assert [s.name for s in rt.binding.outputs] == ["id_times_two", "text_upper"]
+    out = rt.predict([arrays([[1, 1, 1]]), pd.Series(["a"]), pd.Series([21], dtype=np.int32)])
+    assert out.iloc[0].tolist() == [42, "A"]
+
+
+def test_too_many_columns_is_a_clear_error(triton_url: str) -> None:
+    with pytest.raises(TritonSchemaError, match="2 input columns .* but the model has only 1 input tensors"):
+        fetch_binding(options(triton_url, "classifier"), [Column("a"), Column("b")])
+
+
+def test_declared_types_are_checked(triton_url: str) -> None:
+    with pytest.raises(TritonSchemaError, match="cannot feed input 'features'"):
+        fetch_binding(options(triton_url, "classifier"), [Column("f", FlinkType.parse("STRING"))])
+    with pytest.raises(TritonSchemaError, match="output 'class_id' .* cannot be returned as c STRING"):
+        fetch_binding(options(triton_url, "classifier"), [Column("f")], [Column("c", FlinkType.parse("STRING"))])
+
+
+def test_derived_types(triton_url: str) -> None:
+    b = fetch_binding(options(triton_url, "multi-io"), [Column(), Column(), Column()])
+    assert str(b.result_type()) == (
+        "ROW<`id_times_two` BIGINT, `text_upper` STRING, `text_length` INT, `vec_sum` DOUBLE, "
+        "`vec_scaled` ARRAY<FLOAT>, `is_long` BOOLEAN>")
+
+
+def test_ragged_arrays_are_grouped_by_length(runtime_factory: Any) -> None:
+    rt = runtime_factory("echo-all-types", [Column("IN_FP32")], [Column("OUT_FP32")])
+    rows = [[1, 2], [3, 4, 5], None, [6, 7], [8], [9, 10, 11]]
+    out = rt.predict([arrays(rows)])
+    assert [None if v is None else list(v) for v in out] == rows
+    assert rt.client.stats.requests == 3  # lengths 1, 2 and 3
+
+
+def test_null_elements_need_a_fill_value(runtime_factory: Any) -> None:
+    rt = runtime_factory("classifier", [Column("features")])
+    with pytest.raises(TritonSchemaError, match="NULL element"):
+        rt.predict([arrays([[5.1, np.nan, 1.4, 0.2]])])
+    rt2 = runtime_factory("echo-all-types", [Column("IN_FP32")], [Column("OUT_FP32")], fill_value=0.0)
+    assert list(rt2.predict([arrays([[1.0, np.nan]])])[0]) == [1.0, 0.0]
+
+
+def test_model_without_batch_dim_sends_each_row_alone(runtime_factory: Any) -> None:
+    rt = runtime_factory("vector-transform", [Column("v")], flatten_batch_dim="true")
+    rows = [[3, 4], [1, 0, 0], None]
+    out = rt.predict([arrays(rows)])
+    np.testing.assert_allclose(out[0], [1.2, 1.6], rtol=1e-6)
+    np.testing.assert_allclose(out[1], [2.0, 0.0, 0.0], rtol=1e-6)
+    assert out[2] is None
+    assert rt.client.stats.requests == 2
+
+
+def test_model_without_batch_dim_needs_flatten_for_flat_inputs(triton_url: str) -> None:
+    with pytest.raises(TritonConfigError, match="'flatten-batch-dim' = 'true'"):
+        fetch_binding(options(triton_url, "vector-transform"), [Column("v")])
+
+
+def test_scalars_travel_as_b_by_1(runtime_factory: Any) -> None:
+    rt = runtime_factory("sequence-model", [Column("INPUT")], sequence_id="9001", sequence_start="true")
+    out = rt.predict([pd.Series([1, 2, None, 3], dtype=object)])
+    assert out.tolist() == [1, 3, None, 6]
+
+
+def test_int_column_with_nulls_arrives_as_float(runtime_factory: Any) -> None:
+    rt = runtime_factory("multi-io", [Column("ids"), Column("text"), Column("vec")], [Column("id_times_two")])
+    ids = pd.Series([1.0, np.nan, 3.0])  # how PyFlink hands an INT column with a NULL
+    out = rt.predict([ids, pd.Series(["a", "b", "c"]), arrays([[0, 0, 0]] * 3)])
+    assert out.tolist() == [2, None, 6]
+
+
+@pytest.fixture
+def fault() -> Iterator[FaultServer]:
+    """A fault-injecting server on a loop thread of its own (these tests are synchronous)."""
+    loop = LoopThread("fault-server").start()
+    server = loop.run(FaultServer().start())
+    try:
+        yield server
+    finally:
+        loop.run(server.stop())
+        loop.stop()
+
+
+def test_503_storm_with_default_value(runtime_factory: Any, fault: FaultServer) -> None:
+    rt = runtime_factory("m", [Column("x")], [Column("OUT_x", FlinkType.parse("ARRAY<FLOAT>"))],
+                         url=fault.url, default_value="[0]", max_retries="2", retry_initial_backoff="1ms")
+    fault.actions = [("status", 503, "overloaded")] * 3
+    out = rt.predict([arrays([[1, 2], None, [3, 4]])])
+    assert [None if v is None else list(v) for v in out] == [[0.0], None, [0.0]]
+    assert rt.fallback_rows == 2 and len(fault.infer_requests) == 3
+    assert out[0] is not out[2]  # each fallback row is a fresh object
+    out = rt.predict([arrays([[1, 2]])])  # the storm is over
+    assert list(out[0]) == [1.0, 2.0]
+
+
+def test_4xx_uses_the_default_value_without_retrying(runtime_factory: Any, fault: FaultServer) -> None:
+    rt = runtime_factory("m", [Column("x")], [Column("OUT_x", FlinkType.parse("ARRAY<FLOAT>"))],
+                         url=fault.url, default_value="null", max_retries="3")
+    fault.actions = [("status", 400, "bad input")]
+    assert rt.predict([arrays([[1, 2]])]).tolist() == [None]
+    assert len(fault.infer_requests) == 1 and rt.fallback_rows == 1
+
+
+def test_failure_without_default_raises_the_clients_error(runtime_factory: Any, fault: FaultServer) -> None:
+    rt = runtime_factory("m", [Column("x")], url=fault.url)
+    fault.actions = [("status", 503, "overloaded")]
+    with pytest.raises(TritonServiceError, match=r"Triton model 'm' at http://127.0.0.1:\d+: inference failed with HTTP 503: overloaded"):
+        rt.predict([arrays([[1, 2]])])
+
+
+def test_wrong_row_count_from_the_server(runtime_factory: Any, fault: FaultServer) -> None:
+    rt = runtime_factory("m", [Column("x")], url=fault.url)
+    fault.actions = [("echo_rows", 1)]
+    with pytest.raises(TritonSchemaError, match="expected 2 rows|for a batch of 2 rows"):
+        rt.predict([arrays([[1, 2], [3, 4]])])
+    fault.actions = [("echo_rows", 1)]
+    rt2 = runtime_factory("m", [Column("x")], url=fault.url, default_value="[-1]")
+    assert [list(v) for v in rt2.predict([arrays([[1, 2], [3, 4]])])] == [[-1.0], [-1.0]]
+
+
+def test_batch_timeout_bounds_a_stalled_server(fault: FaultServer) -> None:
+    fault.actions = [("stall", 3.0)]
+    rt = ModelRuntime(options(fault.url, "m", default_value="null"), [Column("x")], total_timeout_s=0.3)
+    rt.open()
+    try:
+        assert rt.predict([arrays([[1, 2]])]).tolist() == [None]
+    finally:
+        rt.close()
+
+
+@pytest.mark.parametrize(
+    ("text", "ddl", "value"),
+    [("null", "BIGINT", None), ("-1", "BIGINT", -1), ("FAILED", "STRING", "FAILED"),
+     ("true", "BOOLEAN", True), ("0.5", "FLOAT", 0.5), ("[1, 2]", "ARRAY<FLOAT>", [1.0, 2.0]),
+     ('{"a": 1, "b": "x"}', "ROW<a INT, b STRING>", (1, "x")), ("[2, null]", "ROW<a INT, b STRING>", (2, None))],
+)
+def test_default_value_parsing(text: str, ddl: str, value: Any) -> None:
+    from pyflink_triton.columns import parse_default_value
+
+    assert parse_default_value(text, FlinkType.parse(ddl)) == (True, value)
+
+
+@pytest.mark.parametrize(("text", "ddl"), [("abc", "BIGINT"), ("1.5", "INT"), ("300", "TINYINT"),
+                                           ("[1,", "ARRAY<FLOAT>"), ("maybe", "BOOLEAN"), ('{"z": 1}', "ROW<a INT>")])
+def test_unparseable_default_value_names_option_and_type(text: str, ddl: str) -> None:
+    from pyflink_triton.columns import parse_default_value
+
+    with pytest.raises(TritonConfigError, match=f"'default-value'.*{ddl.split('<')[0]}"):
+        parse_default_value(text, FlinkType.parse(ddl))
+
+
+def test_default_value_is_checked_at_open(triton_url: str) -> None:
+    rt = ModelRuntime(options(triton_url, "classifier", default_value="oops"), [Column("f")])
+    try:
+        with pytest.raises(TritonConfigError, match="'default-value' = 'oops'.*BIGINT"):
+            rt.open()
+    finally:
+        rt.close()
