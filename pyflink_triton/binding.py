@@ -129,7 +129,7 @@ def _tensor_specs(meta: Sequence[Mapping[str, Any]], config: Sequence[Mapping[st
 def bind_model(
     metadata: Mapping[str, Any],
     config: Mapping[str, Any],
-    inputs: Sequence[Column],
+    inputs: Sequence[Column] | None,
     outputs: Sequence[Column] | None = None,
     *,
     flatten_batch_dim: bool = False,
@@ -138,7 +138,8 @@ def bind_model(
 
     :param metadata: the model's ``GET /v2/models/{m}`` answer.
     :param config: the model's ``GET /v2/models/{m}/config`` answer.
-    :param inputs: the function's arguments, in order (names and types when known).
+    :param inputs: the function's arguments, in order (names and types when known); None
+        means every model input, in the model's order.
     :param outputs: the wanted result columns; None means every model output, as the model
         declares them.
     :raises TritonSchemaError: when columns and tensors do not fit, naming both.
@@ -160,6 +161,8 @@ def bind_model(
                     model=model,
                 )
 
+    if inputs is None:
+        inputs = [Column(s.name) for s in in_specs]
     try:
         idx = match_names([c.name for c in inputs], [s.name for s in in_specs], what="input")
     except TritonSchemaError as exc:

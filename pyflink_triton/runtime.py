@@ -94,7 +94,7 @@ async def _fetch(client: TritonClient) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def fetch_binding(
     options: TritonOptions,
-    inputs: Sequence[Column],
+    inputs: Sequence[Column] | None,
     outputs: Sequence[Column] | None = None,
 ) -> ModelBinding:
     """Ask the server for the model's metadata and bind columns to it (a blocking call).
@@ -159,7 +159,8 @@ class ModelRuntime:
     """Runs one model for one function instance.
 
     :param options: the model's options.
-    :param inputs: the function's arguments (names when known, for matching tensor names).
+    :param inputs: the function's arguments (names when known, for matching tensor names);
+        None: every model input in order.
     :param outputs: the wanted outputs (names and declared types), None for all.
     :param fill_value: sent in place of NULL elements inside arrays (None: such rows fail).
     :param total_timeout_s: bound on one batch's total time, retries included (None: none
@@ -169,14 +170,14 @@ class ModelRuntime:
     def __init__(
         self,
         options: TritonOptions,
-        inputs: Sequence[Column],
+        inputs: Sequence[Column] | None,
         outputs: Sequence[Column] | None = None,
         *,
         fill_value: Any = None,
         total_timeout_s: float | None = None,
     ) -> None:
         self.options = options
-        self.inputs = list(inputs)
+        self.inputs = None if inputs is None else list(inputs)
         self.outputs = None if outputs is None else list(outputs)
         self.fill_value = fill_value
         self.total_timeout_s = total_timeout_s
