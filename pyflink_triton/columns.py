@@ -89,11 +89,16 @@ def _numeric(values: np.ndarray, spec: TensorSpec) -> np.ndarray:
     if target.kind in "iub" and values.dtype.kind == "f":
         if not np.all(np.isfinite(values)) or np.any(values != np.round(values)):
             raise TritonSchemaError(f"input '{spec.name}' ({spec.datatype}) got non-integer values")
-    if target.kind in "iu":
+    if target.kind in "iu" and values.size:
         info = np.iinfo(target)
-        if values.size and (values.min() < info.min or values.max() > info.max):
+        # Compare floats against exact float bounds: float(2**63 - 1) rounds up to 2**63.
+        low, high = (info.min, info.max + 1) if values.dtype.kind == "f" else (info.min, info.max)
+        too_big = values.max() >= high if values.dtype.kind == "f" else values.max() > high
+        if values.min() < low or too_big:
+            hint = (" (a BIGINT batch with NULLs reaches pandas as float64, exact only up to "
+                    "2**53)" if values.dtype.kind == "f" else "")
             raise TritonSchemaError(
-                f"input '{spec.name}' ({spec.datatype}) got values outside [{info.min}, {info.max}]"
+                f"input '{spec.name}' ({spec.datatype}) got values outside [{info.min}, {info.max}]{hint}"
             )
     return values.astype(target)
 

@@ -189,6 +189,7 @@ class ModelRuntime:
         self._loop: LoopThread | None = None
         self._has_default = False
         self._default: Any = None
+        self._datatypes: dict[str, str] = {}
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -199,6 +200,7 @@ class ModelRuntime:
         meta, config = self._loop.run(self._open_client())
         self.binding = bind_model(meta, config, self.inputs, self.outputs,
                                   flatten_batch_dim=self.options.flatten_batch_dim)
+        self._datatypes = {spec.name: spec.datatype for spec in self.binding.inputs}
         self._has_default, self._default = parse_default_value(
             self.options.default_value, self.binding.result_type())
         return self.binding
@@ -296,7 +298,7 @@ class ModelRuntime:
             for spec, col in zip(binding.inputs, columns)
         }
         parts: list[InferPart] = await client.infer_parts(
-            tensors, binding.output_names, split=batched)
+            tensors, binding.output_names, datatypes=self._datatypes, split=batched)
         for part in parts:
             where = positions[part.start:part.stop] if batched else positions
             count = len(where)
