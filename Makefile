@@ -23,6 +23,7 @@ test: setup
 
 bench: setup
 	$(PY) benchmarks/bench_client.py
+	$(PY) benchmarks/bench_udf.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

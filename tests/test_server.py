@@ -165,6 +165,11 @@ EXPECTED_METADATA = {
         [(f"IN_{t}", t, [-1, -1]) for t in ALL_TYPES],
         [(f"OUT_{t}", t, [-1, -1]) for t in ALL_TYPES],
     ),
+    "echo-scalars": (
+        1024,
+        [(f"IN_{t}", t, [-1, 1]) for t in ALL_TYPES],
+        [(f"OUT_{t}", t, [-1, 1]) for t in ALL_TYPES],
+    ),
 }
 
 
@@ -190,8 +195,9 @@ def test_model_metadata_and_config(triton_url: str, model: str) -> None:
     assert _get(f"{triton_url}/v2/models/{model}/ready")[0] == 200
 
 
-def test_echo_inputs_are_optional(triton_url: str) -> None:
-    config = json.loads(_get(f"{triton_url}/v2/models/echo-all-types/config")[1])
+@pytest.mark.parametrize("model", ["echo-all-types", "echo-scalars"])
+def test_echo_inputs_are_optional(triton_url: str, model: str) -> None:
+    config = json.loads(_get(f"{triton_url}/v2/models/{model}/config")[1])
     assert all(i["optional"] for i in config["input"])
 
 

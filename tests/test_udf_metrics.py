@@ -1,0 +1,90 @@
+"""The UDF's `triton` metric group: what it registers and reports, and open/eval/close outside a job.
+
+PyFlink's metric group is only reachable inside a running job (its values reach Java at bundle
+boundaries, and a local mini-cluster exposes no REST endpoint to read them back), so a small
+recording group stands in for it here; the function itself runs against the real Triton.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pyflink_triton.binding import Column
+from pyflink_triton.options import TritonOptions
+from pyflink_triton.udf import TritonPandasFunction
+
+
+class Recorder:
+    """Records what the function registers: counters, gauges, distributions, by path."""
+
+    def __init__(self, path: str = "") -> None:
+        self.path = path
+        self.counters: dict[str, int] = {}
+        self.gauges: dict[str, Callable[[], int]] = {}
+        self.distributions: dict[str, list[int]] = {}
+        self.children: dict[str, Recorder] = {}
+
+    def add_group(self, name: str, extra: str | None = None) -> "Recorder":
+        return self.children.setdefault(name, Recorder(f"{self.path}.{name}".lstrip(".")))
+
+    def counter(self, name: str) -> Any:
+        self.counters[name] = 0
+        recorder = self
+
+        class _Counter:
+            def inc(self, n: int = 1) -> None:
+                recorder.counters[name] += n
+
+        return _Counter()
+
+    def gauge(self, name: str, obj: Callable[[], int]) -> None:
+        self.gauges[name] = obj
+
+    def distribution(self, name: str) -> Any:
+        values = self.distributions.setdefault(name, [])
+
+        class _Distribution:
+            def update(self, value: int) -> None:
+                values.append(value)
+
+        return _Distribution()
+
+
+class Context:
+    def __init__(self) -> None:
+        self.group = Recorder()
+
+    def get_metric_group(self) -> Recorder:
+        return self.group
+
+
+def test_metrics_follow_the_work_done(triton_url: str) -> None:
+    opts = TritonOptions.from_map({"endpoint": triton_url, "model-name": "classifier", "batch-size": "2"})
+    fn = TritonPandasFunction(opts, [Column("features")], None)
+    ctx = Context()
+    fn.open(ctx)
+    try:
+        features = pd.Series([np.array([5.1, 3.5, 1.4, 0.2], np.float32)] * 5 + [None], dtype=object)
+        out = fn.eval(features)
+        assert out.tolist() == [0] * 5 + [None]
+        fn.eval(features.iloc[:1])
+    finally:
+        fn.close()
+    g = ctx.group.children["triton"]
+    assert g.counters == {"requests": 4, "rows": 6, "failures": 0, "retries": 0, "fallbacks": 0,
+                          "nullRows": 1, "breakerRejections": 0}
+    assert len(g.distributions["requestLatencyMs"]) == 4
+    assert all(v >= 0 for v in g.distributions["requestLatencyMs"])
+    assert g.gauges["circuitBreakerState"]() == 0 and g.gauges["rowsInFlight"]() == 0
+
+
+def test_open_fails_clearly_for_an_unknown_model(triton_url: str) -> None:
+    opts = TritonOptions.from_map({"endpoint": triton_url, "model-name": "nope"})
+    fn = TritonPandasFunction(opts, None, None)
+    with pytest.raises(Exception, match="Triton model 'nope' at .*model metadata failed with HTTP 4"):
+        fn.open(Context())
+    fn.close()  # safe after a failed open
