@@ -1,5 +1,5 @@
 # The two commands of the README:
-#   make run    set up, start a local Triton, and run the main job
+#   make run    set up, start a local Triton, and run the main job (sql/movie_reviews.sql)
 #   make test   set up, and run the test suite (starts its own Triton)
 PYTHON ?= python3.11
 VENV   ?= .venv
@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 run: setup
-	$(PY) -m pyflink_triton.demo
+	$(VENV)/bin/pyflink-triton run sql/movie_reviews.sql
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -12,6 +12,7 @@ import asyncio
 import concurrent.futures
 import logging
 import threading
+import weakref
 from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
 
@@ -24,7 +25,7 @@ from .columns import array_lengths, null_mask, parse_default_value, to_column, t
 from .errors import TritonError, TritonSchemaError, TritonTimeoutError, describe_target
 from .options import TritonOptions
 
-__all__ = ["LoopThread", "ModelRuntime", "fetch_binding"]
+__all__ = ["LoopThread", "ModelRuntime", "fetch_binding", "rows_predicted"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -34,6 +35,17 @@ _NUMPY_OF = {
     "INT": np.dtype(np.int32), "BIGINT": np.dtype(np.int64), "FLOAT": np.dtype(np.float32),
     "DOUBLE": np.dtype(np.float64),
 }
+
+
+# Runtimes open in this process: a local job's progress can be read off them.
+_OPEN_RUNTIMES: weakref.WeakSet[ModelRuntime] = weakref.WeakSet()
+_CLOSED_ROWS = [0]
+
+
+def rows_predicted() -> int:
+    """Rows that model runtimes in this process have handled so far (local jobs only: on a
+    cluster the functions run in the TaskManagers' Python workers)."""
+    return _CLOSED_ROWS[0] + sum(r.rows for r in list(_OPEN_RUNTIMES))
 
 
 class LoopThread:
@@ -203,6 +215,7 @@ class ModelRuntime:
         self._datatypes = {spec.name: spec.datatype for spec in self.binding.inputs}
         self._has_default, self._default = parse_default_value(
             self.options.default_value, self.binding.result_type())
+        _OPEN_RUNTIMES.add(self)
         return self.binding
 
     async def _open_client(self) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -212,6 +225,9 @@ class ModelRuntime:
 
     def close(self) -> None:
         """Close the client and stop the loop. Idempotent; safe after a failed open."""
+        if self in _OPEN_RUNTIMES:
+            _OPEN_RUNTIMES.discard(self)
+            _CLOSED_ROWS[0] += self.rows
         if self._loop is not None and self.client is not None:
             try:
                 self._loop.run(self.client.close(), timeout=10)

@@ -1,0 +1,245 @@
+"""``pyflink-triton``: run SQL scripts with triton models, or serve a local Triton.
+
+::
+
+    pyflink-triton run FILE.sql [--jobmanager HOST:PORT] [--mode streaming|batch] [--set k=v ...]
+    pyflink-triton serve [--model-repository DIR] [--port N]
+
+``run`` executes a script on a local mini-cluster (or a running cluster with
+``--jobmanager``): SELECT results are printed as tables, INSERT jobs report rows and rows/s
+while they run, and a failure exits non-zero with the error's own message. ``${VAR}`` and
+``${VAR:-default}`` are taken from the environment, so endpoints and tokens need not be
+written into scripts. When a script uses ``${TRITON_ENDPOINT}`` and it is not set, a local
+Triton is started on the repository's models for the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import tempfile
+import time
+import zipfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from .errors import TritonConfigError, TritonError
+
+__all__ = ["main", "substitute_variables"]
+
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+LOCAL_ENDPOINT_VARIABLE = "TRITON_ENDPOINT"
+
+
+def substitute_variables(text: str, env: Mapping[str, str]) -> str:
+    """Replace ``${VAR}`` and ``${VAR:-default}``; an unset variable without default is an error."""
+
+    def replace(m: re.Match[str]) -> str:
+        name, default = m.group(1), m.group(2)
+        if name in env:
+            return env[name]
+        if default is not None:
+            return default
+        line = text.count("\n", 0, m.start()) + 1
+        raise TritonConfigError(
+            f"Variable ${{{name}}} (line {line}) is not set: export it, or write ${{{name}:-default}}")
+
+    return _VARIABLE.sub(replace, text)
+
+
+def _uses(text: str, name: str) -> bool:
+    return any(m.group(1) == name and m.group(2) is None for m in _VARIABLE.finditer(text))
+
+
+def _package_archive(directory: Path) -> Path:
+    """Zip this package so a cluster's Python workers can import it (``python.files``)."""
+    root = Path(__file__).resolve().parent
+    archive = directory / "pyflink_triton.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in root.rglob("*.py"):
+            zf.write(path, Path("pyflink_triton") / path.relative_to(root))
+    return archive
+
+
+def _make_env(args: argparse.Namespace, workdir: Path) -> Any:
+    from pyflink.table import EnvironmentSettings, TableEnvironment
+
+    from .udf import configure_inference
+
+    settings = (EnvironmentSettings.in_batch_mode() if args.mode == "batch"
+                else EnvironmentSettings.in_streaming_mode())
+    t_env = TableEnvironment.create(settings)
+    config = t_env.get_config()
+    config.set("parallelism.default", str(args.parallelism))
+    configure_inference(t_env, batch_size=args.batch_size, max_latency_ms=args.max_latency_ms)
+    if args.jobmanager:
+        host, _, port = args.jobmanager.rpartition(":")
+        if not host or not port.isdigit():
+            raise TritonConfigError(f"--jobmanager must be HOST:PORT (the REST port), got {args.jobmanager!r}")
+        config.set("execution.target", "remote")
+        config.set("rest.address", host)
+        config.set("rest.port", port)
+        config.set("python.client.executable", sys.executable)
+        config.set("python.executable", args.python_executable or sys.executable)
+        config.set("python.files", str(_package_archive(workdir)))
+    for item in args.set or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise TritonConfigError(f"--set takes key=value, got {item!r}")
+        config.set(key.strip(), value.strip())
+    return t_env
+
+
+class _Progress:
+    """Rows in/out and rows/s of a running INSERT job, on stderr."""
+
+    def __init__(self, result: Any, rest: str | None, out: TextIO) -> None:
+        self.result = result
+        self.rest = rest
+        self.out = out
+        self.started = time.monotonic()
+        client = result.get_job_client()
+        self.job_id = str(client.get_job_id()) if client is not None else None
+
+    def counts(self) -> tuple[int, int] | None:
+        if self.rest and self.job_id:
+            return _rest_counts(self.rest, self.job_id)
+        from .runtime import rows_predicted
+
+        rows = rows_predicted()
+        return rows, rows
+
+    def report(self, final: bool = False) -> None:
+        counts = self.counts()
+        elapsed = time.monotonic() - self.started
+        if counts is None:
+            return
+        rows_in, rows_out = counts
+        rate = rows_out / elapsed if elapsed > 0 else 0.0
+        label = "done" if final else "running"
+        print(f"[{label}] {elapsed:6.1f}s  rows in: {rows_in:,}  rows out: {rows_out:,}  {rate:,.0f} rows/s",
+              file=self.out, flush=True)
+
+    def wait(self, every_s: float = 2.0) -> None:
+        while True:
+            try:
+                self.result.wait(int(every_s * 1000))
+                break
+            except Exception as exc:
+                if "Timeout" not in type(exc).__name__ and "TimeoutException" not in str(exc):
+                    raise
+                self.report()
+        self.report(final=True)
+
+
+def _rest_counts(rest: str, job_id: str) -> tuple[int, int] | None:
+    """Records read by the job's sources and written by its sinks, from Flink's REST API."""
+    import json
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://{rest}/jobs/{job_id}", timeout=2) as resp:
+            job = json.load(resp)
+    except (OSError, ValueError):
+        return None
+    vertices = job.get("vertices", [])
+    if not vertices:
+        return None
+    first, last = vertices[0].get("metrics", {}), vertices[-1].get("metrics", {})
+    return int(first.get("write-records", 0)), int(last.get("read-records", 0))
+
+
+def _is_insert(statement: str) -> bool:
+    from .sql.lexer import tokenize
+
+    words = [t.upper for t in tokenize(statement) if not t.trivia][:3]
+    return bool(words) and (words[0] == "INSERT" or words[:2] == ["EXECUTE", "STATEMENT"]
+                            or words[:3] == ["BEGIN", "STATEMENT", "SET"]
+                            or (words[0] == "EXECUTE" and words[1:2] == ["INSERT"]))
+
+
+def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    from pyflink.table import ResultKind
+
+    from .sql import TritonSql
+    from .sql.lexer import split_statements
+    from .sql.session import _java_message
+
+    path = Path(args.file)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        print(f"error: cannot read {path}: {exc.strerror}", file=err)
+        return 2
+    env = dict(os.environ)
+    server = None
+    try:
+        if _uses(text, LOCAL_ENDPOINT_VARIABLE) and LOCAL_ENDPOINT_VARIABLE not in env:
+            from .server import TritonServer
+
+            print(f"{LOCAL_ENDPOINT_VARIABLE} is not set: starting a local Triton on the repository's models...",
+                  file=err, flush=True)
+            server = TritonServer().start()
+            env[LOCAL_ENDPOINT_VARIABLE] = server.url + "/v2/models"
+            print(f"Triton is serving at {server.url}", file=err, flush=True)
+        script = substitute_variables(text, env)
+        statements = split_statements(script)
+        with tempfile.TemporaryDirectory(prefix="pyflink-triton-") as workdir:
+            t_env = _make_env(args, Path(workdir))
+            session = TritonSql(t_env)
+            for statement in statements:
+                result = session.execute_sql(statement)
+                if _is_insert(statement):
+                    _Progress(result, args.jobmanager, err).wait()
+                elif result.get_result_kind() == ResultKind.SUCCESS_WITH_CONTENT:
+                    result.print()
+        return 0
+    except TritonError as exc:
+        print(f"error: {exc}", file=err)
+        return 1
+    except Exception as exc:  # py4j and Flink errors: print their own message, not a trace
+        print(f"error: {_java_message(exc)}", file=err)
+        return 1
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pyflink-triton", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="run a SQL script (local mini-cluster, or --jobmanager)")
+    r.add_argument("file", help="the .sql script")
+    r.add_argument("--jobmanager", metavar="HOST:PORT", help="submit to a running cluster (its REST address)")
+    r.add_argument("--mode", choices=("streaming", "batch"), default="streaming")
+    r.add_argument("--parallelism", type=int, default=1)
+    r.add_argument("--batch-size", type=int, default=4096, help="rows per Arrow batch handed to the UDF")
+    r.add_argument("--max-latency-ms", type=int, default=None, help="python.fn-execution.bundle.time")
+    r.add_argument("--python-executable", default=None, help="Python of the cluster's workers")
+    r.add_argument("--set", action="append", metavar="KEY=VALUE", help="a Flink configuration option")
+    s = sub.add_parser("serve", help="serve a model repository with a local Triton")
+    s.add_argument("--model-repository", default=None)
+    s.add_argument("--port", type=int, default=None)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The ``pyflink-triton`` command."""
+    args = _parser().parse_args(argv)
+    if args.command == "serve":
+        from . import server
+
+        forwarded = []
+        if args.model_repository:
+            forwarded += ["--model-repository", args.model_repository]
+        if args.port:
+            forwarded += ["--port", str(args.port)]
+        return server.main(forwarded)
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,21 @@
+"""The SQL layer: ``CREATE MODEL ... ('provider' = 'triton')`` and ``ML_PREDICT`` on PyFlink.
+
+Importing this package does not start a JVM; :class:`TritonSql` needs a ``TableEnvironment``.
+"""
+
+from __future__ import annotations
+
+from .lexer import split_statements, tokenize
+from .predict import PredictCall, find_predict_calls, rewrite_predict_calls
+from .session import ModelInfo, TritonSql, execute_sql
+
+__all__ = [
+    "ModelInfo",
+    "PredictCall",
+    "TritonSql",
+    "execute_sql",
+    "find_predict_calls",
+    "rewrite_predict_calls",
+    "split_statements",
+    "tokenize",
+]

@@ -1,0 +1,373 @@
+"""``TritonSql``: run Flink SQL with ``CREATE MODEL ... ('provider' = 'triton')`` and ``ML_PREDICT``.
+
+Flink stores models in its catalog itself (so ``SHOW MODELS``, ``DESCRIBE MODEL``,
+``SHOW CREATE MODEL`` work), and validates ``ML_PREDICT`` calls itself; what PyFlink lacks is a
+provider to run them. This session adds what is missing and nothing else:
+
+- ``CREATE MODEL`` / ``ALTER MODEL`` of a triton model: its options are validated with
+  :class:`TritonOptions` before Flink stores them, so a bad option fails at CREATE time;
+- every ``ML_PREDICT`` over a triton model is first validated by Flink (its own messages), then
+  replaced by a query over our Triton UDF with Flink's semantics: all input columns, then
+  the model's output columns (a name taken by an input column gets ``0`` appended);
+- everything else, and models of other providers, go to Flink unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..binding import Column
+from ..errors import TritonConfigError
+from ..options import TritonOptions, parse_bool, parse_duration
+from ..types import FlinkType
+from .lexer import Kind, Token, quote_identifier, split_statements, string_value, tokenize, unquote_identifier
+from .predict import PredictCall, rewrite_predict_calls
+
+__all__ = ["TritonSql", "execute_sql", "ModelInfo"]
+
+log = logging.getLogger(__name__)
+
+_CONFIG_KEYS = ("async", "output-mode", "max-concurrent-operations", "timeout")
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A model as Flink's catalog holds it."""
+
+    name: str
+    options: dict[str, str]
+    inputs: list[tuple[str, str]]  # (name, type as Flink prints it)
+    outputs: list[tuple[str, str]]
+
+    @property
+    def is_triton(self) -> bool:
+        return self.options.get("provider", "").strip().lower() == "triton"
+
+
+class TritonSql:
+    """Runs SQL statements and scripts on a ``TableEnvironment``, with triton models.
+
+    Example::
+
+        >>> sql = TritonSql(t_env)
+        >>> sql.execute_script(open("sql/movie_reviews.sql").read())
+
+    :param t_env: the PyFlink ``TableEnvironment``.
+    """
+
+    def __init__(self, t_env: Any) -> None:
+        self.t_env = t_env
+        self._functions: dict[str, str] = {}
+        self._values_views = 0
+
+    # -- entry points ---------------------------------------------------------------------
+
+    def execute_sql(self, statement: str) -> Any:
+        """Run one statement (a ``TableResult``, as ``t_env.execute_sql`` returns)."""
+        tokens = [t for t in tokenize(statement) if not t.trivia]
+        if not tokens:
+            raise TritonConfigError("empty statement")
+        words = [t.upper for t in tokens[:4] if t.kind is Kind.WORD]
+        if words[:2] == ["CREATE", "MODEL"] or words[:3] == ["CREATE", "TEMPORARY", "MODEL"]:
+            self._check_create_model(statement, tokens)
+            return self.t_env.execute_sql(statement)
+        if words[:2] == ["ALTER", "MODEL"]:
+            self._check_alter_model(tokens)
+            return self.t_env.execute_sql(statement)
+        return self.t_env.execute_sql(self.rewrite(statement))
+
+    def sql_query(self, query: str) -> Any:
+        """A ``Table`` for a query that may use ``ML_PREDICT`` over triton models."""
+        return self.t_env.sql_query(self.rewrite(query))
+
+    def execute_script(self, script: str) -> list[Any]:
+        """Run every statement of a script in order; return their ``TableResult``s."""
+        return [self.execute_sql(s) for s in split_statements(script)]
+
+    def statements(self, script: str) -> Iterator[tuple[str, Any]]:
+        """Run a script statement by statement, yielding ``(statement, TableResult)``."""
+        for statement in split_statements(script):
+            yield statement, self.execute_sql(statement)
+
+    def rewrite(self, statement: str) -> str:
+        """The statement with every triton ``ML_PREDICT`` call replaced (others kept)."""
+        return rewrite_predict_calls(statement, self._render)
+
+    # -- models ---------------------------------------------------------------------------
+
+    def model(self, name: str) -> ModelInfo | None:
+        """Look a model up in Flink's catalogs (temporary ones included); None if absent."""
+        j_tenv = self.t_env._j_tenv
+        manager = j_tenv.getCatalogManager()
+        try:
+            identifier = manager.qualifyIdentifier(j_tenv.getParser().parseIdentifier(name))
+        except Exception as exc:  # py4j error: a malformed name
+            raise TritonConfigError(f"Invalid model name {name!r}: {_java_message(exc)}") from None
+        found = manager.getModel(identifier)
+        if not found.isPresent():
+            return None
+        resolved = found.get().getResolvedModel()
+
+        def columns(schema: Any) -> list[tuple[str, str]]:
+            return [(c.getName(), c.getDataType().toString()) for c in schema.getColumns()]
+
+        return ModelInfo(
+            identifier.asSummaryString(),
+            dict(resolved.getOptions()),
+            columns(resolved.getResolvedInputSchema()),
+            columns(resolved.getResolvedOutputSchema()),
+        )
+
+    def _check_create_model(self, statement: str, tokens: list[Token]) -> None:
+        options = _with_options(tokens)
+        if options.get("provider", "").strip().lower() != "triton":
+            return
+        name = _model_name(tokens)
+        try:
+            TritonOptions.from_map(options)
+            for kind, cols in (("INPUT", _column_types(tokens, "INPUT")), ("OUTPUT", _column_types(tokens, "OUTPUT"))):
+                for col, type_text in cols:
+                    try:
+                        FlinkType.parse(type_text)
+                    except TritonConfigError as exc:
+                        raise TritonConfigError(f"{kind} column `{col}`: {exc.message}") from None
+        except TritonConfigError as exc:
+            raise TritonConfigError(f"CREATE MODEL {name}: {exc.message}", option=exc.option) from None
+
+    def _check_alter_model(self, tokens: list[Token]) -> None:
+        i = 2
+        if len(tokens) > 3 and tokens[2].is_word("IF") and tokens[3].is_word("EXISTS"):
+            i = 4
+        j = i
+        while j < len(tokens) and (tokens[j].kind in (Kind.WORD, Kind.QUOTED) or tokens[j].text == "."):
+            if tokens[j].is_word("SET", "RESET", "RENAME"):
+                break
+            j += 1
+        name = "".join(t.text for t in tokens[i:j])
+        if j >= len(tokens) or not tokens[j].is_word("SET", "RESET"):
+            return  # RENAME TO: nothing to validate
+        info = self.model(name)
+        if info is None or not info.is_triton:
+            return
+        options = dict(info.options)
+        inner = tokens[j + 1:]
+        if tokens[j].is_word("SET"):
+            options.update(_option_pairs(inner))
+        else:
+            for tok in inner:
+                if tok.kind is Kind.STRING:
+                    options.pop(string_value(tok), None)
+        try:
+            TritonOptions.from_map(options)
+        except TritonConfigError as exc:
+            raise TritonConfigError(f"ALTER MODEL {name}: {exc.message}", option=exc.option) from None
+
+    # -- ML_PREDICT -----------------------------------------------------------------------
+
+    def _render(self, call: PredictCall) -> str | None:
+        info = self.model(call.model)
+        if info is None or not info.is_triton:
+            return None  # Flink reports unknown models, and runs other providers itself
+        self._validate_with_flink(call)
+        table = f"({call.table})" if call.table_is_query else call.table
+        table = self._materialize_if_literal(table)
+        columns = self._table_columns(table)
+        config = dict(call.config or {})
+        unknown = sorted(k for k in config if k not in _CONFIG_KEYS)
+        if unknown:
+            log.info("ML_PREDICT ignores unknown config keys %s (as Flink does)", unknown)
+        function = self._function_for(info, config)
+        by_name = dict(columns)
+        args = []
+        for col, (_, model_type) in zip(call.descriptor, info.inputs):
+            ref = quote_identifier(col)
+            if _strip_not_null(by_name[col]) != _strip_not_null(model_type):
+                ref = f"CAST({ref} AS {_strip_not_null(model_type)})"
+            args.append(ref)
+        taken = {name for name, _ in columns}
+        outputs = []
+        for out_name, _ in info.outputs:
+            alias = out_name + "0" if out_name in taken else out_name
+            outputs.append((out_name, alias))
+        call_sql = f"{quote_identifier(function)}({', '.join(args)})"
+        if len(outputs) == 1:
+            return f"(SELECT *, {call_sql} AS {quote_identifier(outputs[0][1])} FROM {table})"
+        fields = ", ".join(
+            f"`__triton_t`.`__triton_r`.{quote_identifier(o)} AS {quote_identifier(a)}" for o, a in outputs)
+        inputs = ", ".join(f"`__triton_t`.{quote_identifier(c)}" for c, _ in columns)
+        return (f"(SELECT {inputs}, {fields} FROM "
+                f"(SELECT *, {call_sql} AS `__triton_r` FROM {table}) AS `__triton_t`)")
+
+    def _validate_with_flink(self, call: PredictCall) -> None:
+        """Let Flink validate the call (its own messages); it then fails only for want of a
+        provider, which is what we bring."""
+        try:
+            self.t_env.sql_query(f"SELECT * FROM {call.text}")
+        except Exception as exc:
+            message = _java_message(exc)
+            if "model provider" in message or "ModelProviderFactory" in message:
+                return
+            raise TritonConfigError(message) from None
+
+    def _table_columns(self, table: str) -> list[tuple[str, str]]:
+        schema = self.t_env.sql_query(f"SELECT * FROM {table}")._j_table.getResolvedSchema()
+        return [(c.getName(), c.getDataType().toString()) for c in schema.getColumns()]
+
+    def _materialize_if_literal(self, table: str) -> str:
+        """PyFlink 2.3 crashes when a pandas UDF's arguments become literals, which is what
+        the planner makes of a ``VALUES`` source. Such a source is small and bounded: read it
+        once and serve it through ``from_elements``, a real source."""
+        plan = self.t_env.explain_sql(f"SELECT * FROM {table}")
+        optimized = plan.split("== Optimized Physical Plan ==")[-1]
+        if "Values(" not in optimized or "TableSourceScan(" in optimized:
+            return table
+        source = self.t_env.sql_query(f"SELECT * FROM {table}")
+        with source.execute().collect() as results:
+            rows = [tuple(r) for r in results]
+        schema = source.get_schema()
+        from pyflink.table import DataTypes
+
+        row_type = DataTypes.ROW([
+            DataTypes.FIELD(n, t) for n, t in zip(schema.get_field_names(), schema.get_field_data_types())])
+        self._values_views += 1
+        name = f"__triton_values_{self._values_views}"
+        self.t_env.create_temporary_view(name, self.t_env.from_elements(rows, row_type))
+        return quote_identifier(name)
+
+    def _function_for(self, info: ModelInfo, config: dict[str, str]) -> str:
+        options = TritonOptions.from_map(info.options)
+        total_timeout_s = None
+        if "max-concurrent-operations" in config:
+            value = config["max-concurrent-operations"]
+            if not value.strip().isdigit() or int(value) <= 0:
+                raise TritonConfigError(
+                    f"ML_PREDICT config 'max-concurrent-operations' must be a positive integer, got {value!r}")
+            options = options.replace(max_concurrent_requests=int(value))
+        if "timeout" in config:
+            total_timeout_s = parse_duration(config["timeout"], key="timeout")
+        mode = config.get("output-mode", "ORDERED").strip().upper()
+        if mode not in ("ORDERED", "ALLOW_UNORDERED"):
+            raise TritonConfigError(
+                f"ML_PREDICT config 'output-mode' must be ORDERED or ALLOW_UNORDERED, got {config['output-mode']!r}")
+        is_async = parse_bool(config.get("async", "false"), key="async")
+        outputs = [Column(n, FlinkType.parse(t)) for n, t in info.outputs]
+        inputs = [n for n, _ in info.inputs]
+        key = json.dumps([info.name, sorted(options.to_map().items()), info.inputs, info.outputs,
+                          total_timeout_s, is_async], default=str)
+        if key in self._functions:
+            return self._functions[key]
+        result_type = outputs[0].type if len(outputs) == 1 else FlinkType(
+            "ROW", fields=tuple((c.name, c.type) for c in outputs))  # type: ignore[misc]
+        out_names = [c.name for c in outputs]
+        if is_async:
+            from ..async_udf import async_triton_udf
+
+            function = async_triton_udf(options, result_type=result_type, inputs=inputs, outputs=out_names)
+        else:
+            from ..udf import triton_udf
+
+            function = triton_udf(options, result_type=result_type, inputs=inputs, outputs=out_names,
+                                  timeout=total_timeout_s)
+        name = "__triton_" + re.sub(r"\W", "_", info.name.split(".")[-1].strip("`")) + "_" + \
+            hashlib.sha1(key.encode()).hexdigest()[:10]
+        self.t_env.create_temporary_system_function(name, function)
+        self._functions[key] = name
+        return name
+
+
+def execute_sql(t_env: Any, script: str) -> list[Any]:
+    """Run a statement or a whole script with triton models; return the ``TableResult``s."""
+    return TritonSql(t_env).execute_script(script)
+
+
+# -- small parsers over tokens --------------------------------------------------------------
+
+
+def _option_pairs(tokens: Sequence[Token]) -> dict[str, str]:
+    """``('k' = 'v', ...)`` pairs from the tokens after ``WITH`` or ``SET``."""
+    toks = [t for t in tokens if t.text not in ("(", ")", ",")]
+    return {
+        string_value(k): string_value(v)
+        for k, eq, v in zip(toks, toks[1:], toks[2:])
+        if k.kind is Kind.STRING and eq.text == "=" and v.kind is Kind.STRING
+    }
+
+
+def _with_options(tokens: list[Token]) -> dict[str, str]:
+    for i, tok in enumerate(tokens):
+        if tok.is_word("WITH") and i + 1 < len(tokens) and tokens[i + 1].text == "(":
+            return _option_pairs(tokens[i + 1:])
+    return {}
+
+
+def _model_name(tokens: list[Token]) -> str:
+    i = next(i for i, t in enumerate(tokens) if t.is_word("MODEL")) + 1
+    if i + 2 < len(tokens) and tokens[i].is_word("IF") and tokens[i + 1].is_word("NOT"):
+        i += 3
+    j = i
+    while j < len(tokens) and (tokens[j].kind in (Kind.WORD, Kind.QUOTED) or tokens[j].text == "."):
+        if tokens[j].is_word("INPUT", "OUTPUT", "COMMENT", "WITH"):
+            break
+        j += 1
+    return "".join(t.text for t in tokens[i:j])
+
+
+def _column_types(tokens: list[Token], clause: str) -> list[tuple[str, str]]:
+    """``INPUT (name type [COMMENT '...'], ...)`` as (name, type text) pairs."""
+    for i, tok in enumerate(tokens):
+        if tok.is_word(clause) and i + 1 < len(tokens) and tokens[i + 1].text == "(":
+            depth, j = 0, i + 1
+            for j in range(i + 1, len(tokens)):
+                if tokens[j].text in ("(", "<"):
+                    depth += 1
+                elif tokens[j].text in (")", ">"):
+                    depth -= 1
+                    if depth == 0:
+                        break
+            inner = tokens[i + 2:j]
+            result, current, depth = [], [], 0
+            for t in inner + [Token(Kind.PUNCT, ",", -1)]:
+                if t.text in ("(", "<"):
+                    depth += 1
+                elif t.text in (")", ">"):
+                    depth -= 1
+                if t.text == "," and depth == 0:
+                    if current:
+                        name = unquote_identifier(current[0].text)
+                        type_tokens = []
+                        for c in current[1:]:
+                            if c.is_word("COMMENT"):
+                                break
+                            type_tokens.append(c.text)
+                        result.append((name, " ".join(type_tokens).replace(" < ", "<").replace(" >", ">")))
+                    current = []
+                else:
+                    current.append(t)
+            return result
+    return []
+
+
+def _strip_not_null(type_text: str) -> str:
+    return re.sub(r"\s+NOT\s+NULL\s*$", "", type_text.strip(), flags=re.IGNORECASE)
+
+
+def _java_message(exc: BaseException) -> str:
+    """The useful line of a py4j error: the innermost Flink exception's message."""
+    text = str(getattr(exc, "java_exception", None) or exc)
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    messages = []
+    for line in lines:
+        m = re.match(r"^(?:Caused by: )?(?::\s*)?([\w.$]+(?:Exception|Error)): (.+)$", line)
+        if m:
+            messages.append(m.group(2))
+    if not messages:
+        return lines[0] if lines else str(exc)
+    # Flink wraps validation errors ("SQL validation failed. <cause>"): keep the cause.
+    best = messages[-1] if len(messages) > 1 and not messages[-1].startswith("org.") else messages[0]
+    return best

@@ -1,0 +1,111 @@
+"""Statement splitting and ML_PREDICT call parsing: pure text, no Flink."""
+
+from __future__ import annotations
+
+import pytest
+
+from pyflink_triton.errors import TritonConfigError
+from pyflink_triton.sql import find_predict_calls, rewrite_predict_calls, split_statements, tokenize
+
+
+def test_tokens_join_back_to_the_text() -> None:
+    sql = "SELECT 'a;b', `c;d` -- e;f\n/* g;h */ FROM t WHERE x <> 1.5e3;"
+    assert "".join(t.text for t in tokenize(sql)) == sql
+
+
+def test_semicolons_inside_strings_identifiers_and_comments_do_not_split() -> None:
+    script = """
+    CREATE TEMPORARY VIEW v AS SELECT 'it''s; fine' AS s, `we;ird` FROM t; -- a comment; with semicolons
+    /* block; comment;
+       spanning lines */
+    INSERT INTO sink SELECT "dq;text" FROM v;;
+    SELECT 1
+    """
+    assert split_statements(script) == [
+        "CREATE TEMPORARY VIEW v AS SELECT 'it''s; fine' AS s, `we;ird` FROM t",
+        "-- a comment; with semicolons\n    /* block; comment;\n       spanning lines */\n    INSERT INTO sink SELECT \"dq;text\" FROM v",
+        "SELECT 1",
+    ]
+
+
+def test_statement_sets_stay_whole() -> None:
+    script = "EXECUTE STATEMENT SET BEGIN INSERT INTO a SELECT 1; INSERT INTO b SELECT 2; END; SELECT 3"
+    assert split_statements(script) == [
+        "EXECUTE STATEMENT SET BEGIN INSERT INTO a SELECT 1; INSERT INTO b SELECT 2; END", "SELECT 3"]
+
+
+def test_a_script_of_only_comments_is_empty() -> None:
+    assert split_statements("-- nothing\n/* here */ ;  ;") == []
+
+
+@pytest.mark.parametrize("bad", ["SELECT 'unclosed", "SELECT `x", "SELECT 1 /* open"])
+def test_unclosed_quotes_are_reported_with_the_line(bad: str) -> None:
+    with pytest.raises(TritonConfigError, match="Unclosed .* line 1"):
+        split_statements(bad)
+
+
+def calls(sql: str) -> list:
+    return [c for _, _, c in find_predict_calls(sql)]
+
+
+def test_positional_form() -> None:
+    (c,) = calls("SELECT * FROM ML_PREDICT(TABLE movie_reviews, MODEL m, DESCRIPTOR(user_review))")
+    assert (c.table, c.table_is_query, c.model, c.descriptor, c.config) == (
+        "movie_reviews", False, "m", ["user_review"], None)
+    assert c.text == "ML_PREDICT(TABLE movie_reviews, MODEL m, DESCRIPTOR(user_review))"
+
+
+def test_named_form_with_config_and_table_wrapper() -> None:
+    sql = ("SELECT * FROM TABLE(ml_predict(INPUT => TABLE `cat`.`db`.`t`, MODEL => MODEL `my model`, "
+           "ARGS => DESCRIPTOR(`a b`, c), CONFIG => MAP['async', 'true', 'timeout', '10s'])) AS p")
+    ((start, end, c),) = find_predict_calls(sql)
+    assert sql[start:end].startswith("TABLE(ml_predict(") and sql[end:] == " AS p"
+    assert (c.table, c.model, c.descriptor) == ("`cat`.`db`.`t`", "`my model`", ["a b", "c"])
+    assert c.config == {"async": "true", "timeout": "10s"}
+
+
+def test_non_literal_config_is_rejected_with_flinks_text() -> None:
+    with pytest.raises(TritonConfigError, match="should be a MAP data type consisting String literals"):
+        calls("SELECT * FROM ML_PREDICT(TABLE t, MODEL m, DESCRIPTOR(a), MAP['k', CAST(1 AS STRING)])")
+    with pytest.raises(TritonConfigError, match="String literals"):
+        calls("SELECT * FROM ML_PREDICT(TABLE t, MODEL m, DESCRIPTOR(a), 'async')")
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        ("SELECT * FROM ML_PREDICT(TABLE t, DESCRIPTOR(a))", "MODEL is missing|must start with MODEL"),
+        ("SELECT * FROM ML_PREDICT(TABLE t, MODEL m)", "DESCRIPTOR is missing"),
+        ("SELECT * FROM ML_PREDICT(t, MODEL m, DESCRIPTOR(a))", "must start with TABLE"),
+        ("SELECT * FROM ML_PREDICT(TABLE t, MODEL m, DESCRIPTOR(a + 1))", "DESCRIPTOR takes column names"),
+        ("SELECT * FROM ML_PREDICT(INPUT => TABLE t, MODEL => MODEL m, ARGS => DESCRIPTOR(a), FOO => 1)", "no argument named FOO"),
+    ],
+)
+def test_malformed_calls(sql: str, message: str) -> None:
+    with pytest.raises(TritonConfigError, match=message):
+        calls(sql)
+
+
+def test_several_calls_and_one_over_another() -> None:
+    sql = ("SELECT * FROM ML_PREDICT(TABLE (SELECT * FROM ML_PREDICT(TABLE t, MODEL a, DESCRIPTOR(x))), "
+           "MODEL b, DESCRIPTOR(y)) JOIN ML_PREDICT(TABLE u, MODEL c, DESCRIPTOR(z)) ON TRUE")
+    seen = []
+
+    def render(call) -> str:
+        seen.append((call.model, call.table))
+        return f"<{call.model}>"
+
+    out = rewrite_predict_calls(sql, render)
+    assert out == "SELECT * FROM <b> JOIN <c> ON TRUE"
+    assert seen == [("a", "t"), ("b", "SELECT * FROM <a>"), ("c", "u")]
+
+
+def test_ml_predict_in_strings_and_comments_is_not_a_call() -> None:
+    sql = "SELECT 'ML_PREDICT(TABLE t, MODEL m, DESCRIPTOR(a))' -- ML_PREDICT(x)\nFROM t"
+    assert calls(sql) == []
+    assert rewrite_predict_calls(sql, lambda c: "X") == sql
+
+
+def test_render_none_keeps_the_call() -> None:
+    sql = "SELECT * FROM ML_PREDICT(TABLE t, MODEL other, DESCRIPTOR(a))"
+    assert rewrite_predict_calls(sql, lambda c: None) == sql
