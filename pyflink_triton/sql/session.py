@@ -64,7 +64,7 @@ class TritonSql:
     def __init__(self, t_env: Any) -> None:
         self.t_env = t_env
         self._functions: dict[str, str] = {}
-        self._values_views = 0
+        self._views = 0
 
     # -- entry points ---------------------------------------------------------------------
 
@@ -174,8 +174,13 @@ class TritonSql:
         info = self.model(call.model)
         if info is None or not info.is_triton:
             return None  # Flink reports unknown models, and runs other providers itself
-        self._validate_with_flink(call)
-        table = f"({call.table})" if call.table_is_query else call.table
+        table = call.table
+        if call.table_is_query:
+            # Flink's ML_PREDICT takes a table name only: a query input becomes a view.
+            self._views += 1
+            table = quote_identifier(f"__triton_input_{self._views}")
+            self.t_env.create_temporary_view(table.strip("`"), self.t_env.sql_query(call.table))
+        self._validate_with_flink(call, table)
         table = self._materialize_if_literal(table)
         columns = self._table_columns(table)
         config = dict(call.config or {})
@@ -204,11 +209,17 @@ class TritonSql:
         return (f"(SELECT {inputs}, {fields} FROM "
                 f"(SELECT *, {call_sql} AS `__triton_r` FROM {table}) AS `__triton_t`)")
 
-    def _validate_with_flink(self, call: PredictCall) -> None:
+    def _validate_with_flink(self, call: PredictCall, table: str) -> None:
         """Let Flink validate the call (its own messages); it then fails only for want of a
         provider, which is what we bring."""
+        config = ""
+        if call.config is not None:
+            items = [s for kv in call.config.items() for s in kv]
+            config = ", MAP[" + ", ".join("'" + s.replace("'", "''") + "'" for s in items) + "]"
+        descriptor = ", ".join(quote_identifier(c) for c in call.descriptor)
+        text = f"ML_PREDICT(TABLE {table}, MODEL {call.model}, DESCRIPTOR({descriptor}){config})"
         try:
-            self.t_env.sql_query(f"SELECT * FROM {call.text}")
+            self.t_env.sql_query(f"SELECT * FROM {text}")
         except Exception as exc:
             message = _java_message(exc)
             if "model provider" in message or "ModelProviderFactory" in message:
@@ -235,8 +246,8 @@ class TritonSql:
 
         row_type = DataTypes.ROW([
             DataTypes.FIELD(n, t) for n, t in zip(schema.get_field_names(), schema.get_field_data_types())])
-        self._values_views += 1
-        name = f"__triton_values_{self._values_views}"
+        self._views += 1
+        name = f"__triton_values_{self._views}"
         self.t_env.create_temporary_view(name, self.t_env.from_elements(rows, row_type))
         return quote_identifier(name)
 
@@ -358,16 +369,26 @@ def _strip_not_null(type_text: str) -> str:
 
 
 def _java_message(exc: BaseException) -> str:
-    """The useful line of a py4j error: the innermost Flink exception's message."""
-    text = str(getattr(exc, "java_exception", None) or exc)
+    """The message of the innermost cause of a py4j (Flink) error, where the reason is:
+    "SQL validation failed. Invalid function call:" wraps "Number of descriptor columns...".
+    """
+    java = getattr(exc, "java_exception", None)
+    if java is not None:
+        try:
+            message = None
+            cause = java
+            while cause is not None:
+                text = cause.getMessage()
+                if text:
+                    message = str(text)
+                cause = cause.getCause()
+            if message:
+                return message.strip().splitlines()[0] if "\n\tat " in message else message.strip()
+        except Exception:  # the gateway may be gone: fall back to the text
+            pass
+    text = str(exc)
+    causes = re.findall(r"(?m)^(?:Caused by: |: )[\w.$]+: (.+)$", text)
+    if causes:
+        return causes[-1].strip()
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    messages = []
-    for line in lines:
-        m = re.match(r"^(?:Caused by: )?(?::\s*)?([\w.$]+(?:Exception|Error)): (.+)$", line)
-        if m:
-            messages.append(m.group(2))
-    if not messages:
-        return lines[0] if lines else str(exc)
-    # Flink wraps validation errors ("SQL validation failed. <cause>"): keep the cause.
-    best = messages[-1] if len(messages) > 1 and not messages[-1].startswith("org.") else messages[0]
-    return best
+    return lines[0] if lines else repr(exc)

@@ -1,0 +1,219 @@
+"""The SQL layer on a real Flink mini-cluster and the real Triton: CREATE MODEL validation, the
+model catalog statements, and ML_PREDICT with Flink's semantics and error texts."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from typing import Any
+
+import numpy as np
+import pytest
+from pyflink.table import DataTypes, EnvironmentSettings, TableEnvironment
+
+from pyflink_triton.errors import TritonConfigError
+from pyflink_triton.sql import TritonSql
+from pyflink_triton.udf import configure_inference
+
+MEANS = np.array([[5.006, 3.428, 1.462, 0.246], [5.936, 2.770, 4.260, 1.326], [6.588, 2.974, 5.552, 2.026]])
+POOLED_STD = np.array([0.5148, 0.3397, 0.4303, 0.2047])
+
+
+def iris_class(x: list[float]) -> int:
+    z = np.asarray(x, np.float32).astype(np.float64) / POOLED_STD
+    return int(np.argmin(((z - MEANS / POOLED_STD) ** 2).sum(axis=1)))
+
+
+@pytest.fixture(scope="module")
+def sql(triton_url: str) -> TritonSql:
+    t_env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
+    t_env.get_config().set("parallelism.default", "1")
+    configure_inference(t_env, batch_size=1000, max_latency_ms=200)
+    session = TritonSql(t_env)
+    ep = triton_url + "/v2/models"
+    session.execute_script(f"""
+        CREATE TEMPORARY MODEL sentiment INPUT (`input` STRING) OUTPUT (`output` STRING)
+        WITH ('provider' = 'triton', 'endpoint' = '{ep}', 'model-name' = 'text-classification');
+        CREATE TEMPORARY MODEL iris INPUT (features ARRAY<FLOAT>) OUTPUT (class_id BIGINT)
+        WITH ('provider' = 'triton', 'endpoint' = '{ep}', 'model-name' = 'classifier');
+        CREATE TEMPORARY MODEL mio
+        INPUT (ids BIGINT, `text` STRING, vec ARRAY<FLOAT>)
+        OUTPUT (id_times_two BIGINT, text_upper STRING, text_length INT, vec_sum DOUBLE,
+                vec_scaled ARRAY<FLOAT>, is_long BOOLEAN)
+        WITH ('provider' = 'triton', 'endpoint' = '{ep}', 'model-name' = 'multi-io');
+    """)
+    reviews = t_env.from_elements(
+        [(1, "Great film", "This movie was absolutely wonderful, a brilliant cast."),
+         (2, "Dull film", "Boring. I fell asleep halfway through. Very disappointing."),
+         (3, "Average film", "It was okay, nothing special.")],
+        DataTypes.ROW([DataTypes.FIELD("id", DataTypes.INT()), DataTypes.FIELD("movie", DataTypes.STRING()),
+                       DataTypes.FIELD("review", DataTypes.STRING())]))
+    t_env.create_temporary_view("reviews", reviews)
+    flowers = t_env.from_elements(
+        [(1, [5.1, 3.5, 1.4, 0.2], 9), (2, [7.0, 3.2, 4.7, 1.4], 9), (3, [6.3, 3.3, 6.0, 2.5], 9)],
+        DataTypes.ROW([DataTypes.FIELD("id", DataTypes.INT()),
+                       DataTypes.FIELD("f", DataTypes.ARRAY(DataTypes.FLOAT())),
+                       DataTypes.FIELD("class_id", DataTypes.INT())]))
+    t_env.create_temporary_view("flowers", flowers)
+    items = t_env.from_elements(
+        [(1, "hi", [1.0, 2.0, 3.0], 10), (2, "hello world", [0.5, 0.5, 0.5], 20)],
+        DataTypes.ROW([DataTypes.FIELD("k", DataTypes.INT()), DataTypes.FIELD("s", DataTypes.STRING()),
+                       DataTypes.FIELD("v", DataTypes.ARRAY(DataTypes.FLOAT())),
+                       DataTypes.FIELD("is_long", DataTypes.INT())]))
+    t_env.create_temporary_view("items", items)
+    return session
+
+
+def rows(sql: TritonSql, query: str) -> list[tuple[Any, ...]]:
+    table = sql.sql_query(query)
+    with table.execute().collect() as results:
+        return sorted(tuple(r) for r in results)
+
+
+def names(sql: TritonSql, query: str) -> list[str]:
+    return sql.sql_query(query).get_schema().get_field_names()
+
+
+SENTIMENT = [(1, "Great film", "positive"), (2, "Dull film", "negative"), (3, "Average film", "neutral")]
+
+
+def test_output_is_input_columns_then_model_outputs(sql: TritonSql) -> None:
+    q = "SELECT * FROM ML_PREDICT(TABLE reviews, MODEL sentiment, DESCRIPTOR(review))"
+    assert names(sql, q) == ["id", "movie", "review", "output"]
+    assert [(i, m, o) for i, m, _, o in rows(sql, q)] == SENTIMENT
+
+
+def test_named_arguments_and_the_table_wrapper(sql: TritonSql) -> None:
+    q = ("SELECT id, movie, output FROM TABLE(ML_PREDICT(INPUT => TABLE reviews, MODEL => MODEL sentiment, "
+         "ARGS => DESCRIPTOR(review), CONFIG => MAP['max-concurrent-operations', '2', 'timeout', '1 min']))")
+    assert rows(sql, q) == SENTIMENT
+
+
+def test_clashing_output_name_gets_a_zero_and_descriptor_maps_by_position(sql: TritonSql) -> None:
+    q = "SELECT * FROM ML_PREDICT(TABLE flowers, MODEL iris, DESCRIPTOR(f))"
+    assert names(sql, q) == ["id", "f", "class_id", "class_id0"]
+    got = rows(sql, q)
+    assert [(r[0], r[2], r[3]) for r in got] == [(r[0], 9, iris_class(r[1])) for r in got]
+    assert [r[3] for r in got] == [0, 1, 2]
+
+
+def test_multi_output_model_in_a_join_and_a_subquery(sql: TritonSql, triton_url: str) -> None:
+    before = _inferences(triton_url, "multi-io")
+    q = ("SELECT p.k, p.id_times_two, p.text_upper, p.text_length, p.vec_sum, p.vec_scaled, p.is_long, p.is_long0, "
+         "i.s FROM ML_PREDICT(TABLE items, MODEL mio, DESCRIPTOR(k, s, v)) AS p "
+         "JOIN (SELECT k, s FROM items) AS i ON p.k = i.k")
+    got = rows(sql, q)
+    assert got[0][:5] == (1, 2, "HI", 2, pytest.approx(6.0)) and list(got[0][5]) == [0.5, 1.0, 1.5]
+    assert got[0][6:] == (10, False, "hi")  # the input's is_long, then the model's is_long0
+    assert got[1][:4] == (2, 4, "HELLO WORLD", 11) and got[1][7] is True
+    assert names(sql, "SELECT * FROM ML_PREDICT(TABLE items, MODEL mio, DESCRIPTOR(k, s, v))") == [
+        "k", "s", "v", "is_long", "id_times_two", "text_upper", "text_length", "vec_sum", "vec_scaled", "is_long0"]
+    # Each row is inferred once, not once per selected output field.
+    assert _inferences(triton_url, "multi-io") - before == 2
+
+
+def _inferences(url: str, model: str) -> int:
+    """Rows the model has run (Triton's inference_count)."""
+    with urllib.request.urlopen(f"{url}/v2/models/{model}/stats") as resp:
+        stats = json.load(resp)
+    return int(stats["model_stats"][0]["inference_count"])
+
+
+def _classify_directly(url: str, texts: list[str]) -> list[str]:
+    import asyncio
+
+    from pyflink_triton import TritonClient, TritonOptions
+
+    async def go() -> list[str]:
+        opts = TritonOptions.from_map({"endpoint": url, "model-name": "text-classification"})
+        async with TritonClient(opts) as client:
+            out = await client.infer({"INPUT_TEXT": np.array(texts, dtype=object).reshape(-1, 1)})
+        return [v.decode() for v in out["OUTPUT_TEXT"].reshape(-1)]
+
+    return asyncio.run(go())
+
+
+def test_view_insert_several_calls_and_one_over_another(sql: TritonSql, triton_url: str) -> None:
+    sql.execute_sql("CREATE TEMPORARY VIEW judged AS SELECT id, output AS verdict FROM "
+                    "ML_PREDICT(TABLE reviews, MODEL sentiment, DESCRIPTOR(review))")
+    assert rows(sql, "SELECT * FROM judged") == [(1, "positive"), (2, "negative"), (3, "neutral")]
+    # One over another, Flink's way (a view) and ours (a query as TABLE argument): the model
+    # classifies its own first verdicts; the expected labels come from the client directly.
+    expected = _classify_directly(triton_url, ["positive", "negative", "neutral"])
+    q = "SELECT id, output FROM ML_PREDICT(TABLE judged, MODEL sentiment, DESCRIPTOR(verdict))"
+    assert rows(sql, q) == list(zip([1, 2, 3], expected))
+    q = ("SELECT id, output FROM ML_PREDICT(TABLE (SELECT id, output AS first_pass FROM "
+         "ML_PREDICT(TABLE reviews, MODEL sentiment, DESCRIPTOR(review))), MODEL sentiment, DESCRIPTOR(first_pass))")
+    assert rows(sql, q) == list(zip([1, 2, 3], expected))
+    sql.execute_sql("CREATE TEMPORARY TABLE verdicts (id INT, label STRING, cls BIGINT) WITH ('connector' = 'blackhole')")
+    result = sql.execute_sql(
+        "INSERT INTO verdicts SELECT r.id, r.output, f.class_id0 FROM "
+        "ML_PREDICT(TABLE reviews, MODEL sentiment, DESCRIPTOR(review)) AS r JOIN "
+        "ML_PREDICT(TABLE flowers, MODEL iris, DESCRIPTOR(f)) AS f ON r.id = f.id")
+    result.wait()
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("SELECT * FROM ML_PREDICT(TABLE reviews, MODEL sentiment, DESCRIPTOR(id, review))",
+         r"Number of descriptor columns \(2\) does not match model input size \(1\)"),
+        ("SELECT * FROM ML_PREDICT(TABLE reviews, MODEL sentiment, DESCRIPTOR(no_col))",
+         "Descriptor column 'no_col' not found in table columns. Available columns: id, movie, review"),
+        ("SELECT * FROM ML_PREDICT(TABLE reviews, MODEL sentiment, DESCRIPTOR(id))",
+         "Descriptor column 'id' type INT cannot be assigned to model input type STRING at position 0"),
+        ("SELECT * FROM ML_PREDICT(TABLE reviews, MODEL sentiment, DESCRIPTOR(review), MAP['output-mode', 'RANDOM'])",
+         "'output-mode' must be ORDERED or ALLOW_UNORDERED"),
+        ("SELECT * FROM ML_PREDICT(TABLE reviews, MODEL sentiment, DESCRIPTOR(review), MAP['k', 1])",
+         "should be a MAP data type consisting String literals"),
+    ],
+)
+def test_flinks_validation_errors(sql: TritonSql, query: str, message: str) -> None:
+    with pytest.raises(TritonConfigError, match=message):
+        sql.sql_query(query)
+
+
+def test_create_model_with_a_bad_option_fails_at_create(sql: TritonSql, triton_url: str) -> None:
+    with pytest.raises(TritonConfigError, match="CREATE MODEL bad_model: Invalid value for option 'max-retries'"):
+        sql.execute_sql(f"CREATE TEMPORARY MODEL bad_model INPUT (a STRING) OUTPUT (b STRING) WITH ("
+                        f"'provider' = 'triton', 'endpoint' = '{triton_url}', 'model-name' = 'x', 'max-retries' = '-1')")
+    with pytest.raises(TritonConfigError, match="(?s)Unsupported options found for 'triton'.*batchsize"):
+        sql.execute_sql(f"CREATE TEMPORARY MODEL bad_model INPUT (a STRING) OUTPUT (b STRING) WITH ("
+                        f"'provider' = 'triton', 'endpoint' = '{triton_url}', 'model-name' = 'x', 'batchsize' = '4')")
+    with pytest.raises(TritonConfigError, match="INPUT column `a`: .*DECIMAL is not supported"):
+        sql.execute_sql(f"CREATE TEMPORARY MODEL bad_model INPUT (a DECIMAL(10, 2)) OUTPUT (b STRING) WITH ("
+                        f"'provider' = 'triton', 'endpoint' = '{triton_url}', 'model-name' = 'x')")
+    assert sql.model("bad_model") is None  # nothing was stored
+
+
+def test_model_statements_and_alter(sql: TritonSql, triton_url: str) -> None:
+    sql.execute_sql(f"CREATE MODEL IF NOT EXISTS cat_model INPUT (a STRING) OUTPUT (b STRING) WITH ("
+                    f"'provider' = 'triton', 'endpoint' = '{triton_url}', 'model-name' = 'text-classification')")
+    with sql.execute_sql("SHOW MODELS").collect() as r:
+        assert ("cat_model",) in [tuple(x) for x in r]
+    with sql.execute_sql("DESCRIBE MODEL cat_model").collect() as r:
+        assert [tuple(x)[:2] for x in r] == [("a", "STRING"), ("b", "STRING")]
+    with sql.execute_sql("SHOW CREATE MODEL cat_model").collect() as r:
+        assert "'model-name' = 'text-classification'" in next(iter(r))[0]
+    sql.execute_sql("ALTER MODEL cat_model SET ('max-retries' = '2')")
+    assert sql.model("cat_model").options["max-retries"] == "2"
+    with pytest.raises(TritonConfigError, match="ALTER MODEL cat_model: Invalid value for option 'timeout'"):
+        sql.execute_sql("ALTER MODEL cat_model SET ('timeout' = 'soon')")
+    assert "timeout" not in sql.model("cat_model").options
+    sql.execute_sql("ALTER MODEL cat_model RESET ('max-retries')")
+    assert "max-retries" not in sql.model("cat_model").options
+    sql.execute_sql("ALTER MODEL cat_model RENAME TO cat_model2")
+    assert sql.model("cat_model") is None and sql.model("cat_model2") is not None
+    q = "SELECT id, b FROM ML_PREDICT(TABLE reviews, MODEL cat_model2, DESCRIPTOR(review))"
+    assert rows(sql, q) == [(1, "positive"), (2, "negative"), (3, "neutral")]
+    sql.execute_sql("DROP MODEL cat_model2")
+    assert sql.model("cat_model2") is None
+
+
+def test_other_providers_are_left_to_flink(sql: TritonSql) -> None:
+    sql.execute_sql("CREATE TEMPORARY MODEL other INPUT (a STRING) OUTPUT (b STRING) "
+                    "WITH ('provider' = 'openai', 'endpoint' = 'x', 'whatever' = 'y')")
+    q = "SELECT * FROM ML_PREDICT(TABLE reviews, MODEL other, DESCRIPTOR(review))"
+    assert sql.rewrite(q) == q
+    with pytest.raises(Exception, match="model provider|ModelProviderFactory|openai"):
+        sql.sql_query(q).execute()
