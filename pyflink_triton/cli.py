@@ -104,26 +104,28 @@ class _Progress:
         client = result.get_job_client()
         self.job_id = str(client.get_job_id()) if client is not None else None
 
-    def counts(self) -> tuple[int, int] | None:
-        if self.rest and self.job_id:
-            return _rest_counts(self.rest, self.job_id)
-        from .runtime import rows_predicted
-
-        rows = rows_predicted()
-        return rows, rows
-
     def report(self, final: bool = False) -> None:
-        counts = self.counts()
         elapsed = time.monotonic() - self.started
-        if counts is None:
-            return
-        rows_in, rows_out = counts
-        rate = rows_out / elapsed if elapsed > 0 else 0.0
         label = "done" if final else "running"
-        print(f"[{label}] {elapsed:6.1f}s  rows in: {rows_in:,}  rows out: {rows_out:,}  {rate:,.0f} rows/s",
-              file=self.out, flush=True)
+        if self.rest and self.job_id:
+            counts = _rest_counts(self.rest, self.job_id)
+            if counts is None:
+                return
+            rows_in, rows_out = counts
+            rate = rows_out / elapsed if elapsed > 0 else 0.0
+            line = f"rows in: {rows_in:,}  rows out: {rows_out:,}  {rate:,.0f} rows/s"
+        else:
+            from .runtime import rows_predicted
 
-    def wait(self, every_s: float = 2.0) -> None:
+            # A local job runs its Python functions in this process: count their rows, and
+            # measure the rate from the first batch (not from job submission).
+            rows, first = rows_predicted()
+            busy = time.monotonic() - first if first is not None else 0.0
+            rate = rows / busy if busy > 0 else 0.0
+            line = f"rows through Triton: {rows:,}  {rate:,.0f} rows/s"
+        print(f"[{label}] {elapsed:6.1f}s  {line}", file=self.out, flush=True)
+
+    def wait(self, every_s: float = 1.0) -> None:
         while True:
             try:
                 self.result.wait(int(every_s * 1000))

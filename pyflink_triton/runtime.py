@@ -12,6 +12,7 @@ import asyncio
 import concurrent.futures
 import logging
 import threading
+import time
 import weakref
 from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
@@ -42,10 +43,15 @@ _OPEN_RUNTIMES: weakref.WeakSet[ModelRuntime] = weakref.WeakSet()
 _CLOSED_ROWS = [0]
 
 
-def rows_predicted() -> int:
-    """Rows that model runtimes in this process have handled so far (local jobs only: on a
-    cluster the functions run in the TaskManagers' Python workers)."""
-    return _CLOSED_ROWS[0] + sum(r.rows for r in list(_OPEN_RUNTIMES))
+_FIRST_BATCH_AT: list[float] = []
+
+
+def rows_predicted() -> tuple[int, float | None]:
+    """Rows that model runtimes in this process have handled so far, and when the first
+    batch arrived (``time.monotonic``). Local jobs only: on a cluster the functions run in
+    the TaskManagers' Python workers."""
+    rows = _CLOSED_ROWS[0] + sum(r.rows for r in list(_OPEN_RUNTIMES))
+    return rows, (_FIRST_BATCH_AT[0] if _FIRST_BATCH_AT else None)
 
 
 class LoopThread:
@@ -251,6 +257,8 @@ class ModelRuntime:
         if len(columns) != len(binding.inputs):
             raise TypeError(f"expected {len(binding.inputs)} arguments, got {len(columns)}")
         n = len(columns[0])
+        if not _FIRST_BATCH_AT:
+            _FIRST_BATCH_AT.append(time.monotonic())
         valid = np.ones(n, dtype=bool)
         for col in columns:
             valid &= ~null_mask(col)
