@@ -217,3 +217,27 @@ def test_other_providers_are_left_to_flink(sql: TritonSql) -> None:
     assert sql.rewrite(q) == q
     with pytest.raises(Exception, match="model provider|ModelProviderFactory|openai"):
         sql.sql_query(q).execute()
+
+
+def test_table_api_predict_with_a_catalog_model_and_a_provider(sql: TritonSql, triton_url: str) -> None:
+    from pyflink_triton import TritonProvider
+    from pyflink_triton.sql import predict
+
+    reviews = sql.t_env.from_path("reviews")
+    result = predict(reviews, "sentiment", ["review"], session=sql)
+    assert result.get_schema().get_field_names() == ["id", "movie", "review", "output"]
+    with result.execute().collect() as r:
+        assert sorted((x[0], x[1], x[3]) for x in r) == SENTIMENT
+    flowers = sql.t_env.from_path("flowers")
+    result = predict(flowers, TritonProvider(endpoint=triton_url, model_name="classifier"), "f",
+                     config={"max-concurrent-operations": "2"}, session=sql)
+    assert result.get_schema().get_field_names() == ["id", "f", "class_id", "class_id0"]
+    with result.execute().collect() as r:
+        assert sorted((x[0], x[3]) for x in r) == [(1, 0), (2, 1), (3, 2)]
+
+
+def test_async_config_uses_the_async_udf(sql: TritonSql) -> None:
+    q = ("SELECT id, output FROM ML_PREDICT(TABLE reviews, MODEL sentiment, DESCRIPTOR(review), "
+         "MAP['async', 'true', 'max-concurrent-operations', '8'])")
+    assert rows(sql, q) == [(i, o) for i, _, o in SENTIMENT]
+    assert sql.t_env.get_config().get("table.exec.async-scalar.retry-strategy", "") == "NO_RETRY"

@@ -8,6 +8,7 @@ from __future__ import annotations
 from .lexer import split_statements, tokenize
 from .predict import PredictCall, find_predict_calls, rewrite_predict_calls
 from .session import ModelInfo, TritonSql, execute_sql
+from .table_api import predict
 
 __all__ = [
     "ModelInfo",
@@ -15,6 +16,7 @@ __all__ = [
     "TritonSql",
     "execute_sql",
     "find_predict_calls",
+    "predict",
     "rewrite_predict_calls",
     "split_statements",
     "tokenize",

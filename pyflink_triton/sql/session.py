@@ -277,8 +277,16 @@ class TritonSql:
             "ROW", fields=tuple((c.name, c.type) for c in outputs))  # type: ignore[misc]
         out_names = [c.name for c in outputs]
         if is_async:
-            from ..async_udf import async_triton_udf
+            from ..async_udf import async_triton_udf, configure_async
 
+            # Flink's async knobs are per job; ML_PREDICT's config sets them as Flink's own
+            # provider would (rows in flight, per-row timeout), and turns PyFlink's per-row
+            # retries off: the client retries whole requests itself.
+            configure_async(
+                self.t_env,
+                max_concurrent_operations=int(config.get("max-concurrent-operations", 4096)),
+                timeout=config.get("timeout"),
+            )
             function = async_triton_udf(options, result_type=result_type, inputs=inputs, outputs=out_names)
         else:
             from ..udf import triton_udf
