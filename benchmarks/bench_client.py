@@ -90,7 +90,7 @@ def main() -> None:
               f"median of {args.rounds} rounds")
         print(f"{'batch':>6} {'rows':>8} {'ours rows/s':>14} {'tritonclient rows/s':>20} {'ratio':>7}")
         for batch in (int(b) for b in args.batches.split(",")):
-            rows = min(args.rows, batch * 2000)  # bound the request count at small batches
+            rows = min(args.rows, batch * 2000) // batch * batch  # whole batches; bounded count
             x = rng.normal(5, 2, size=(rows, 4)).astype(np.float32)
             ours, theirs = [], []
             for _ in range(args.rounds):

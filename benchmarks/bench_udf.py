@@ -51,14 +51,14 @@ def main() -> None:
         t_env.create_temporary_function("classify", triton_udf(
             {"endpoint": server.url, "model-name": "classifier",
              "max-concurrent-requests": str(args.concurrency)}, result_type="BIGINT"))
-        t_env.create_temporary_function("identity", udf(
+        t_env.create_temporary_function("identity_udf", udf(
             lambda f: pd.Series(np.zeros(len(f), dtype=np.int64)),
             result_type=DataTypes.BIGINT(), func_type="pandas"))
-        run(t_env, "identity", 10_000)  # warm the JVM and the Python harness
+        run(t_env, "identity_udf", 10_000)  # warm the JVM and the Python harness
         print(f"{args.rows} rows, Arrow batch {args.batch_size}, parallelism 1, "
               f"{args.concurrency} requests in flight; job wall time includes ~3 s of fixed job cost")
         results = {}
-        for label, fn in (("no UDF", None), ("identity pandas UDF", "identity"), ("triton_udf (classifier)", "classify")):
+        for label, fn in (("no UDF", None), ("identity pandas UDF", "identity_udf"), ("triton_udf (classifier)", "classify")):
             seconds = min(run(t_env, fn, args.rows) for _ in range(2))
             results[label] = seconds
             print(f"{label:<26} {seconds:6.2f} s  {args.rows / seconds:>10,.0f} rows/s")
