@@ -90,8 +90,7 @@ from .columns import parse_default_value, to_column, to_tensor
 from .errors import TritonConfigError, TritonError, TritonSchemaError
 from .options import TritonOptions, parse_duration
 from .runtime import fetch_binding
-from .types import FlinkType
-from .udf import ModelLike, _output_columns, to_options
+from .udf import ModelLike, resolve_columns, to_options
 
 __all__ = [
     "TritonAsyncFunction",
@@ -555,17 +554,7 @@ def async_triton_udf(
         log.warning("%s is set: the FLINK-39532 workaround is off and PyFlink %s gives rows "
                     "other rows' results", PATCH_ENV, _pyflink_version())
     options = to_options(model)
-    declared = None if result_type is None else FlinkType.of(result_type)
-    if isinstance(inputs, int):
-        input_columns: list[Column] | None = [Column() for _ in range(inputs)]
-    else:
-        input_columns = None if inputs is None else [Column(n) for n in inputs]
-    output_columns = _output_columns(declared, outputs)
-    if declared is None:
-        # Ask the server now: Flink needs the result type to plan the job.
-        binding = fetch_binding(options, input_columns, output_columns)
-        declared = binding.result_type()
-        output_columns = [Column(o.name, o.flink_type) for o in binding.outputs]
+    input_columns, output_columns, declared = resolve_columns(options, result_type, inputs, outputs)
     function = TritonAsyncFunction(
         options, input_columns, output_columns, fill_value=fill_value,
         max_batch_rows=max_batch_rows, max_wait_ms=max_wait_ms)

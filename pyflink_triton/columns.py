@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -29,7 +28,6 @@ __all__ = [
     "array_lengths",
     "to_column",
     "parse_default_value",
-    "fill_rows",
 ]
 
 _FLINK_NUMPY = {
@@ -251,10 +249,3 @@ def _parse_for(value: Any, ftype: FlinkType, *, top: bool = False) -> Any:
     if not info.min <= number <= info.max:
         raise ValueError(f"out of the {root} range [{info.min}, {info.max}]")
     return number
-
-
-def fill_rows(n: int, positions: Sequence[int] | np.ndarray, value: Any) -> list[Any]:
-    """``value`` for each position; arrays and rows are fresh objects per row."""
-    if isinstance(value, list):
-        return [list(value) for _ in positions]
-    return [value for _ in positions]

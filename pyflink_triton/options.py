@@ -406,7 +406,7 @@ class TritonOptions:
         if unknown:
             raise TritonConfigError(
                 "Unsupported options found for 'triton'.\n\n"
-                f"Unsupported options:\n\n" + "\n".join(unknown) + "\n\n"
+                "Unsupported options:\n\n" + "\n".join(unknown) + "\n\n"
                 "Supported options:\n\n" + "\n".join(("provider",) + SUPPORTED_KEYS),
                 option=unknown[0],
             )

@@ -34,7 +34,7 @@ from .provider import TritonProvider
 from .runtime import ModelRuntime, fetch_binding
 from .types import FlinkType
 
-__all__ = ["triton_udf", "TritonPandasFunction", "configure_inference", "to_options"]
+__all__ = ["triton_udf", "TritonPandasFunction", "configure_inference", "to_options", "resolve_columns"]
 
 log = logging.getLogger(__name__)
 
@@ -177,6 +177,30 @@ def _output_columns(
     return [Column(outputs[0] if outputs else None, result_type)]
 
 
+def resolve_columns(
+    options: TritonOptions,
+    result_type: Any,
+    inputs: Sequence[str] | int | None,
+    outputs: Sequence[str] | None,
+) -> tuple[list[Column] | None, list[Column], FlinkType]:
+    """The argument columns, result columns and result type of a Triton function.
+
+    Where the result type is not given it is derived from the model's metadata, now: Flink
+    needs it to plan the job.
+    """
+    declared = None if result_type is None else FlinkType.of(result_type)
+    if isinstance(inputs, int):
+        input_columns: list[Column] | None = [Column() for _ in range(inputs)]
+    else:
+        input_columns = None if inputs is None else [Column(n) for n in inputs]
+    output_columns = _output_columns(declared, outputs)
+    if declared is None or output_columns is None:
+        binding = fetch_binding(options, input_columns, output_columns)
+        declared = binding.result_type()
+        output_columns = [Column(o.name, o.flink_type) for o in binding.outputs]
+    return input_columns, output_columns, declared
+
+
 def triton_udf(
     model: ModelLike,
     *,
@@ -212,17 +236,7 @@ def triton_udf(
         ...                inputs=["ids", "text", "vec"])
     """
     options = to_options(model)
-    declared = None if result_type is None else FlinkType.of(result_type)
-    if isinstance(inputs, int):
-        input_columns: list[Column] | None = [Column() for _ in range(inputs)]
-    else:
-        input_columns = None if inputs is None else [Column(n) for n in inputs]
-    output_columns = _output_columns(declared, outputs)
-    if declared is None:
-        # Ask the server now: Flink needs the result type to plan the job.
-        binding = fetch_binding(options, input_columns, output_columns)
-        declared = binding.result_type()
-        output_columns = [Column(o.name, o.flink_type) for o in binding.outputs]
+    input_columns, output_columns, declared = resolve_columns(options, result_type, inputs, outputs)
     total_timeout_s = parse_duration(timeout, key="timeout") if isinstance(timeout, str) else timeout
     function = TritonPandasFunction(
         options, input_columns, output_columns, fill_value=fill_value, total_timeout_s=total_timeout_s)
