@@ -117,3 +117,26 @@ def test_failures_exit_non_zero_with_the_message(tmp_path: Path, endpoint: dict[
     assert "Traceback" not in result.stderr
     missing = run_cli("run", str(tmp_path / "nope.sql"))
     assert missing.returncode == 2 and "cannot read" in missing.stderr
+
+
+def test_serve_starts_a_local_triton_until_sigterm() -> None:
+    import signal
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYFLINK_")}
+    proc = subprocess.Popen([sys.executable, "-m", "pyflink_triton.cli", "serve"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()  # blocks until the server is ready (or the process ends)
+        match = re.match(r"Triton is serving at (http://127\.0\.0\.1:\d+)", line)
+        assert match, line + (proc.stderr.read() if proc.poll() is not None else "")
+        import urllib.request
+
+        with urllib.request.urlopen(match.group(1) + "/v2/health/ready", timeout=5) as resp:
+            assert resp.status == 200
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
