@@ -16,6 +16,7 @@ Triton is started on the repository's models for the run.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import os
 import re
 import sys
@@ -179,18 +180,25 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
     env = dict(os.environ)
     server = None
     try:
-        if _uses(text, LOCAL_ENDPOINT_VARIABLE) and LOCAL_ENDPOINT_VARIABLE not in env:
-            from .server import TritonServer
-
-            print(f"{LOCAL_ENDPOINT_VARIABLE} is not set: starting a local Triton on the repository's models...",
-                  file=err, flush=True)
-            server = TritonServer().start()
-            env[LOCAL_ENDPOINT_VARIABLE] = server.url + "/v2/models"
-            print(f"Triton is serving at {server.url}", file=err, flush=True)
-        script = substitute_variables(text, env)
-        statements = split_statements(script)
+        # Report a missing variable before anything slow starts.
+        substitute_variables(text, {LOCAL_ENDPOINT_VARIABLE: "", **env})
         with tempfile.TemporaryDirectory(prefix="pyflink-triton-") as workdir:
-            t_env = _make_env(args, Path(workdir))
+            if _uses(text, LOCAL_ENDPOINT_VARIABLE) and LOCAL_ENDPOINT_VARIABLE not in env:
+                from .server import TritonServer
+
+                print(f"{LOCAL_ENDPOINT_VARIABLE} is not set: starting a local Triton on the "
+                      "repository's models...", file=err, flush=True)
+                server = TritonServer()
+                # Triton starts while the JVM does: the two fixed costs overlap.
+                with concurrent.futures.ThreadPoolExecutor(1) as pool:
+                    starting = pool.submit(server.start)
+                    t_env = _make_env(args, Path(workdir))
+                    starting.result()
+                env[LOCAL_ENDPOINT_VARIABLE] = server.url + "/v2/models"
+                print(f"Triton is serving at {server.url}", file=err, flush=True)
+            else:
+                t_env = _make_env(args, Path(workdir))
+            statements = split_statements(substitute_variables(text, env))
             session = TritonSql(t_env)
             for statement in statements:
                 result = session.execute_sql(statement)
