@@ -65,6 +65,15 @@ def _package_archive(directory: Path) -> Path:
     return archive
 
 
+def _flink_python_jar() -> str | None:
+    """``file:`` URL of the client's flink-python jar (``FLINK_HOME/opt``), or None when absent."""
+    from pyflink.find_flink_home import _find_flink_home
+
+    opt = Path(os.environ.get("FLINK_OPT_DIR") or Path(_find_flink_home()) / "opt")
+    jars = sorted(opt.glob("flink-python*.jar"))
+    return jars[0].resolve().as_uri() if jars else None
+
+
 def _make_env(args: argparse.Namespace, workdir: Path) -> Any:
     from pyflink.table import EnvironmentSettings, TableEnvironment
 
@@ -80,6 +89,11 @@ def _make_env(args: argparse.Namespace, workdir: Path) -> Any:
         host, _, port = args.jobmanager.rpartition(":")
         if not host or not port.isdigit():
             raise TritonConfigError(f"--jobmanager must be HOST:PORT (the REST port), got {args.jobmanager!r}")
+        # A client-side environment starts as a local one, which runs a "loopback" worker pool
+        # in this process and records its address in the configuration: shipped with the job,
+        # it makes the cluster's Python workers call back into this client (only possible on
+        # the same host) instead of running the UDFs themselves. Drop it.
+        config.get_configuration().remove_config("python.loopback-server.address")
         config.set("execution.target", "remote")
         config.set("rest.address", host)
         config.set("rest.port", port)
@@ -91,6 +105,13 @@ def _make_env(args: argparse.Namespace, workdir: Path) -> Any:
         if not sep:
             raise TritonConfigError(f"--set takes key=value, got {item!r}")
         config.set(key.strip(), value.strip())
+    if args.jobmanager:
+        # Python operators (ArrowPythonScalarFunctionOperator, ...) live in flink-python, which a
+        # cluster's lib/ lacks (it is in opt/): ship it with the job, as `flink run -py` does.
+        jar = _flink_python_jar()
+        jars = [j for j in (config.get("pipeline.jars", "")).split(";") if j]
+        if jar and not any("flink-python" in j for j in jars):
+            config.set("pipeline.jars", ";".join([*jars, jar]))
     return t_env
 
 
@@ -109,12 +130,16 @@ class _Progress:
         elapsed = time.monotonic() - self.started
         label = "done" if final else "running"
         if self.rest and self.job_id:
-            counts = _rest_counts(self.rest, self.job_id)
+            counts = _rest_counts(self.rest, self.job_id, settle_s=10.0 if final else 0.0)
             if counts is None:
                 return
             rows_in, rows_out = counts
             rate = rows_out / elapsed if elapsed > 0 else 0.0
-            line = f"rows in: {rows_in:,}  rows out: {rows_out:,}  {rate:,.0f} rows/s"
+            if final and rows_in == rows_out == 0:
+                # Flink counts records between tasks only: a job chained into one task has none.
+                line = "rows in/out: not reported (the job ran as one chained task)"
+            else:
+                line = f"rows in: {rows_in:,}  rows out: {rows_out:,}  {rate:,.0f} rows/s"
         else:
             from .runtime import rows_predicted
 
@@ -138,16 +163,25 @@ class _Progress:
         self.report(final=True)
 
 
-def _rest_counts(rest: str, job_id: str) -> tuple[int, int] | None:
-    """Records read by the job's sources and written by its sinks, from Flink's REST API."""
+def _rest_counts(rest: str, job_id: str, settle_s: float = 0.0) -> tuple[int, int] | None:
+    """Records read by the job's sources and written by its sinks, from Flink's REST API.
+
+    With ``settle_s``, wait up to that long for the job to show a terminal state: the REST API
+    serves a cached graph for a few seconds, and only the terminal one has the final counts.
+    """
     import json
     import urllib.request
 
-    try:
-        with urllib.request.urlopen(f"http://{rest}/jobs/{job_id}", timeout=2) as resp:
-            job = json.load(resp)
-    except (OSError, ValueError):
-        return None
+    deadline = time.monotonic() + settle_s
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://{rest}/jobs/{job_id}", timeout=2) as resp:
+                job = json.load(resp)
+        except (OSError, ValueError):
+            return None
+        if job.get("state") in ("FINISHED", "FAILED", "CANCELED") or time.monotonic() >= deadline:
+            break
+        time.sleep(0.25)
     vertices = job.get("vertices", [])
     if not vertices:
         return None

@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 
-from pyflink_triton.server import TritonLaunchError, TritonServer, find_tritonserver
+from pyflink_triton.server import TritonServer, find_tritonserver
+
+
+# The environment before any Flink job ran in this process. PyFlink's local (loopback) mode sets
+# variables in the process that runs a job (FLINK_HOME, PYTHON_LOOPBACK_SERVER_ADDRESS,
+# _PYFLINK_CONN_INFO_PATH, BOOT_LOG_DIR, ...); a driver started with them attaches to the wrong
+# things. Subprocesses that run Flink get this copy instead. conftest is imported before any test.
+PRISTINE_ENV = {k: v for k, v in os.environ.items() if k != "TRITON_ENDPOINT"}
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """A fresh environment for a subprocess that runs Flink, with ``extra`` set."""
+    return {**PRISTINE_ENV, **extra}
 
 
 @pytest.fixture(scope="session")
 def triton_server() -> Iterator[TritonServer]:
     """A started :class:`TritonServer` serving every model of ``model_repository/``; stopped at the end."""
-    try:
-        find_tritonserver()
-    except TritonLaunchError as exc:
-        pytest.skip(str(exc))
+    # No skip when the binary is missing: the tests need a real server, so that is a failure.
+    find_tritonserver()
     server = TritonServer()
     server.start()
     try:

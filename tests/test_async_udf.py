@@ -37,7 +37,7 @@ from pyflink_triton.types import FlinkType
 
 from .faultserver import FaultServer
 
-pyflink_table = pytest.importorskip("pyflink.table")
+import pyflink.table as pyflink_table  # noqa: E402
 
 # Beam's data-plane reader thread sometimes dies with "Multiplexer hanging up" when a job ends.
 pytestmark = pytest.mark.filterwarnings(

@@ -3,7 +3,6 @@ fresh process, the real Triton), with its output asserted; variables; failures."
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -14,17 +13,16 @@ import pytest
 from pyflink_triton.cli import substitute_variables
 from pyflink_triton.errors import TritonConfigError
 
+from .conftest import clean_env
+
 ROOT = Path(__file__).resolve().parent.parent
 SQL = ROOT / "sql"
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("PYFLINK_")}
-    full_env.pop("TRITON_ENDPOINT", None)
-    full_env.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "pyflink_triton.cli", *args],
-        cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=timeout,
+        cwd=ROOT, env=clean_env(**(env or {})), capture_output=True, text=True, timeout=timeout,
     )
 
 
@@ -122,8 +120,7 @@ def test_failures_exit_non_zero_with_the_message(tmp_path: Path, endpoint: dict[
 def test_serve_starts_a_local_triton_until_sigterm() -> None:
     import signal
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYFLINK_")}
-    proc = subprocess.Popen([sys.executable, "-m", "pyflink_triton.cli", "serve"], cwd=ROOT, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "pyflink_triton.cli", "serve"], cwd=ROOT, env=clean_env(),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None

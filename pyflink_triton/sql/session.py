@@ -391,12 +391,28 @@ def _java_message(exc: BaseException) -> str:
                     message = str(text)
                 cause = cause.getCause()
             if message:
-                return message.strip().splitlines()[0] if "\n\tat " in message else message.strip()
+                return _python_error_line(message) or (
+                    message.strip().splitlines()[0] if "\n\tat " in message else message.strip())
         except Exception:  # the gateway may be gone: fall back to the text
             pass
     text = str(exc)
+    python_line = _python_error_line(text)
+    if python_line:
+        return python_line
     causes = re.findall(r"(?m)^(?:Caused by: |: )[\w.$]+: (.+)$", text)
     if causes:
         return causes[-1].strip()
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     return lines[0] if lines else repr(exc)
+
+
+def _python_error_line(text: str) -> str | None:
+    """A Python worker's traceback, as Flink relays it, reduced to its last exception line
+    (``pyflink_triton.errors.TritonServiceError: Triton model 'm' at ...: ...``)."""
+    if "Traceback (most recent call last)" not in text:
+        return None
+    for line in reversed(text.splitlines()):
+        m = re.match(r"^\s*([A-Za-z_][\w.]*(?:Error|Exception|Warning)): (.+)$", line)
+        if m and not m.group(1).startswith(("java.", "org.")):
+            return f"{m.group(1).rsplit('.', 1)[-1]}: {m.group(2)}"
+    return None
