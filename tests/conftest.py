@@ -7,7 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from pyflink_triton.runtime import LoopThread
 from pyflink_triton.server import TritonServer, find_tritonserver
+
+from .faultserver import FaultServer
 
 
 # The environment before any Flink job ran in this process. PyFlink's local (loopback) mode sets
@@ -20,6 +23,19 @@ PRISTINE_ENV = {k: v for k, v in os.environ.items() if k != "TRITON_ENDPOINT"}
 def clean_env(**extra: str) -> dict[str, str]:
     """A fresh environment for a subprocess that runs Flink, with ``extra`` set."""
     return {**PRISTINE_ENV, **extra}
+
+
+@pytest.fixture
+def fault() -> Iterator[FaultServer]:
+    """A fault-injecting server on a loop thread of its own, for synchronous tests and Flink
+    jobs (test_client_faults.py has an async one on the test's loop)."""
+    loop = LoopThread("fault-server").start()
+    server = loop.run(FaultServer().start())
+    try:
+        yield server
+    finally:
+        loop.run(server.stop())
+        loop.stop()
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,6 @@ import subprocess
 import sys
 import threading
 import urllib.request
-from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import pytest
@@ -32,7 +31,6 @@ from pyflink_triton.async_udf import (
 )
 from pyflink_triton.binding import Column
 from pyflink_triton.options import TritonOptions
-from pyflink_triton.runtime import LoopThread
 from pyflink_triton.types import FlinkType
 
 from .faultserver import FaultServer
@@ -92,17 +90,6 @@ def t_env() -> Any:
     configure_async(env, max_concurrent_operations=4096)
     return env
 
-
-@pytest.fixture
-def fault() -> Iterator[FaultServer]:
-    """A fault-injecting server on a loop thread of its own."""
-    loop = LoopThread("fault-server").start()
-    server = loop.run(FaultServer().start())
-    try:
-        yield server
-    finally:
-        loop.run(server.stop())
-        loop.stop()
 
 
 def collect(table: Any) -> list[tuple[Any, ...]]:

@@ -13,7 +13,7 @@ import pytest
 from pyflink_triton.binding import Column
 from pyflink_triton.errors import TritonSchemaError, TritonServiceError, TritonConfigError
 from pyflink_triton.options import TritonOptions
-from pyflink_triton.runtime import LoopThread, ModelRuntime, fetch_binding
+from pyflink_triton.runtime import ModelRuntime, fetch_binding
 from pyflink_triton.types import FlinkType
 
 from .faultserver import FaultServer
@@ -156,17 +156,6 @@ def test_int_column_with_nulls_arrives_as_float(runtime_factory: Any) -> None:
     out = rt.predict([ids, pd.Series(["a", "b", "c"]), arrays([[0, 0, 0]] * 3)])
     assert out.tolist() == [2, None, 6]
 
-
-@pytest.fixture
-def fault() -> Iterator[FaultServer]:
-    """A fault-injecting server on a loop thread of its own (these tests are synchronous)."""
-    loop = LoopThread("fault-server").start()
-    server = loop.run(FaultServer().start())
-    try:
-        yield server
-    finally:
-        loop.run(server.stop())
-        loop.stop()
 
 
 def test_503_storm_with_default_value(runtime_factory: Any, fault: FaultServer) -> None:

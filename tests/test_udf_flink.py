@@ -7,14 +7,12 @@ are from_elements and datagen; literal VALUES are the SQL layer's business (see 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pytest
 from pyflink.table import DataTypes, EnvironmentSettings, TableEnvironment
 
-from pyflink_triton.runtime import LoopThread
 from pyflink_triton.udf import configure_inference, triton_udf
 
 from .faultserver import FaultServer
@@ -206,16 +204,6 @@ def test_datagen_streaming_into_a_print_free_sink(stream_env: TableEnvironment, 
         assert c == iris_class([a, 3.0, np.float32(a) - np.float32(1.0), b])
     stream_env.execute_sql("DROP TEMPORARY TABLE iris_gen")
 
-
-@pytest.fixture
-def fault() -> Iterator[FaultServer]:
-    loop = LoopThread("fault-server").start()
-    server = loop.run(FaultServer().start())
-    try:
-        yield server
-    finally:
-        loop.run(server.stop())
-        loop.stop()
 
 
 def test_default_value_while_the_server_answers_503(stream_env: TableEnvironment, fault: FaultServer) -> None:
