@@ -6,9 +6,8 @@ PyFlink only when used.
 
 from __future__ import annotations
 
-from .breaker import CircuitBreaker, CircuitState
-from .client import ClientStats, TritonClient
-from .endpoint import Endpoint
+from .client import CircuitBreaker, CircuitState, ClientStats, TritonClient
+from .config import Endpoint, TritonOptions, TritonProvider
 from .errors import (
     TritonCircuitOpenError,
     TritonClientRequestError,
@@ -22,8 +21,6 @@ from .errors import (
     TritonTimeoutError,
     TritonTransportError,
 )
-from .options import TritonOptions
-from .provider import TritonProvider
 
 __version__ = "0.1.0"
 

@@ -77,7 +77,7 @@ def _flink_python_jar() -> str | None:
 def _make_env(args: argparse.Namespace, workdir: Path) -> Any:
     from pyflink.table import EnvironmentSettings, TableEnvironment
 
-    from .udf import configure_inference
+    from .flink.pandas_udf import configure_inference
 
     settings = (EnvironmentSettings.in_batch_mode() if args.mode == "batch"
                 else EnvironmentSettings.in_streaming_mode())
@@ -141,7 +141,7 @@ class _Progress:
             else:
                 line = f"rows in: {rows_in:,}  rows out: {rows_out:,}  {rate:,.0f} rows/s"
         else:
-            from .runtime import rows_predicted
+            from .engine.engine import rows_predicted
 
             # A local job runs its Python functions in this process: count their rows, and
             # measure the rate from the first batch (not from job submission).
@@ -218,7 +218,7 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
         substitute_variables(text, {LOCAL_ENDPOINT_VARIABLE: "", **env})
         with tempfile.TemporaryDirectory(prefix="pyflink-triton-") as workdir:
             if _uses(text, LOCAL_ENDPOINT_VARIABLE) and LOCAL_ENDPOINT_VARIABLE not in env:
-                from .server import TritonServer
+                from .server.launcher import TritonServer
 
                 print(f"{LOCAL_ENDPOINT_VARIABLE} is not set: starting a local Triton on the "
                       "repository's models...", file=err, flush=True)
@@ -274,7 +274,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """The ``pyflink-triton`` command."""
     args = _parser().parse_args(argv)
     if args.command == "serve":
-        from . import server
+        from .server import launcher as server
 
         forwarded = []
         if args.model_repository:

@@ -7,6 +7,7 @@
     ├── TritonSchemaError (ValueError)  data that does not fit the model (names, dtypes, shapes)
     ├── TritonProtocolError             a response we cannot decode (malformed body)
     ├── TritonCircuitOpenError          the circuit breaker refused the request
+    ├── TritonLaunchError (RuntimeError) the local Triton server could not be started
     ├── TritonTransportError            the request never completed (retryable)
     │   ├── TritonConnectionError (ConnectionError)
     │   └── TritonTimeoutError (TimeoutError)
@@ -36,6 +37,7 @@ __all__ = [
     "TritonServerError",
     "TritonClientRequestError",
     "TritonServiceError",
+    "TritonLaunchError",
     "server_error_for_status",
 ]
 
@@ -108,6 +110,17 @@ class TritonProtocolError(TritonError):
 
 class TritonCircuitOpenError(TritonError):
     """The circuit breaker is open (or half-open and out of probes): the request was not sent."""
+
+
+class TritonLaunchError(TritonError, RuntimeError):
+    """The local Triton server could not be started (or found).
+
+    :param log_tail: the last lines of the server log, also part of the message.
+    """
+
+    def __init__(self, message: str, *, log_tail: str = "", **context: Any) -> None:
+        super().__init__(message, **context)
+        self.log_tail = log_tail
 
 
 class TritonTransportError(TritonError):

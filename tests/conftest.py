@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from pyflink_triton.runtime import LoopThread
-from pyflink_triton.server import TritonServer, find_tritonserver
+from pyflink_triton.engine.engine import LoopThread
+from pyflink_triton.server.launcher import TritonServer, find_tritonserver
 
 from .faultserver import FaultServer
 

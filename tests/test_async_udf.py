@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from pyflink_triton.async_udf import (
+from pyflink_triton.flink.async_udf import (
     PATCH_ENV,
     TritonAsyncFunction,
     _Coalescer,
@@ -29,9 +29,9 @@ from pyflink_triton.async_udf import (
     patch_pyflink_async,
     patch_state,
 )
-from pyflink_triton.binding import Column
-from pyflink_triton.options import TritonOptions
-from pyflink_triton.types import FlinkType
+from pyflink_triton.engine.binding import Column
+from pyflink_triton.config.options import TritonOptions
+from pyflink_triton.engine.types import FlinkType
 
 from .faultserver import FaultServer
 
@@ -271,7 +271,7 @@ _DRIVER = r'''
 import json, os, sys
 from pyflink.table import DataTypes, EnvironmentSettings, TableEnvironment
 from pyflink.table.udf import udf
-from pyflink_triton.async_udf import async_triton_udf, configure_async, patch_state
+from pyflink_triton.flink.async_udf import async_triton_udf, configure_async, patch_state
 
 url, n = sys.argv[1], int(sys.argv[2])
 t_env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())

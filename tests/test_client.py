@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from pyflink_triton.client import TritonClient
+from pyflink_triton.client.client import TritonClient
 from pyflink_triton.errors import TritonClientRequestError, TritonSchemaError
-from pyflink_triton.options import TritonOptions
-from pyflink_triton.server import TritonServer
+from pyflink_triton.config.options import TritonOptions
+from pyflink_triton.server.launcher import TritonServer
 
 
 def make(url: str, model: str, **options: Any) -> TritonClient:

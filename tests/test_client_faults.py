@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from pyflink_triton.breaker import CircuitState
-from pyflink_triton.client import TritonClient
+from pyflink_triton.client.breaker import CircuitState
+from pyflink_triton.client.client import TritonClient
 from pyflink_triton.errors import (
     TritonCircuitOpenError,
     TritonClientRequestError,
@@ -27,7 +27,7 @@ from pyflink_triton.errors import (
     TritonServiceError,
     TritonTimeoutError,
 )
-from pyflink_triton.options import TritonOptions
+from pyflink_triton.config.options import TritonOptions
 
 from .faultserver import FaultServer
 

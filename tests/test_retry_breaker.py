@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from tenacity import RetryCallState
 
-from pyflink_triton.breaker import CircuitBreaker, CircuitState
+from pyflink_triton.client.breaker import CircuitBreaker, CircuitState
 from pyflink_triton.errors import (
     TritonCircuitOpenError, TritonClientRequestError, TritonConnectionError, TritonSchemaError,
     TritonServiceError, TritonTimeoutError,
 )
-from pyflink_triton.retry import backoff_delay, is_retryable, wait_equal_jitter
+from pyflink_triton.client.retry import backoff_delay, is_retryable, wait_equal_jitter
 
 
 def test_backoff_doubles_from_the_initial_delay() -> None:

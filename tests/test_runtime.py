@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pyflink_triton.binding import Column
+from pyflink_triton.engine.binding import Column
 from pyflink_triton.errors import TritonSchemaError, TritonServiceError, TritonConfigError
-from pyflink_triton.options import TritonOptions
-from pyflink_triton.runtime import ModelRuntime, fetch_binding
-from pyflink_triton.types import FlinkType
+from pyflink_triton.config.options import TritonOptions
+from pyflink_triton.engine.engine import ModelRuntime, fetch_binding
+from pyflink_triton.engine.types import FlinkType
 
 from .faultserver import FaultServer
 
@@ -212,7 +212,7 @@ def test_batch_timeout_bounds_a_stalled_server(fault: FaultServer) -> None:
      ('{"a": 1, "b": "x"}', "ROW<a INT, b STRING>", (1, "x")), ("[2, null]", "ROW<a INT, b STRING>", (2, None))],
 )
 def test_default_value_parsing(text: str, ddl: str, value: Any) -> None:
-    from pyflink_triton.columns import parse_default_value
+    from pyflink_triton.engine.columns import parse_default_value
 
     assert parse_default_value(text, FlinkType.parse(ddl)) == (True, value)
 
@@ -220,7 +220,7 @@ def test_default_value_parsing(text: str, ddl: str, value: Any) -> None:
 @pytest.mark.parametrize(("text", "ddl"), [("abc", "BIGINT"), ("1.5", "INT"), ("300", "TINYINT"),
                                            ("[1,", "ARRAY<FLOAT>"), ("maybe", "BOOLEAN"), ('{"z": 1}', "ROW<a INT>")])
 def test_unparseable_default_value_names_option_and_type(text: str, ddl: str) -> None:
-    from pyflink_triton.columns import parse_default_value
+    from pyflink_triton.engine.columns import parse_default_value
 
     with pytest.raises(TritonConfigError, match=f"'default-value'.*{ddl.split('<')[0]}"):
         parse_default_value(text, FlinkType.parse(ddl))

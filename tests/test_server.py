@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from pyflink_triton import server as server_module
-from pyflink_triton.server import TritonLaunchError, TritonServer, find_tritonserver
+from pyflink_triton.server import launcher as server_module
+from pyflink_triton.server.launcher import TritonLaunchError, TritonServer, find_tritonserver
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MODEL_REPOSITORY = REPO_ROOT / "model_repository"
@@ -352,7 +352,7 @@ def test_a_killed_owner_takes_its_server_along_and_leftovers_are_reaped(tmp_path
     repository = _small_repository(tmp_path, "classifier")
     script = (
         "import json, sys, time\n"
-        "from pyflink_triton.server import TritonServer\n"
+        "from pyflink_triton.server.launcher import TritonServer\n"
         f"server = TritonServer({str(repository)!r}).start()\n"
         "print(json.dumps({'pid': server.pid, 'workdir': str(server.log_path.parent)}), flush=True)\n"
         "time.sleep(600)\n"

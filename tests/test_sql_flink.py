@@ -13,7 +13,7 @@ from pyflink.table import DataTypes, EnvironmentSettings, TableEnvironment
 
 from pyflink_triton.errors import TritonConfigError
 from pyflink_triton.sql import TritonSql
-from pyflink_triton.udf import configure_inference
+from pyflink_triton.flink.pandas_udf import configure_inference
 
 MEANS = np.array([[5.006, 3.428, 1.462, 0.246], [5.936, 2.770, 4.260, 1.326], [6.588, 2.974, 5.552, 2.026]])
 POOLED_STD = np.array([0.5148, 0.3397, 0.4303, 0.2047])

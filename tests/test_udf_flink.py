@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from pyflink.table import DataTypes, EnvironmentSettings, TableEnvironment
 
-from pyflink_triton.udf import configure_inference, triton_udf
+from pyflink_triton.flink.pandas_udf import configure_inference, triton_udf
 
 from .faultserver import FaultServer
 

@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pyflink_triton.binding import Column
-from pyflink_triton.options import TritonOptions
-from pyflink_triton.udf import TritonPandasFunction
+from pyflink_triton.engine.binding import Column
+from pyflink_triton.config.options import TritonOptions
+from pyflink_triton.flink.pandas_udf import TritonPandasFunction
 
 
 class Recorder:

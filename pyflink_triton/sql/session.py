@@ -22,10 +22,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..binding import Column
+from ..engine.binding import Column
 from ..errors import TritonConfigError
-from ..options import TritonOptions, parse_bool, parse_duration
-from ..types import FlinkType
+from ..config.options import TritonOptions, parse_bool, parse_duration
+from ..engine.types import FlinkType
 from .lexer import Kind, Token, quote_identifier, split_statements, string_value, tokenize, unquote_identifier
 from .predict import PredictCall, rewrite_predict_calls
 
@@ -277,7 +277,7 @@ class TritonSql:
             "ROW", fields=tuple((c.name, c.type) for c in outputs))  # type: ignore[misc]
         out_names = [c.name for c in outputs]
         if is_async:
-            from ..async_udf import async_triton_udf, configure_async
+            from ..flink.async_udf import async_triton_udf, configure_async
 
             # Flink's async knobs are per job; ML_PREDICT's config sets them as Flink's own
             # provider would (rows in flight, per-row timeout), and turns PyFlink's per-row
@@ -289,7 +289,7 @@ class TritonSql:
             )
             function = async_triton_udf(options, result_type=result_type, inputs=inputs, outputs=out_names)
         else:
-            from ..udf import triton_udf
+            from ..flink.pandas_udf import triton_udf
 
             function = triton_udf(options, result_type=result_type, inputs=inputs, outputs=out_names,
                                   timeout=total_timeout_s)

@@ -11,9 +11,9 @@ import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..options import TritonOptions
-from ..provider import TritonProvider
-from ..runtime import fetch_binding
+from ..config.options import TritonOptions
+from ..config.provider import TritonProvider
+from ..engine.engine import fetch_binding
 from .lexer import quote_identifier
 from .session import TritonSql
 

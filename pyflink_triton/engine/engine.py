@@ -21,10 +21,10 @@ import numpy as np
 import pandas as pd
 
 from .binding import Column, ModelBinding, TensorSpec, bind_model
-from .client import InferPart, TritonClient
+from ..client.client import InferPart, TritonClient
 from .columns import array_lengths, null_mask, parse_default_value, to_column, to_tensor
-from .errors import TritonError, TritonSchemaError, TritonTimeoutError, describe_target
-from .options import TritonOptions
+from ..errors import TritonError, TritonSchemaError, TritonTimeoutError, describe_target
+from ..config.options import TritonOptions
 
 __all__ = ["LoopThread", "ModelRuntime", "fetch_binding", "rows_predicted"]
 

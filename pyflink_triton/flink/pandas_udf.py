@@ -27,12 +27,12 @@ from typing import Any
 import pandas as pd
 from pyflink.table.udf import FunctionContext, ScalarFunction, udf
 
-from .binding import Column
-from .errors import TritonConfigError
-from .options import TritonOptions, parse_duration
-from .provider import TritonProvider
-from .runtime import ModelRuntime, fetch_binding
-from .types import FlinkType
+from ..engine.binding import Column
+from ..errors import TritonConfigError
+from ..config.options import TritonOptions, parse_duration
+from ..config.provider import TritonProvider
+from ..engine.engine import ModelRuntime, fetch_binding
+from ..engine.types import FlinkType
 
 __all__ = ["triton_udf", "TritonPandasFunction", "configure_inference", "to_options", "resolve_columns"]
 

@@ -40,7 +40,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from .errors import TritonError
+from ..errors import TritonLaunchError
 
 __all__ = [
     "TritonServer",
@@ -51,7 +51,7 @@ __all__ = [
 ]
 
 #: the repository's own models, next to the package (a source checkout or an editable install)
-_DEFAULT_REPOSITORY = Path(__file__).resolve().parent.parent / "model_repository"
+_DEFAULT_REPOSITORY = Path(__file__).resolve().parents[2] / "model_repository"
 _INSTALL_HINT = "install the local server with: pip install 'pyflink-triton[server]'"
 _LOG_TAIL_LINES = 60
 # Ports picked by binding port 0 can be taken by someone else before Triton binds them.
@@ -61,17 +61,6 @@ _ADDRESS_IN_USE_MARKERS = ("already in use", "address in use")
 _WORKDIR_PREFIX = "pyflink-triton-"
 _SHM_PREFIX = "pyflink_triton_"
 _PID_FILE = "tritonserver.pid"
-
-
-class TritonLaunchError(TritonError, RuntimeError):
-    """The local Triton server could not be started (or found).
-
-    :param log_tail: the last lines of the server log, also part of the message.
-    """
-
-    def __init__(self, message: str, *, log_tail: str = "", **context: Any) -> None:
-        super().__init__(message, **context)
-        self.log_tail = log_tail
 
 
 def default_model_repository() -> Path:

@@ -29,7 +29,7 @@ import numpy as np
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from .breaker import CircuitBreaker, CircuitState
-from .errors import (
+from ..errors import (
     TritonCircuitOpenError,
     TritonConfigError,
     TritonConnectionError,
@@ -39,8 +39,8 @@ from .errors import (
     TritonTimeoutError,
     server_error_for_status,
 )
-from .options import TritonOptions
-from .protocol import InferResponse, Tensor, decode_response, encode_request, error_message
+from ..config.options import TritonOptions
+from ..protocol import InferResponse, Tensor, decode_response, encode_request, error_message
 from .retry import is_retryable, wait_equal_jitter
 
 __all__ = ["TritonClient", "ClientStats", "InferPart"]

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from tenacity import RetryCallState
 from tenacity.wait import wait_base
 
-from .errors import TritonError
+from ..errors import TritonError
 
 __all__ = ["backoff_delay", "wait_equal_jitter", "is_retryable"]
 

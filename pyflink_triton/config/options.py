@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .endpoint import Endpoint
-from .errors import TritonConfigError
+from ..errors import TritonConfigError
 
 __all__ = [
     "TritonOptions",

@@ -84,13 +84,13 @@ import pandas as pd
 from pyflink.common import Row
 from pyflink.table.udf import AsyncScalarFunction, FunctionContext, udf
 
-from .binding import Column, ModelBinding
-from .client import TritonClient
-from .columns import parse_default_value, to_column, to_tensor
-from .errors import TritonConfigError, TritonError, TritonSchemaError
-from .options import TritonOptions, parse_duration
-from .runtime import fetch_binding
-from .udf import ModelLike, resolve_columns, to_options
+from ..engine.binding import Column, ModelBinding
+from ..client.client import TritonClient
+from ..engine.columns import parse_default_value, to_column, to_tensor
+from ..errors import TritonConfigError, TritonError, TritonSchemaError
+from ..config.options import TritonOptions, parse_duration
+from ..engine.engine import fetch_binding
+from .pandas_udf import ModelLike, resolve_columns, to_options
 
 __all__ = [
     "TritonAsyncFunction",

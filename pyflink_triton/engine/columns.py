@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 
 from .binding import TensorSpec
-from .errors import TritonConfigError, TritonSchemaError
-from .protocol import numpy_dtype
+from ..errors import TritonConfigError, TritonSchemaError
+from ..protocol import numpy_dtype
 from .types import FlinkType
 
 __all__ = [

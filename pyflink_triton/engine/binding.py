@@ -14,8 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import TritonConfigError, TritonSchemaError
-from .protocol import config_datatype_to_triton
+from ..errors import TritonConfigError, TritonSchemaError
+from ..protocol import config_datatype_to_triton
 from .types import FlinkType, can_receive, can_send, flink_type_for
 
 __all__ = ["Column", "TensorSpec", "ModelBinding", "match_names", "bind_model"]

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import TritonConfigError
+from ..errors import TritonConfigError
 
 __all__ = ["FlinkType", "flink_type_for", "triton_datatypes_for", "can_send", "can_receive"]
 

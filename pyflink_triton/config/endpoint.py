@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from .errors import TritonConfigError
+from ..errors import TritonConfigError
 
 __all__ = ["Endpoint"]
 

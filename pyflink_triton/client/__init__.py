@@ -1,0 +1,8 @@
+"""The KServe v2 client: transport (the only aiohttp user), retries, circuit breaker, stats."""
+
+from __future__ import annotations
+
+from .breaker import CircuitBreaker, CircuitState
+from .client import ClientStats, InferPart, TritonClient
+
+__all__ = ["CircuitBreaker", "CircuitState", "ClientStats", "InferPart", "TritonClient"]

@@ -1,0 +1,1 @@
+"""The PyFlink-free inference engine: types, binding, column conversions, the engine."""

@@ -1,0 +1,7 @@
+"""``python -m pyflink_triton.server``: serve a model repository with a local Triton."""
+
+import sys
+
+from .launcher import main
+
+sys.exit(main())
