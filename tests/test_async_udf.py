@@ -30,7 +30,7 @@ from pyflink_triton.flink.async_udf import (
     patch_state,
 )
 from pyflink_triton.engine.binding import Column
-from pyflink_triton.config.options import TritonOptions
+from pyflink_triton.config import TritonOptions
 from pyflink_triton.engine.types import FlinkType
 
 from .faultserver import FaultServer

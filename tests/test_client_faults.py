@@ -27,7 +27,7 @@ from pyflink_triton.errors import (
     TritonServiceError,
     TritonTimeoutError,
 )
-from pyflink_triton.config.options import TritonOptions
+from pyflink_triton.config import TritonOptions
 
 from .faultserver import FaultServer
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pyflink_triton.config.endpoint import Endpoint
+from pyflink_triton.config import Endpoint
 from pyflink_triton.errors import TritonConfigError
 
 

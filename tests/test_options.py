@@ -7,7 +7,7 @@ import pickle
 import pytest
 
 from pyflink_triton.errors import TritonConfigError
-from pyflink_triton.config.options import (
+from pyflink_triton.config import (
     OPTION_SPECS,
     SUPPORTED_KEYS,
     TritonOptions,

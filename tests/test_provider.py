@@ -7,7 +7,7 @@ import json
 import pytest
 
 from pyflink_triton.errors import TritonConfigError
-from pyflink_triton.config.provider import TritonProvider
+from pyflink_triton.config import TritonProvider
 
 EP = "http://localhost:8000/v2/models"
 

@@ -12,7 +12,7 @@ import pytest
 
 from pyflink_triton.engine.binding import Column
 from pyflink_triton.errors import TritonSchemaError, TritonServiceError, TritonConfigError
-from pyflink_triton.config.options import TritonOptions
+from pyflink_triton.config import TritonOptions
 from pyflink_triton.engine.engine import ModelRuntime, fetch_binding
 from pyflink_triton.engine.types import FlinkType
 

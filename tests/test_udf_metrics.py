@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from pyflink_triton.engine.binding import Column
-from pyflink_triton.config.options import TritonOptions
+from pyflink_triton.config import TritonOptions
 from pyflink_triton.flink.pandas_udf import TritonPandasFunction
 
 

@@ -39,7 +39,7 @@ from ..errors import (
     TritonTimeoutError,
     server_error_for_status,
 )
-from ..config.options import TritonOptions
+from ..config import TritonOptions
 from ..protocol import InferResponse, Tensor, decode_response, encode_request, error_message
 from .retry import is_retryable, wait_equal_jitter
 

@@ -24,7 +24,7 @@ from .binding import Column, ModelBinding, TensorSpec, bind_model
 from ..client.client import InferPart, TritonClient
 from .columns import array_lengths, null_mask, parse_default_value, to_column, to_tensor
 from ..errors import TritonError, TritonSchemaError, TritonTimeoutError, describe_target
-from ..config.options import TritonOptions
+from ..config import TritonOptions
 
 __all__ = ["LoopThread", "ModelRuntime", "fetch_binding", "rows_predicted"]
 

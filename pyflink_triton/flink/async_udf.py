@@ -88,7 +88,7 @@ from ..engine.binding import Column, ModelBinding
 from ..client.client import TritonClient
 from ..engine.columns import parse_default_value, to_column, to_tensor
 from ..errors import TritonConfigError, TritonError, TritonSchemaError
-from ..config.options import TritonOptions, parse_duration
+from ..config import TritonOptions, parse_duration
 from ..engine.engine import fetch_binding
 from .pandas_udf import ModelLike, resolve_columns, to_options
 

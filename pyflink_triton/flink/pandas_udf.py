@@ -29,8 +29,8 @@ from pyflink.table.udf import FunctionContext, ScalarFunction, udf
 
 from ..engine.binding import Column
 from ..errors import TritonConfigError
-from ..config.options import TritonOptions, parse_duration
-from ..config.provider import TritonProvider
+from ..config import TritonOptions, parse_duration
+from ..config import TritonProvider
 from ..engine.engine import ModelRuntime, fetch_binding
 from ..engine.types import FlinkType
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from ..engine.binding import Column
 from ..errors import TritonConfigError
-from ..config.options import TritonOptions, parse_bool, parse_duration
+from ..config import TritonOptions, parse_bool, parse_duration
 from ..engine.types import FlinkType
 from .lexer import Kind, Token, quote_identifier, split_statements, string_value, tokenize, unquote_identifier
 from .predict import PredictCall, rewrite_predict_calls

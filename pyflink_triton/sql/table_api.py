@@ -11,8 +11,8 @@ import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..config.options import TritonOptions
-from ..config.provider import TritonProvider
+from ..config import TritonOptions
+from ..config import TritonProvider
 from ..engine.engine import fetch_binding
 from .lexer import quote_identifier
 from .session import TritonSql
