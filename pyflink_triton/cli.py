@@ -22,7 +22,6 @@ import re
 import sys
 import tempfile
 import time
-import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -33,6 +32,8 @@ __all__ = ["main", "substitute_variables"]
 
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 LOCAL_ENDPOINT_VARIABLE = "TRITON_ENDPOINT"
+# --help is plain text: the module docstring's reStructuredText markup would show as is.
+_DESCRIPTION = "Run SQL scripts with triton models (CREATE MODEL, ML_PREDICT), or serve a local Triton."
 
 
 def substitute_variables(text: str, env: Mapping[str, str]) -> str:
@@ -51,68 +52,17 @@ def substitute_variables(text: str, env: Mapping[str, str]) -> str:
     return _VARIABLE.sub(replace, text)
 
 
+def _make_env(args: argparse.Namespace, workdir: Path) -> Any:
+    from .sql import table_environment
+
+    return table_environment(
+        mode=args.mode, parallelism=args.parallelism, batch_size=args.batch_size,
+        max_latency_ms=args.max_latency_ms, jobmanager=args.jobmanager,
+        python_executable=args.python_executable, settings=args.set or [], workdir=workdir)
+
+
 def _uses(text: str, name: str) -> bool:
     return any(m.group(1) == name and m.group(2) is None for m in _VARIABLE.finditer(text))
-
-
-def _package_archive(directory: Path) -> Path:
-    """Zip this package so a cluster's Python workers can import it (``python.files``)."""
-    root = Path(__file__).resolve().parent
-    archive = directory / "pyflink_triton.zip"
-    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
-        for path in root.rglob("*.py"):
-            zf.write(path, Path("pyflink_triton") / path.relative_to(root))
-    return archive
-
-
-def _flink_python_jar() -> str | None:
-    """``file:`` URL of the client's flink-python jar (``FLINK_HOME/opt``), or None when absent."""
-    from pyflink.find_flink_home import _find_flink_home
-
-    opt = Path(os.environ.get("FLINK_OPT_DIR") or Path(_find_flink_home()) / "opt")
-    jars = sorted(opt.glob("flink-python*.jar"))
-    return jars[0].resolve().as_uri() if jars else None
-
-
-def _make_env(args: argparse.Namespace, workdir: Path) -> Any:
-    from pyflink.table import EnvironmentSettings, TableEnvironment
-
-    from .flink.pandas_udf import configure_inference
-
-    settings = (EnvironmentSettings.in_batch_mode() if args.mode == "batch"
-                else EnvironmentSettings.in_streaming_mode())
-    t_env = TableEnvironment.create(settings)
-    config = t_env.get_config()
-    config.set("parallelism.default", str(args.parallelism))
-    configure_inference(t_env, batch_size=args.batch_size, max_latency_ms=args.max_latency_ms)
-    if args.jobmanager:
-        host, _, port = args.jobmanager.rpartition(":")
-        if not host or not port.isdigit():
-            raise TritonConfigError(f"--jobmanager must be HOST:PORT (the REST port), got {args.jobmanager!r}")
-        # A client-side environment starts as a local one, which runs a "loopback" worker pool
-        # in this process and records its address in the configuration: shipped with the job,
-        # it makes the cluster's Python workers call back into this client (only possible on
-        # the same host) instead of running the UDFs themselves. Drop it.
-        config.get_configuration().remove_config("python.loopback-server.address")
-        config.set("execution.target", "remote")
-        config.set("rest.address", host)
-        config.set("rest.port", port)
-        config.set("python.client.executable", sys.executable)
-        config.set("python.executable", args.python_executable or sys.executable)
-        config.set("python.files", str(_package_archive(workdir)))
-    for item in args.set or []:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise TritonConfigError(f"--set takes key=value, got {item!r}")
-        config.set(key.strip(), value.strip())
-    if args.jobmanager:
-        # Python operators (ArrowPythonScalarFunctionOperator, ...) live in flink-python, which a
-        # cluster's lib/ lacks (it is in opt/): ship it with the job, as `flink run -py` does.
-        jar = _flink_python_jar()
-        jars = [j for j in (config.get("pipeline.jars", "")).split(";") if j]
-        if jar and not any("flink-python" in j for j in jars):
-            config.set("pipeline.jars", ";".join([*jars, jar]))
-    return t_env
 
 
 class _Progress:
@@ -141,7 +91,7 @@ class _Progress:
             else:
                 line = f"rows in: {rows_in:,}  rows out: {rows_out:,}  {rate:,.0f} rows/s"
         else:
-            from .engine.engine import rows_predicted
+            from .engine import rows_predicted
 
             # A local job runs its Python functions in this process: count their rows, and
             # measure the rate from the first batch (not from job submission).
@@ -190,7 +140,7 @@ def _rest_counts(rest: str, job_id: str, settle_s: float = 0.0) -> tuple[int, in
 
 
 def _is_insert(statement: str) -> bool:
-    from .sql.lexer import tokenize
+    from .sql import tokenize
 
     words = [t.upper for t in tokenize(statement) if not t.trivia][:3]
     return bool(words) and (words[0] == "INSERT" or words[:2] == ["EXECUTE", "STATEMENT"]
@@ -199,11 +149,7 @@ def _is_insert(statement: str) -> bool:
 
 
 def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
-    from pyflink.table import ResultKind
-
-    from .sql import TritonSql
-    from .sql.lexer import split_statements
-    from .sql.session import _java_message
+    from .sql import TritonSql, java_message, split_statements
 
     path = Path(args.file)
     try:
@@ -218,7 +164,7 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
         substitute_variables(text, {LOCAL_ENDPOINT_VARIABLE: "", **env})
         with tempfile.TemporaryDirectory(prefix="pyflink-triton-") as workdir:
             if _uses(text, LOCAL_ENDPOINT_VARIABLE) and LOCAL_ENDPOINT_VARIABLE not in env:
-                from .server.launcher import TritonServer
+                from .server import TritonServer
 
                 print(f"{LOCAL_ENDPOINT_VARIABLE} is not set: starting a local Triton on the "
                       "repository's models...", file=err, flush=True)
@@ -238,14 +184,14 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
                 result = session.execute_sql(statement)
                 if _is_insert(statement):
                     _Progress(result, args.jobmanager, err).wait()
-                elif result.get_result_kind() == ResultKind.SUCCESS_WITH_CONTENT:
+                elif result.get_result_kind().name == "SUCCESS_WITH_CONTENT":
                     result.print()
         return 0
     except TritonError as exc:
         print(f"error: {exc}", file=err)
         return 1
     except Exception as exc:  # py4j and Flink errors: print their own message, not a trace
-        print(f"error: {_java_message(exc)}", file=err)
+        print(f"error: {java_message(exc)}", file=err)
         return 1
     finally:
         if server is not None:
@@ -253,7 +199,7 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="pyflink-triton", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="pyflink-triton", description=_DESCRIPTION)
     sub = parser.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="run a SQL script (local mini-cluster, or --jobmanager)")
     r.add_argument("file", help="the .sql script")
@@ -274,14 +220,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """The ``pyflink-triton`` command."""
     args = _parser().parse_args(argv)
     if args.command == "serve":
-        from .server import launcher as server
+        from .server import main as serve
 
         forwarded = []
         if args.model_repository:
             forwarded += ["--model-repository", args.model_repository]
         if args.port:
             forwarded += ["--port", str(args.port)]
-        return server.main(forwarded)
+        return serve(forwarded)
     return run(args)
 
 

@@ -1,13 +1,18 @@
-"""Shared fixtures: one local Triton server (the repository's model_repository/) for the whole session."""
+"""Shared fixtures and helpers: one local Triton server (the repository's model_repository/) for
+the whole session, a fault-injecting server, clean environments for Flink subprocesses, and
+the small helpers several test modules use."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any
 
+import numpy as np
 import pytest
 
-from pyflink_triton.engine.engine import LoopThread
+from pyflink_triton.config import TritonOptions
+from pyflink_triton.engine import LoopThread
 from pyflink_triton.server.launcher import TritonServer, find_tritonserver
 
 from .faultserver import FaultServer
@@ -55,3 +60,27 @@ def triton_server() -> Iterator[TritonServer]:
 def triton_url(triton_server: TritonServer) -> str:
     """Base URL of the session's Triton server, e.g. ``http://127.0.0.1:PORT``."""
     return triton_server.url
+
+
+@pytest.fixture(scope="module")
+def endpoint(triton_url: str) -> dict[str, str]:
+    """The environment that points a SQL script's ``${TRITON_ENDPOINT}`` at the session's Triton."""
+    return {"TRITON_ENDPOINT": triton_url + "/v2/models"}
+
+
+def model_options(url: str, model: str, **extra: Any) -> TritonOptions:
+    """Options of ``model`` at ``url``; keyword arguments are option keys with ``_`` for ``-``."""
+    return TritonOptions.from_map({"endpoint": url, "model-name": model,
+                                   **{k.replace("_", "-"): str(v) for k, v in extra.items()}})
+
+
+# The classifier model's documented rule (model_repository/classifier): the nearest class mean
+# in pooled-standard-deviation units. Tests compute expected classes with it, independently.
+IRIS_MEANS = np.array([[5.006, 3.428, 1.462, 0.246], [5.936, 2.770, 4.260, 1.326], [6.588, 2.974, 5.552, 2.026]])
+IRIS_POOLED_STD = np.array([0.5148, 0.3397, 0.4303, 0.2047])
+
+
+def iris_class(x: list[float]) -> int:
+    """The class the classifier model gives ``x``."""
+    z = np.asarray(x, np.float32).astype(np.float64) / IRIS_POOLED_STD
+    return int(np.argmin(((z - IRIS_MEANS / IRIS_POOLED_STD) ** 2).sum(axis=1)))

@@ -19,20 +19,11 @@ from typing import Any, ClassVar
 
 import pytest
 
-from pyflink_triton.flink.async_udf import (
-    PATCH_ENV,
-    TritonAsyncFunction,
-    _Coalescer,
-    _Failed,
-    async_triton_udf,
-    configure_async,
-    patch_pyflink_async,
-    patch_state,
-)
-from pyflink_triton.engine.binding import Column
-from pyflink_triton.config import TritonOptions
-from pyflink_triton.engine.types import FlinkType
+from pyflink_triton.engine import Coalescer, Column, Failed, FlinkType
+from pyflink_triton.flink.async_udf import TritonAsyncFunction, async_triton_udf, configure_async
+from pyflink_triton.flink.patch import PATCH_ENV, patch_pyflink_async, patch_state
 
+from .conftest import model_options
 from .faultserver import FaultServer
 
 import pyflink.table as pyflink_table  # noqa: E402
@@ -41,11 +32,6 @@ import pyflink.table as pyflink_table  # noqa: E402
 pytestmark = pytest.mark.filterwarnings(
     "ignore:Exception in thread read_grpc_client_inputs:pytest.PytestUnhandledThreadExceptionWarning")
 DataTypes = pyflink_table.DataTypes
-
-
-def options(url: str, model: str, **extra: Any) -> TritonOptions:
-    return TritonOptions.from_map({"endpoint": url, "model-name": model,
-                                   **{k.replace("_", "-"): str(v) for k, v in extra.items()}})
 
 
 def model_stats(url: str, model: str) -> tuple[int, int]:
@@ -69,17 +55,18 @@ class RecordingAsyncFunction(TritonAsyncFunction):
         return await super()._start()
 
     async def _aclose(self) -> None:
-        client, coalescer = self.client, self._coalescer
+        engine, coalescer = self.engine, self._coalescer
+        assert engine is not None and engine.client is not None
+        client = engine.client
         await super()._aclose()
-        assert client is not None
         type(self).records.append({
             "start_thread": getattr(self, "_start_thread", None),
             "closed_on": type(threading.current_thread()).__name__,
             "session_closed": client._session is None,
             "requests": client.stats.requests,
             "batches": coalescer.batches if coalescer is not None else 0,
-            "rows": self.rows,
-            "null_rows": self.null_rows,
+            "rows": engine.stats.rows,
+            "null_rows": engine.stats.null_rows,
         })
 
 
@@ -116,10 +103,10 @@ def test_coalescer_batches_by_size_and_by_time() -> None:
     async def send(rows: list[tuple[Any, ...]]) -> list[Any]:
         sent.append([r[0] for r in rows])
         await asyncio.sleep(0.01)
-        return [_Failed(ValueError(f"bad {r[0]}")) if r[0] == 5 else r[0] * 10 for r in rows]
+        return [Failed(ValueError(f"bad {r[0]}")) if r[0] == 5 else r[0] * 10 for r in rows]
 
     async def main() -> list[Any]:
-        c = _Coalescer(send, max_rows=4, max_wait_s=0.05)
+        c = Coalescer(send, max_rows=4, max_wait_s=0.05)
         futures = [c.submit((i,)) for i in range(10)]  # 4 + 4 sent at once, 2 after 50 ms
         assert len(sent) == 0  # tasks not started yet
         await asyncio.sleep(0)
@@ -144,7 +131,7 @@ def test_coalescer_close_cancels_waiting_and_in_flight_rows() -> None:
         return [None] * len(rows)
 
     async def main() -> None:
-        c = _Coalescer(send, max_rows=2, max_wait_s=10)
+        c = Coalescer(send, max_rows=2, max_wait_s=10)
         in_flight = [c.submit((1,)), c.submit((2,))]
         waiting = c.submit((3,))
         await asyncio.sleep(0)
@@ -179,7 +166,7 @@ def test_every_row_gets_its_own_result_nulls_and_coalesced_requests(t_env: Any, 
         DataTypes.FIELD("id", DataTypes.BIGINT()),
         DataTypes.FIELD("v", DataTypes.ARRAY(DataTypes.BIGINT()))]))
     function = RecordingAsyncFunction(
-        options(triton_url, "echo-all-types"), [Column("IN_INT64")],
+        model_options(triton_url, "echo-all-types"), [Column("IN_INT64")],
         [Column("OUT_INT64", FlinkType.parse("ARRAY<BIGINT>"))])
     echo = pyflink_table.udf.udf(function, result_type=DataTypes.ARRAY(DataTypes.BIGINT()))
     RecordingAsyncFunction.records.clear()
@@ -271,7 +258,8 @@ _DRIVER = r'''
 import json, os, sys
 from pyflink.table import DataTypes, EnvironmentSettings, TableEnvironment
 from pyflink.table.udf import udf
-from pyflink_triton.flink.async_udf import async_triton_udf, configure_async, patch_state
+from pyflink_triton.flink.async_udf import async_triton_udf, configure_async
+from pyflink_triton.flink.patch import patch_state
 
 url, n = sys.argv[1], int(sys.argv[2])
 t_env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())

@@ -53,11 +53,6 @@ def test_main_job_starts_its_own_triton_and_classifies_the_seed_reviews() -> Non
     assert "[done]" in result.stderr and "rows through Triton: 3" in result.stderr
 
 
-@pytest.fixture(scope="module")
-def endpoint(triton_url: str) -> dict[str, str]:
-    return {"TRITON_ENDPOINT": triton_url + "/v2/models"}
-
-
 def test_iris_classifier_example(endpoint: dict[str, str]) -> None:
     result = run_cli("run", "sql/iris_classifier.sql", env=endpoint)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -39,11 +39,6 @@ def worker_python(tmp_path_factory: pytest.TempPathFactory) -> HiddenPackagesPyt
     return python
 
 
-@pytest.fixture(scope="module")
-def endpoint(triton_url: str) -> dict[str, str]:
-    return {"TRITON_ENDPOINT": triton_url + "/v2/models"}
-
-
 def submit(script: str | Path, cluster: FlinkCluster, worker_python: HiddenPackagesPython, env: dict[str, str],
            timeout: float = 300) -> subprocess.CompletedProcess[str]:
     full_env = clean_env(**env)

@@ -1,4 +1,4 @@
-"""Tests of the KServe v2 codec (pure: no server).
+"""Tests of the KServe v2 protocol layer: tensors, requests, responses (pure: no server).
 
 Besides round trips, our output is cross-checked against NVIDIA's own
 ``tritonclient`` in both directions: its request builder must produce the same
@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from pyflink_triton.errors import TritonProtocolError, TritonSchemaError
+from pyflink_triton.protocol import jsonio
 from pyflink_triton.protocol import (
     BF16,
     BYTES,
@@ -25,7 +26,6 @@ from pyflink_triton.protocol import (
     FP16,
     EncodedRequest,
     Tensor,
-    codec,
     config_datatype_to_triton,
     decode_bytes_tensor,
     decode_response,
@@ -45,15 +45,6 @@ NUMERIC = [dt for dt in DATATYPES if dt != BYTES]
 
 
 # ------------------------------------------------------------------ helpers
-
-
-@pytest.fixture(params=["default", "stdlib"])
-def json_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Run a test with the codec's default JSON backend (orjson when present) and the stdlib one."""
-    if request.param == "stdlib":
-        monkeypatch.setattr(codec, "_dumps", codec._dumps_stdlib)
-        monkeypatch.setattr(codec, "_loads", codec._loads_stdlib)
-    return str(request.param)
 
 
 def bf16_exact(values: np.ndarray) -> np.ndarray:
@@ -315,7 +306,7 @@ def test_tensor_validation() -> None:
 @pytest.mark.parametrize("datatype", DATATYPES)
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
 @pytest.mark.parametrize("binary", [True, False], ids=["binary", "json"])
-def test_round_trip(datatype: str, shape: tuple[int, ...], binary: bool, json_backend: str) -> None:
+def test_round_trip(datatype: str, shape: tuple[int, ...], binary: bool) -> None:
     array = sample(datatype, shape, seed=len(shape))
     tensor = Tensor.from_array("In_Put", array, datatype)
     req = encode_request([tensor], binary=binary, request_id="r-1")
@@ -328,7 +319,7 @@ def test_round_trip(datatype: str, shape: tuple[int, ...], binary: bool, json_ba
 
 @pytest.mark.parametrize("compression", [None, "gzip", "deflate"])
 @pytest.mark.parametrize("binary", [True, False], ids=["binary", "json"])
-def test_round_trip_all_types_together(compression: str | None, binary: bool, json_backend: str) -> None:
+def test_round_trip_all_types_together(compression: str | None, binary: bool) -> None:
     arrays = {f"T_{dt}": (dt, sample(dt, (6, 2), seed=i)) for i, dt in enumerate(DATATYPES)}
     tensors = [Tensor.from_array(name, array, dt) for name, (dt, array) in arrays.items()]
     req = encode_request(tensors, binary=binary, compression=compression)
@@ -411,7 +402,7 @@ def test_requested_outputs_and_parameters() -> None:
         encode_request([t], parameters={"bad": object()})
 
 
-def test_json_request_is_pure_json(json_backend: str) -> None:
+def test_json_request_is_pure_json() -> None:
     req = encode_request(
         [Tensor.from_array("a", [[1, 2]], "INT32"), Tensor.from_array("s", ["é", b"b"])],
         binary=False,
@@ -554,7 +545,7 @@ def test_tritonclient_reads_our_request() -> None:
 
 @pytest.mark.parametrize("binary", [True, False], ids=["binary", "json"])
 @pytest.mark.parametrize("encoding", [None, "gzip", "deflate"])
-def test_response_matches_tritonclient(binary: bool, encoding: str | None, json_backend: str) -> None:
+def test_response_matches_tritonclient(binary: bool, encoding: str | None) -> None:
     specs = []
     for i, dt in enumerate(DATATYPES):
         for j, shape in enumerate(SHAPES):
@@ -604,7 +595,7 @@ def test_mixed_binary_and_json_outputs() -> None:
     assert out["e"].dtype == np.bool_
 
 
-def test_pure_json_response_without_header_length(json_backend: str) -> None:
+def test_pure_json_response_without_header_length() -> None:
     body = json.dumps(
         {
             "model_name": "m",
@@ -616,6 +607,36 @@ def test_pure_json_response_without_header_length(json_backend: str) -> None:
     r = decode_response(body)
     assert r.outputs["OUT"].tolist() == [0.5, 1e300]
     assert (r.model_version, r.id, r.parameters) == ("2", None, {"sequence_id": 4})
+
+
+def test_json_response_with_nan_and_infinity_literals() -> None:
+    # orjson refuses these literals; the header must still decode, with and without a binary tail
+    head = (
+        b'{"model_name":"m","parameters":{"score":NaN},"outputs":['
+        b'{"name":"f","datatype":"FP32","shape":[4],"data":[NaN,Infinity,-Infinity,1.5]},'
+        b'{"name":"d","datatype":"FP64","shape":[1],"data":[-Infinity]},'
+        b'{"name":"b","datatype":"INT8","shape":[2],"parameters":{"binary_data_size":2}}]}'
+    )
+    r = decode_response(head + b"\x01\xff", header_length=len(head))
+    f = r.outputs["f"]
+    assert f.dtype == np.float32 and np.isnan(f[0]) and f[1:].tolist() == [np.inf, -np.inf, 1.5]
+    assert r.outputs["d"].tolist() == [-np.inf]
+    assert r.outputs["b"].tolist() == [1, -1]
+    assert np.isnan(r.parameters["score"])
+    with pytest.raises(TritonProtocolError, match="not valid JSON"):
+        decode_response(b'{"outputs": [NaN')
+
+
+def test_jsonio() -> None:
+    out = jsonio.dumps({"n": np.float32(1.5), "a": np.arange(3, dtype=np.int16), "é": "ü", "x": float("nan")})
+    assert out == '{"n":1.5,"a":[0,1,2],"é":"ü","x":null}'.encode()  # compact UTF-8; NaN has no JSON
+    with pytest.raises(TypeError):
+        jsonio.dumps({"bad": object()})
+    values = jsonio.loads(b"[NaN, Infinity, -Infinity, 1]")
+    assert np.isnan(values[0]) and values[1:] == [float("inf"), float("-inf"), 1]
+    assert jsonio.loads(b'{"k": [1, "\xc3\xa9"]}') == {"k": [1, "é"]}
+    with pytest.raises(ValueError):
+        jsonio.loads(b"{broken")
 
 
 def test_bf16_response_and_rounding() -> None:
@@ -801,7 +822,7 @@ def fp32_output(count: int, size: int | None = None) -> dict[str, Any]:
         (lambda: (b'{"outputs": []}', 99), "header length"),
     ],
 )
-def test_decode_response_errors(case: Any, match: str, json_backend: str) -> None:
+def test_decode_response_errors(case: Any, match: str) -> None:
     body, length = case()
     with pytest.raises(TritonProtocolError, match=match):
         decode_response(body, header_length=length)

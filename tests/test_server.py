@@ -17,8 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from pyflink_triton.server import launcher as server_module
-from pyflink_triton.server.launcher import TritonLaunchError, TritonServer, find_tritonserver
+import pyflink_triton.server as server_package
+from pyflink_triton.errors import TritonLaunchError
+from pyflink_triton.server import TritonServer, find_tritonserver
+from pyflink_triton.server import backends as backends_module
+from pyflink_triton.server import cli as cli_module
+from pyflink_triton.server import launcher as launcher_module
+from pyflink_triton.server import process as process_module
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MODEL_REPOSITORY = REPO_ROOT / "model_repository"
@@ -327,7 +332,7 @@ def test_picked_ports_taken_by_someone_else_are_picked_again(
     squatter.bind(("127.0.0.1", 0))
     squatter.listen()  # accepts connections but never answers: readiness must not be fooled by it
     taken = squatter.getsockname()[1]
-    real_free_ports = server_module._free_ports
+    real_free_ports = process_module.free_ports
     calls = []
 
     def race_lost_once(host: str, count: int, *, fixed_first: int | None = None) -> tuple[int, int, int]:
@@ -335,7 +340,7 @@ def test_picked_ports_taken_by_someone_else_are_picked_again(
         ports = real_free_ports(host, count, fixed_first=fixed_first)
         return (taken, ports[1], ports[2]) if len(calls) == 1 else ports
 
-    monkeypatch.setattr(server_module, "_free_ports", race_lost_once)
+    monkeypatch.setattr(process_module, "free_ports", race_lost_once)
     server = TritonServer(repository, startup_timeout_s=60)
     try:
         server.start()
@@ -370,7 +375,7 @@ def test_a_killed_owner_takes_its_server_along_and_leftovers_are_reaped(tmp_path
             time.sleep(0.1)
         assert _live_group_members(server_pid) == [], "the server outlived its owner"
         assert workdir.is_dir()  # nobody could clean up after a SIGKILL...
-        server_module._reap_stale()  # ...so the next start does
+        process_module.reap_stale()  # ...so the next start does
         assert not workdir.exists()
         assert not [n for n in os.listdir("/dev/shm") if n.startswith(f"pyflink_triton_{owner.pid}_")]
     finally:
@@ -393,29 +398,67 @@ def test_default_repository_is_the_repositorys_model_repository() -> None:
 
 
 def test_missing_binary_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(server_module.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(backends_module.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(TritonLaunchError, match=r"pip install 'pyflink-triton\[server\]'"):
         find_tritonserver()
 
 
 def test_free_ports_are_distinct_and_bindable_on_loopback() -> None:
-    ports = server_module._free_ports("127.0.0.1", 3)
+    ports = process_module.free_ports("127.0.0.1", 3)
     assert len(set(ports)) == 3
     for port in ports:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", port))
 
 
-def test_launcher_imports_only_the_standard_library() -> None:
-    tree = ast.parse(Path(server_module.__file__).read_text())
-    imported = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            imported.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            imported.add("." * node.level + (node.module or "").split(".")[0])
-    non_stdlib = {m for m in imported if m not in sys.stdlib_module_names and m != "__future__"}
-    assert non_stdlib == {".errors"}
+def test_server_modules_import_only_the_standard_library() -> None:
+    """Starting a server must never import aiohttp or pyflink: only stdlib, siblings and ..errors."""
+    package_dir = Path(server_package.__file__).parent
+    siblings = {path.stem for path in package_dir.glob("*.py")}
+    assert {"launcher", "process", "backends", "cli"} <= siblings
+    outside = {}
+    for path in sorted(package_dir.glob("*.py")):
+        imported = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                imported.add((node.module or "").split(".")[0])
+            elif isinstance(node, ast.ImportFrom) and node.level == 1:
+                # "from . import process" names modules; "from .cli import main" names one in module.
+                modules = {node.module} if node.module else {alias.name for alias in node.names}
+                imported.update(f".{m}" for m in modules if m.split(".")[0] not in siblings)
+            elif isinstance(node, ast.ImportFrom):
+                imported.add("." * node.level + (node.module or ""))
+        allowed = set(sys.stdlib_module_names) | {"__future__", "..errors"}
+        if imported - allowed:
+            outside[path.name] = imported - allowed
+    assert outside == {}
+
+
+def test_public_names_are_reachable_where_callers_look() -> None:
+    # pyflink_triton/cli.py calls launcher.main(...) and imports launcher.TritonServer.
+    assert launcher_module.main is cli_module.main is server_package.main
+    assert launcher_module.TritonServer is server_package.TritonServer
+    assert launcher_module.find_tritonserver is backends_module.find_tritonserver is find_tritonserver
+    assert launcher_module.TritonLaunchError is TritonLaunchError
+    assert launcher_module.default_model_repository is server_package.default_model_repository
+    for name in server_package.__all__:
+        assert hasattr(server_package, name), name
+
+
+def test_command_line_help() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "pyflink_triton.server", "--help"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: python -m pyflink_triton.server")
+    for option in ("--model-repository", "--port", "--models", "--startup-timeout", "--log-verbose"):
+        assert option in result.stdout
 
 
 def test_command_line_serves_until_sigterm(tmp_path: Path) -> None:

@@ -12,16 +12,10 @@ import pytest
 from pyflink.table import DataTypes, EnvironmentSettings, TableEnvironment
 
 from pyflink_triton.errors import TritonConfigError
+from pyflink_triton.flink import configure_inference
 from pyflink_triton.sql import TritonSql
-from pyflink_triton.flink.pandas_udf import configure_inference
 
-MEANS = np.array([[5.006, 3.428, 1.462, 0.246], [5.936, 2.770, 4.260, 1.326], [6.588, 2.974, 5.552, 2.026]])
-POOLED_STD = np.array([0.5148, 0.3397, 0.4303, 0.2047])
-
-
-def iris_class(x: list[float]) -> int:
-    z = np.asarray(x, np.float32).astype(np.float64) / POOLED_STD
-    return int(np.argmin(((z - MEANS / POOLED_STD) ** 2).sum(axis=1)))
+from .conftest import iris_class
 
 
 @pytest.fixture(scope="module")

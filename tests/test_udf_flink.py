@@ -15,16 +15,8 @@ from pyflink.table import DataTypes, EnvironmentSettings, TableEnvironment
 
 from pyflink_triton.flink.pandas_udf import configure_inference, triton_udf
 
+from .conftest import iris_class
 from .faultserver import FaultServer
-
-MEANS = np.array([[5.006, 3.428, 1.462, 0.246], [5.936, 2.770, 4.260, 1.326], [6.588, 2.974, 5.552, 2.026]])
-POOLED_STD = np.array([0.5148, 0.3397, 0.4303, 0.2047])
-
-
-def iris_class(x: list[float]) -> int:
-    """The classifier model's documented rule: nearest class mean in pooled-std units."""
-    z = np.asarray(x, np.float32).astype(np.float64) / POOLED_STD
-    return int(np.argmin(((z - MEANS / POOLED_STD) ** 2).sum(axis=1)))
 
 
 def make_env(streaming: bool) -> TableEnvironment:
@@ -203,7 +195,6 @@ def test_datagen_streaming_into_a_print_free_sink(stream_env: TableEnvironment, 
     for _, a, b, c in rows:
         assert c == iris_class([a, 3.0, np.float32(a) - np.float32(1.0), b])
     stream_env.execute_sql("DROP TEMPORARY TABLE iris_gen")
-
 
 
 def test_default_value_while_the_server_answers_503(stream_env: TableEnvironment, fault: FaultServer) -> None:

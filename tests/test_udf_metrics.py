@@ -1,4 +1,5 @@
-"""The UDF's `triton` metric group: what it registers and reports, and open/eval/close outside a job.
+"""The UDFs' `triton` metric group: the same names and meanings in both modes, and open/eval/close
+outside a job.
 
 PyFlink's metric group is only reachable inside a running job (its values reach Java at bundle
 boundaries, and a local mini-cluster exposes no REST endpoint to read them back), so a small
@@ -7,15 +8,20 @@ recording group stands in for it here; the function itself runs against the real
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from pyflink_triton.engine.binding import Column
 from pyflink_triton.config import TritonOptions
+from pyflink_triton.engine import Column
+from pyflink_triton.flink.async_udf import TritonAsyncFunction
+from pyflink_triton.flink.metrics import COUNTERS
 from pyflink_triton.flink.pandas_udf import TritonPandasFunction
+
+FEATURES = np.array([5.1, 3.5, 1.4, 0.2], np.float32)
 
 
 class Recorder:
@@ -75,8 +81,8 @@ def test_metrics_follow_the_work_done(triton_url: str) -> None:
     finally:
         fn.close()
     g = ctx.group.children["triton"]
-    assert g.counters == {"requests": 4, "rows": 6, "failures": 0, "retries": 0, "fallbacks": 0,
-                          "nullRows": 1, "breakerRejections": 0}
+    assert g.counters == {"requests": 4, "rows": 7, "batches": 2, "failures": 0, "retries": 0,
+                          "fallbacks": 0, "failedRows": 0, "nullRows": 1, "breakerRejections": 0}
     assert len(g.distributions["requestLatencyMs"]) == 4
     assert all(v >= 0 for v in g.distributions["requestLatencyMs"])
     assert g.gauges["circuitBreakerState"]() == 0 and g.gauges["rowsInFlight"]() == 0
@@ -88,3 +94,25 @@ def test_open_fails_clearly_for_an_unknown_model(triton_url: str) -> None:
     with pytest.raises(Exception, match="Triton model 'nope' at .*model metadata failed with HTTP 4"):
         fn.open(Context())
     fn.close()  # safe after a failed open
+
+
+def test_async_mode_counts_the_same_metrics_through_gauge_reads(triton_url: str) -> None:
+    """The async UDF's rows run on an event loop; its counters are reported when the harness
+    thread reads the gauges (as PyFlink does at the end of each bundle)."""
+    opts = TritonOptions.from_map({"endpoint": triton_url, "model-name": "classifier", "batch-size": "2"})
+    fn = TritonAsyncFunction(opts, [Column("features")], None, max_batch_rows=8, max_wait_ms=50)
+    ctx = Context()
+    fn.open(ctx)
+
+    async def run() -> list[Any]:
+        results = await asyncio.gather(*(fn.eval(v) for v in [FEATURES] * 5 + [None]))
+        await fn._aclose()
+        return list(results)
+
+    assert asyncio.run(run()) == [0] * 5 + [None]
+    g = ctx.group.children["triton"]
+    assert set(g.counters) == set(COUNTERS) and all(v == 0 for v in g.counters.values())
+    assert g.gauges["rowsInFlight"]() == 0  # a gauge read reports the counters
+    assert g.counters == {"requests": 3, "rows": 6, "batches": 1, "failures": 0, "retries": 0,
+                          "fallbacks": 0, "failedRows": 0, "nullRows": 1, "breakerRejections": 0}
+    assert len(g.distributions["requestLatencyMs"]) == 3

@@ -1,1 +1,29 @@
-"""The PyFlink-free inference engine: types, binding, column conversions, the engine."""
+"""The PyFlink-free inference engine: Flink types, binding columns to tensors, column
+conversions, the engine (rows in, one outcome per row out) and the async row coalescer."""
+
+from __future__ import annotations
+
+from .binding import Column, ModelBinding, TensorSpec, bind_model
+from .blocking import BlockingEngine
+from .coalescer import Coalescer
+from .engine import EngineStats, InferenceEngine, fetch_binding, rows_predicted
+from .loop import LoopThread
+from .outcomes import Failed, Outcomes
+from .types import FlinkType
+
+__all__ = [
+    "BlockingEngine",
+    "Coalescer",
+    "Column",
+    "EngineStats",
+    "Failed",
+    "FlinkType",
+    "InferenceEngine",
+    "LoopThread",
+    "ModelBinding",
+    "Outcomes",
+    "TensorSpec",
+    "bind_model",
+    "fetch_binding",
+    "rows_predicted",
+]

@@ -149,60 +149,10 @@ def bind_model(
     batching = max_batch > 0
     in_specs = _tensor_specs(metadata.get("inputs", []), config.get("input", []), batching, flatten_batch_dim)
     out_specs = _tensor_specs(metadata.get("outputs", []), config.get("output", []), batching, flatten_batch_dim)
-    if not batching:
-        for spec in in_specs:
-            full = next(t for t in metadata["inputs"] if t["name"] == spec.name)["shape"]
-            if spec.is_array and len(full) == 1 and not flatten_batch_dim:
-                raise TritonConfigError(
-                    f"the model has no batch dimension and input '{spec.name}' has shape "
-                    f"{full}: set 'flatten-batch-dim' = 'true' to send arrays as [N] "
-                    "instead of [1, N].",
-                    option="flatten-batch-dim",
-                    model=model,
-                )
-
-    if inputs is None:
-        inputs = [Column(s.name) for s in in_specs]
-    try:
-        idx = match_names([c.name for c in inputs], [s.name for s in in_specs], what="input")
-    except TritonSchemaError as exc:
-        raise TritonSchemaError(exc.message, model=model) from None
-    bound_in = [in_specs[j] for j in idx]
-    missing = [s.name for j, s in enumerate(in_specs) if j not in idx and not s.optional]
-    if missing:
-        raise TritonSchemaError(
-            f"the model needs inputs {', '.join(missing)} that no column provides "
-            f"(columns: {_names([c.name for c in inputs])}; model inputs: "
-            f"{', '.join(s.name for s in in_specs)})",
-            model=model,
-        )
-    for col, spec in zip(inputs, bound_in):
-        if col.type is not None and not _fits_input(col.type, spec):
-            raise TritonSchemaError(
-                f"column {col.name or '?'} of type {col.type} cannot feed input "
-                f"'{spec.name}' ({spec.datatype}, per-row dims {list(spec.dims)})",
-                model=model,
-            )
-
-    if outputs is None:
-        bound_out = out_specs
-    else:
-        try:
-            idx = match_names([c.name for c in outputs], [s.name for s in out_specs], what="output")
-        except TritonSchemaError as exc:
-            raise TritonSchemaError(exc.message, model=model) from None
-        bound_out = []
-        for col, j in zip(outputs, idx):
-            spec = out_specs[j]
-            if col.type is not None:
-                if not _fits_output(spec, col.type):
-                    raise TritonSchemaError(
-                        f"output '{spec.name}' ({spec.datatype}, per-row dims "
-                        f"{list(spec.dims)}) cannot be returned as {col.name or '?'} {col.type}",
-                        model=model,
-                    )
-                spec = TensorSpec(spec.name, spec.datatype, spec.dims, col.type, spec.optional)
-            bound_out.append(spec)
+    if not batching and not flatten_batch_dim:
+        _check_unbatched_arrays(metadata, in_specs, model)
+    bound_in = _bind_inputs(in_specs, inputs, model)
+    bound_out = out_specs if outputs is None else _bind_outputs(out_specs, outputs, model)
     for spec in (*bound_in, *bound_out):
         if spec.flink_type.is_array and spec.flink_type.element.is_array:  # type: ignore[union-attr]
             raise TritonSchemaError(
@@ -211,6 +161,66 @@ def bind_model(
                 model=model,
             )
     return ModelBinding(model, tuple(bound_in), tuple(bound_out), max_batch, "sequence_batching" in config)
+
+
+def _check_unbatched_arrays(metadata: Mapping[str, Any], specs: Sequence[TensorSpec], model: str) -> None:
+    """A model without a batch dimension whose input is a flat ``[N]`` needs ``flatten-batch-dim``."""
+    for spec in specs:
+        full = next(t for t in metadata["inputs"] if t["name"] == spec.name)["shape"]
+        if spec.is_array and len(full) == 1:
+            raise TritonConfigError(
+                f"the model has no batch dimension and input '{spec.name}' has shape "
+                f"{full}: set 'flatten-batch-dim' = 'true' to send arrays as [N] "
+                "instead of [1, N].",
+                option="flatten-batch-dim",
+                model=model,
+            )
+
+
+def _matched(columns: Sequence[Column], specs: Sequence[TensorSpec], what: str, model: str) -> list[int]:
+    try:
+        return match_names([c.name for c in columns], [s.name for s in specs], what=what)
+    except TritonSchemaError as exc:
+        raise TritonSchemaError(exc.message, model=model) from None
+
+
+def _bind_inputs(specs: Sequence[TensorSpec], inputs: Sequence[Column] | None, model: str) -> list[TensorSpec]:
+    if inputs is None:
+        inputs = [Column(s.name) for s in specs]
+    idx = _matched(inputs, specs, "input", model)
+    bound = [specs[j] for j in idx]
+    missing = [s.name for j, s in enumerate(specs) if j not in idx and not s.optional]
+    if missing:
+        raise TritonSchemaError(
+            f"the model needs inputs {', '.join(missing)} that no column provides "
+            f"(columns: {_names([c.name for c in inputs])}; model inputs: "
+            f"{', '.join(s.name for s in specs)})",
+            model=model,
+        )
+    for col, spec in zip(inputs, bound):
+        if col.type is not None and not _fits_input(col.type, spec):
+            raise TritonSchemaError(
+                f"column {col.name or '?'} of type {col.type} cannot feed input "
+                f"'{spec.name}' ({spec.datatype}, per-row dims {list(spec.dims)})",
+                model=model,
+            )
+    return bound
+
+
+def _bind_outputs(specs: Sequence[TensorSpec], outputs: Sequence[Column], model: str) -> list[TensorSpec]:
+    bound = []
+    for col, j in zip(outputs, _matched(outputs, specs, "output", model)):
+        spec = specs[j]
+        if col.type is not None:
+            if not _fits_output(spec, col.type):
+                raise TritonSchemaError(
+                    f"output '{spec.name}' ({spec.datatype}, per-row dims "
+                    f"{list(spec.dims)}) cannot be returned as {col.name or '?'} {col.type}",
+                    model=model,
+                )
+            spec = TensorSpec(spec.name, spec.datatype, spec.dims, col.type, spec.optional)
+        bound.append(spec)
+    return bound
 
 
 def _fits_input(ftype: FlinkType, spec: TensorSpec) -> bool:

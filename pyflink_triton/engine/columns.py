@@ -1,5 +1,4 @@
-"""Conversions between the pandas columns PyFlink hands a UDF and model tensors, and the
-``default-value`` option parsed for a Flink type.
+"""Conversions between the pandas columns PyFlink hands a UDF and model tensors.
 
 What PyFlink's Arrow-to-pandas conversion gives (see ``pyflink.md``): STRING as ``str``
 objects, INT as int32 (float64 with NaN when the batch has NULLs), BOOLEAN as bool (objects
@@ -10,36 +9,23 @@ columns: both count as NULL. On the way back PyFlink masks NaN as NULL too.
 
 from __future__ import annotations
 
-import json
-import math
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .binding import TensorSpec
-from ..errors import TritonConfigError, TritonSchemaError
+from ..errors import TritonSchemaError
 from ..protocol import numpy_dtype
-from .types import FlinkType
+from .types import NUMPY_DTYPES, FlinkType
 
 __all__ = [
     "null_mask",
     "to_tensor",
     "array_lengths",
     "to_column",
-    "parse_default_value",
+    "object_column",
 ]
-
-_FLINK_NUMPY = {
-    "BOOLEAN": np.dtype(bool),
-    "TINYINT": np.dtype(np.int8),
-    "SMALLINT": np.dtype(np.int16),
-    "INT": np.dtype(np.int32),
-    "BIGINT": np.dtype(np.int64),
-    "FLOAT": np.dtype(np.float32),
-    "DOUBLE": np.dtype(np.float64),
-}
-
 
 def null_mask(column: pd.Series | pd.DataFrame) -> np.ndarray:
     """True where the row's value is NULL (None, or NaN for numbers)."""
@@ -174,7 +160,7 @@ def _scalars(values: np.ndarray, ftype: FlinkType, name: str) -> Any:
             ) from None
     if root == "BYTES":
         return [bytes(v) for v in values.tolist()]
-    target = _FLINK_NUMPY[root]
+    target = NUMPY_DTYPES[root]
     if values.dtype == object or values.dtype.kind not in "biuf":
         raise TritonSchemaError(f"output '{name}' is {values.dtype}, not {root}")
     if target.kind in "iu" and values.dtype.kind in "iu":
@@ -184,68 +170,12 @@ def _scalars(values: np.ndarray, ftype: FlinkType, name: str) -> Any:
     return values.astype(target, copy=False)
 
 
-def parse_default_value(text: str | None, ftype: FlinkType) -> tuple[bool, Any]:
-    """Parse ``default-value`` for the output type once: ``(has_default, value)``.
+def object_column(values: list[Any]) -> pd.Series:
+    """Values gathered row by row (the async UDF's) as the object column ``to_tensor`` takes.
 
-    ``'null'`` is SQL NULL; numbers and booleans as text; arrays as a JSON list; several
-    outputs (a ROW) as a JSON object by field name or a JSON list by position.
-    :raises TritonConfigError: naming the option and the type when it does not parse.
+    Filled element by element, so a list stays one row's value.
     """
-    if text is None:
-        return False, None
-    try:
-        return True, _parse_for(text, ftype, top=True)
-    except (ValueError, TypeError, OverflowError) as exc:
-        raise TritonConfigError(
-            f"Option 'default-value' = {text!r} cannot be read as the output type {ftype}: {exc}",
-            option="default-value",
-        ) from None
-
-
-def _parse_for(value: Any, ftype: FlinkType, *, top: bool = False) -> Any:
-    if value is None or (top and value == "null"):
-        return None
-    root = ftype.root
-    if root in ("ARRAY", "ROW") and isinstance(value, str):
-        value = json.loads(value)
-    if root == "ARRAY":
-        if not isinstance(value, list):
-            raise ValueError("an ARRAY default must be a JSON list")
-        assert ftype.element is not None
-        return [_parse_for(v, ftype.element) for v in value]
-    if root == "ROW":
-        names = [k for k, _ in ftype.fields]
-        if isinstance(value, dict):
-            unknown = set(value) - set(names)
-            if unknown:
-                raise ValueError(f"unknown fields {sorted(unknown)}; fields are {names}")
-            items = [value.get(k) for k in names]
-        elif isinstance(value, list) and len(value) == len(names):
-            items = value
-        else:
-            raise ValueError(f"a ROW default must be a JSON object with fields {names} or a list of {len(names)}")
-        return tuple(_parse_for(v, t) for v, (_, t) in zip(items, ftype.fields))
-    if root == "STRING":
-        return value if isinstance(value, str) else json.dumps(value)
-    if root == "BYTES":
-        return value.encode() if isinstance(value, str) else bytes(value)
-    if root == "BOOLEAN":
-        if isinstance(value, bool):
-            return value
-        if str(value).strip().lower() in ("true", "false"):
-            return str(value).strip().lower() == "true"
-        raise ValueError("a BOOLEAN default must be true or false")
-    if root in ("FLOAT", "DOUBLE"):
-        if isinstance(value, bool):
-            raise ValueError("not a number")
-        number = float(value)
-        if root == "FLOAT" and math.isfinite(number) and abs(number) > float(np.finfo(np.float32).max):
-            raise ValueError("out of the FLOAT range")
-        return number
-    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-        raise ValueError("not an integer")
-    number = int(str(value).strip()) if not isinstance(value, (int, float)) else int(value)
-    info = np.iinfo(_FLINK_NUMPY[root])
-    if not info.min <= number <= info.max:
-        raise ValueError(f"out of the {root} range [{info.min}, {info.max}]")
-    return number
+    array = np.empty(len(values), dtype=object)
+    for i, value in enumerate(values):
+        array[i] = value
+    return pd.Series(array, dtype=object)

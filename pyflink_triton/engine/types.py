@@ -1,9 +1,8 @@
 """Flink SQL types as this project needs them, and their mapping to Triton datatypes.
 
 A small type model of our own (:class:`FlinkType`) so that the mapping, DDL parsing and
-compatibility rules are plain Python with no JVM; :meth:`FlinkType.to_datatype` and
-:meth:`FlinkType.from_datatype` convert to and from PyFlink's ``DataType`` (importing PyFlink
-only then).
+compatibility rules are plain Python with no JVM; ``pyflink_triton.flink.types`` converts
+to and from PyFlink's ``DataType``.
 
 Mapping (the Java provider's, extended): BOOLEAN<->BOOL, TINYINT<->INT8, SMALLINT<->INT16,
 INT<->INT32, BIGINT<->INT64, FLOAT<->FP32 (FP16/BF16 models take FLOAT, cast), DOUBLE<->FP64,
@@ -17,9 +16,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from ..errors import TritonConfigError
 
-__all__ = ["FlinkType", "flink_type_for", "triton_datatypes_for", "can_send", "can_receive"]
+__all__ = ["FlinkType", "NUMPY_DTYPES", "flink_type_for", "triton_datatypes_for", "can_send", "can_receive"]
 
 _SCALARS = ("BOOLEAN", "TINYINT", "SMALLINT", "INT", "BIGINT", "FLOAT", "DOUBLE", "STRING", "BYTES")
 _NUMERIC = ("TINYINT", "SMALLINT", "INT", "BIGINT", "FLOAT", "DOUBLE")
@@ -32,7 +33,7 @@ _ALIASES = {
     "BINARY": "BYTES",
     "BOOL": "BOOLEAN",
 }
-_UNSUPPORTED_HINT = (
+UNSUPPORTED_HINT = (
     "Supported: BOOLEAN, TINYINT, SMALLINT, INT, BIGINT, FLOAT, DOUBLE, STRING/VARCHAR, "
     "BYTES/VARBINARY, ARRAY<T> of those, and ROW<...> of those for several model outputs. "
     "CAST other types (e.g. DECIMAL to DOUBLE, TIMESTAMP to STRING) before ML_PREDICT."
@@ -67,6 +68,16 @@ _FROM_TRITON = {
     "FP64": "DOUBLE",
     "BYTES": "STRING",
 }
+#: The numpy dtype holding a Flink numeric or boolean scalar (the one Flink -> numpy table).
+NUMPY_DTYPES: dict[str, np.dtype] = {
+    "BOOLEAN": np.dtype(bool),
+    "TINYINT": np.dtype(np.int8),
+    "SMALLINT": np.dtype(np.int16),
+    "INT": np.dtype(np.int32),
+    "BIGINT": np.dtype(np.int64),
+    "FLOAT": np.dtype(np.float32),
+    "DOUBLE": np.dtype(np.float64),
+}
 _INT_TRITON = {"INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64"}
 _FLOAT_TRITON = {"FP16", "BF16", "FP32", "FP64"}
 
@@ -82,7 +93,7 @@ class FlinkType:
 
     def __post_init__(self) -> None:
         if self.root not in _SCALARS + ("ARRAY", "ROW"):
-            raise TritonConfigError(f"Unsupported type {self.root}. {_UNSUPPORTED_HINT}")
+            raise TritonConfigError(f"Unsupported type {self.root}. {UNSUPPORTED_HINT}")
 
     # -- constructors ---------------------------------------------------------------------
 
@@ -93,59 +104,6 @@ class FlinkType:
         result = parser.type()
         parser.expect_end()
         return result
-
-    @classmethod
-    def of(cls, value: Any) -> FlinkType:
-        """A ``FlinkType`` from a DDL string, a PyFlink ``DataType`` or a ``FlinkType``."""
-        if isinstance(value, FlinkType):
-            return value
-        if isinstance(value, str):
-            return cls.parse(value)
-        return cls.from_datatype(value)
-
-    @classmethod
-    def from_datatype(cls, datatype: Any) -> FlinkType:
-        """Convert a PyFlink ``DataType``."""
-        from pyflink.table import types as t
-
-        nullable = bool(getattr(datatype, "_nullable", True))
-        simple = {
-            t.BooleanType: "BOOLEAN",
-            t.TinyIntType: "TINYINT",
-            t.SmallIntType: "SMALLINT",
-            t.IntType: "INT",
-            t.BigIntType: "BIGINT",
-            t.FloatType: "FLOAT",
-            t.DoubleType: "DOUBLE",
-            t.VarCharType: "STRING",
-            t.CharType: "STRING",
-            t.VarBinaryType: "BYTES",
-            t.BinaryType: "BYTES",
-        }
-        for py_type, root in simple.items():
-            if type(datatype) is py_type:
-                return cls(root, nullable=nullable)
-        if isinstance(datatype, t.ArrayType):
-            return cls("ARRAY", element=cls.from_datatype(datatype.element_type), nullable=nullable)
-        if isinstance(datatype, t.RowType):
-            return cls(
-                "ROW",
-                fields=tuple((f.name, cls.from_datatype(f.data_type)) for f in datatype.fields),
-                nullable=nullable,
-            )
-        raise TritonConfigError(f"Unsupported type {datatype}. {_UNSUPPORTED_HINT}")
-
-    def to_datatype(self) -> Any:
-        """The PyFlink ``DataType`` of this type."""
-        from pyflink.table import DataTypes
-
-        n = self.nullable
-        if self.root == "ARRAY":
-            assert self.element is not None
-            return DataTypes.ARRAY(self.element.to_datatype(), n)
-        if self.root == "ROW":
-            return DataTypes.ROW([DataTypes.FIELD(k, v.to_datatype()) for k, v in self.fields], n)
-        return getattr(DataTypes, self.root)(n)
 
     # -- views ----------------------------------------------------------------------------
 
@@ -243,7 +201,7 @@ class _Parser:
         self.i = 0
 
     def error(self, what: str) -> TritonConfigError:
-        return TritonConfigError(f"Cannot parse type {self.text!r}: {what}. {_UNSUPPORTED_HINT}")
+        return TritonConfigError(f"Cannot parse type {self.text!r}: {what}. {UNSUPPORTED_HINT}")
 
     def peek(self) -> str | None:
         return self.tokens[self.i] if self.i < len(self.tokens) else None

@@ -2,14 +2,13 @@
 
 Each Arrow batch PyFlink hands the function becomes a few batched Triton requests (split to
 the model's ``max_batch_size`` or ``batch-size``, several in flight), and the results come
-back one per input row, in input order. See :class:`~pyflink_triton.runtime.ModelRuntime`
-for the engine; this module is the PyFlink shell around it: ``open`` / ``eval`` / ``close``,
-metrics, and the factory.
+back one per input row, in input order. The engine (:class:`~pyflink_triton.engine.InferenceEngine`)
+does the work; this module is the PyFlink shell around it: ``open`` / ``eval`` / ``close``,
+metrics, the factory and the batch settings.
 
 Example::
 
-    >>> from pyflink_triton import TritonProvider
-    >>> from pyflink_triton.udf import triton_udf, configure_inference
+    >>> from pyflink_triton import TritonProvider, configure_inference, triton_udf
     >>> classify = triton_udf(
     ...     TritonProvider(endpoint="http://localhost:8000", model_name="classifier"),
     ...     result_type="BIGINT")
@@ -20,83 +19,22 @@ Example::
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 from pyflink.table.udf import FunctionContext, ScalarFunction, udf
 
-from ..engine.binding import Column
+from ..config import TritonOptions, TritonProvider, as_options, parse_duration
+from ..engine import BlockingEngine, Column
 from ..errors import TritonConfigError
-from ..config import TritonOptions, parse_duration
-from ..config import TritonProvider
-from ..engine.engine import ModelRuntime, fetch_binding
-from ..engine.types import FlinkType
+from .columns import resolve_columns
+from .metrics import TritonMetrics
+from .types import to_datatype
 
-__all__ = ["triton_udf", "TritonPandasFunction", "configure_inference", "to_options", "resolve_columns"]
-
-log = logging.getLogger(__name__)
+__all__ = ["ModelLike", "TritonPandasFunction", "configure_inference", "triton_udf"]
 
 ModelLike = TritonProvider | TritonOptions | Mapping[str, Any]
-
-
-def to_options(model: ModelLike) -> TritonOptions:
-    """A ``TritonProvider``, ``TritonOptions`` or ``CREATE MODEL`` option dict as options."""
-    if isinstance(model, TritonOptions):
-        return model
-    if isinstance(model, TritonProvider):
-        return model.to_triton_options()
-    if isinstance(model, Mapping):
-        return TritonOptions.from_map(model)
-    raise TypeError(
-        f"model must be a TritonProvider, TritonOptions or a dict of options, got {type(model).__name__}"
-    )
-
-
-class _Metrics:
-    """The ``triton`` metric group of one function instance.
-
-    PyFlink moves metric values to Java at bundle boundaries; we report deltas of the
-    runtime's own counters after each batch, and keep our own totals (a counter cannot be
-    read back in ``close``).
-    """
-
-    def __init__(self, context: FunctionContext, runtime: ModelRuntime) -> None:
-        group = context.get_metric_group().add_group("triton")
-        self.runtime = runtime
-        self.counters = {
-            name: group.counter(name)
-            for name in ("requests", "rows", "failures", "retries", "fallbacks", "nullRows",
-                         "breakerRejections")
-        }
-        self.latency = group.distribution("requestLatencyMs")
-        self.reported = dict.fromkeys(self.counters, 0)
-        client = runtime.client
-        assert client is not None
-        group.gauge("rowsInFlight", lambda: int(client.stats.in_flight_rows))
-        group.gauge(
-            "circuitBreakerState",
-            lambda: client.breaker.state.gauge if client.breaker is not None else 0,
-        )
-
-    def report(self) -> None:
-        client = self.runtime.client
-        if client is None:
-            return
-        s = client.stats
-        now = {
-            "requests": s.requests, "rows": s.rows, "failures": s.failures, "retries": s.retries,
-            "fallbacks": self.runtime.fallback_rows, "nullRows": self.runtime.null_rows,
-            "breakerRejections": s.breaker_rejections,
-        }
-        for name, value in now.items():
-            delta = value - self.reported[name]
-            if delta:
-                self.counters[name].inc(delta)
-                self.reported[name] = value
-        for latency in s.drain_latencies():
-            self.latency.update(int(latency * 1000))
 
 
 class TritonPandasFunction(ScalarFunction):
@@ -120,85 +58,40 @@ class TritonPandasFunction(ScalarFunction):
         self.outputs = None if outputs is None else list(outputs)
         self.fill_value = fill_value
         self.total_timeout_s = total_timeout_s
-        self._runtime: ModelRuntime | None = None
-        self._metrics: _Metrics | None = None
+        self._engine: BlockingEngine | None = None
+        self._metrics: TritonMetrics | None = None
 
     def open(self, function_context: FunctionContext) -> None:
-        runtime = ModelRuntime(
-            self.options, self.inputs, self.outputs,
-            fill_value=self.fill_value, total_timeout_s=self.total_timeout_s,
-        )
-        try:
-            runtime.open()
-        except BaseException:
-            runtime.close()
-            raise
-        self._runtime = runtime
-        try:
-            self._metrics = _Metrics(function_context, runtime)
-        except Exception:  # metrics are best-effort: never fail a job for them
-            log.debug("Triton metrics could not be registered", exc_info=True)
+        engine = BlockingEngine(self.options, self.inputs, self.outputs,
+                                fill_value=self.fill_value, total_timeout_s=self.total_timeout_s)
+        engine.open()
+        self._engine = engine
+        self._metrics = TritonMetrics.register(function_context, engine.engine)
 
     def eval(self, *args: pd.Series | pd.DataFrame) -> pd.Series | pd.DataFrame:
-        assert self._runtime is not None
+        assert self._engine is not None, "open() was not called"
         try:
-            return self._runtime.predict(args)
+            return self._engine.predict(args).frame()
         finally:
             if self._metrics is not None:
                 self._metrics.report()
 
     def close(self) -> None:
-        if self._runtime is not None:
-            self._runtime.close()
-            self._runtime = None
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Configuration only: never ship a live engine.
+        return {**self.__dict__, "_engine": None, "_metrics": None}
 
     def __repr__(self) -> str:
         return f"TritonPandasFunction(model={self.options.model_name!r}, endpoint={self.options.safe_endpoint!r})"
 
 
-def _output_columns(
-    result_type: FlinkType | None, outputs: Sequence[str] | None
-) -> list[Column] | None:
-    if result_type is None:
-        return None if outputs is None else [Column(n) for n in outputs]
-    if result_type.root == "ROW":
-        names = list(outputs) if outputs is not None else [n for n, _ in result_type.fields]
-        if len(names) != len(result_type.fields):
-            raise TritonConfigError(
-                f"outputs names {len(names)} model outputs but the result type {result_type} has "
-                f"{len(result_type.fields)} fields"
-            )
-        return [Column(n, t) for n, (_, t) in zip(names, result_type.fields)]
-    if outputs is not None and len(outputs) != 1:
-        raise TritonConfigError(
-            f"result type {result_type} is one value; name one output, or use a ROW type for "
-            f"several (got outputs={list(outputs)})"
-        )
-    return [Column(outputs[0] if outputs else None, result_type)]
-
-
-def resolve_columns(
-    options: TritonOptions,
-    result_type: Any,
-    inputs: Sequence[str] | int | None,
-    outputs: Sequence[str] | None,
-) -> tuple[list[Column] | None, list[Column], FlinkType]:
-    """The argument columns, result columns and result type of a Triton function.
-
-    Where the result type is not given it is derived from the model's metadata, now: Flink
-    needs it to plan the job.
-    """
-    declared = None if result_type is None else FlinkType.of(result_type)
-    if isinstance(inputs, int):
-        input_columns: list[Column] | None = [Column() for _ in range(inputs)]
-    else:
-        input_columns = None if inputs is None else [Column(n) for n in inputs]
-    output_columns = _output_columns(declared, outputs)
-    if declared is None or output_columns is None:
-        binding = fetch_binding(options, input_columns, output_columns)
-        declared = binding.result_type()
-        output_columns = [Column(o.name, o.flink_type) for o in binding.outputs]
-    return input_columns, output_columns, declared
+def function_name(options: TritonOptions, prefix: str, name: str | None) -> str:
+    """The function's name in plans and logs: ``name``, or ``prefix`` + the model's name."""
+    return name or f"{prefix}_{options.model_name.replace('-', '_')}"
 
 
 def triton_udf(
@@ -235,17 +128,13 @@ def triton_udf(
         >>> f = triton_udf({"endpoint": "http://localhost:8000", "model-name": "multi-io"},
         ...                inputs=["ids", "text", "vec"])
     """
-    options = to_options(model)
+    options = as_options(model)
     input_columns, output_columns, declared = resolve_columns(options, result_type, inputs, outputs)
     total_timeout_s = parse_duration(timeout, key="timeout") if isinstance(timeout, str) else timeout
     function = TritonPandasFunction(
         options, input_columns, output_columns, fill_value=fill_value, total_timeout_s=total_timeout_s)
-    return udf(
-        function,
-        result_type=declared.to_datatype(),
-        func_type="pandas",
-        name=name or f"triton_{options.model_name.replace('-', '_')}",
-    )
+    return udf(function, result_type=to_datatype(declared), func_type="pandas",
+               name=function_name(options, "triton", name))
 
 
 def configure_inference(
@@ -259,14 +148,15 @@ def configure_inference(
     the model's limit keeps several requests in flight. ``python.fn-execution.bundle.time``
     flushes a partial batch after ``max_latency_ms`` (Flink's default: 1000 ms): it is the
     bound on the latency batching adds.
+
+    :raises TritonConfigError: for a size or latency that is not positive.
     """
     if batch_size <= 0:
-        raise TritonConfigError("batch_size must be > 0")
+        raise TritonConfigError(f"batch_size must be > 0, got {batch_size}")
     config = t_env.get_config()
     config.set("python.fn-execution.arrow.batch.size", str(batch_size))
     config.set("python.fn-execution.bundle.size", str(batch_size))
     if max_latency_ms is not None:
         if max_latency_ms <= 0:
-            raise TritonConfigError("max_latency_ms must be > 0")
+            raise TritonConfigError(f"max_latency_ms must be > 0, got {max_latency_ms}")
         config.set("python.fn-execution.bundle.time", str(max_latency_ms))
-

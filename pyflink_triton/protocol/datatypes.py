@@ -2,12 +2,12 @@
 
 Wire names are the KServe v2 / Triton protocol names (``FP32``, ``BYTES``...).
 Every numeric type travels little-endian, so the numpy dtypes returned here are
-explicitly little-endian: that keeps the codec correct on a big-endian host too.
+explicitly little-endian: that keeps encoding correct on a big-endian host too.
 
 Two types have no exact numpy equivalent:
 
 * ``BF16``: numpy has no bfloat16, so its *carrier* is float32. The wire size is
-  still 2 bytes (see :func:`element_size`); the codec converts on the way in and out.
+  still 2 bytes (see :func:`element_size`); requests and responses convert it.
 * ``BYTES``: variable-length byte strings, held in numpy ``object`` arrays.
 """
 
@@ -120,7 +120,7 @@ def triton_datatype(dtype: np.dtype[Any] | type | str) -> str:
     """Return the Triton datatype for a numpy dtype (inverse of :func:`numpy_dtype`).
 
     Object, unicode (``U``) and bytes (``S``) dtypes map to ``BYTES``; byte order
-    is ignored (the codec swaps big-endian data). float32 maps to ``FP32``: BF16
+    is ignored (encoding swaps big-endian data). float32 maps to ``FP32``: BF16
     is only ever chosen explicitly.
 
     :raises TritonSchemaError: for dtypes Triton has no type for (complex,

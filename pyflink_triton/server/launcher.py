@@ -8,39 +8,31 @@ directory holding the stub for the running interpreter, starts the binary on fre
     with TritonServer() as server:          # the repository's model_repository/
         print(server.url)                   # http://127.0.0.1:PORT
 
-Command line: ``python -m pyflink_triton.server [--model-repository DIR] [--port N]``.
+Command line: ``python -m pyflink_triton.server [--model-repository DIR] [--port N]`` (see :mod:`.cli`).
+The helpers live in :mod:`.backends` (the binary, its backend directory and environment) and
+:mod:`.process` (ports, liveness, cleanup).
 
 Only the standard library is used here, so starting a server never imports aiohttp or pyflink.
 """
 
 from __future__ import annotations
 
-import argparse
-import contextlib
-import importlib.metadata
-import importlib.util
-import json
 import os
-import shutil
-import signal
-import socket
 import subprocess
-import sys
-import sysconfig
 import tempfile
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
-import warnings
 import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, NoReturn
 
 from ..errors import TritonLaunchError
+from . import backends, process
+from .backends import find_tritonserver
+from .cli import main
 
 __all__ = [
     "TritonServer",
@@ -52,15 +44,10 @@ __all__ = [
 
 #: the repository's own models, next to the package (a source checkout or an editable install)
 _DEFAULT_REPOSITORY = Path(__file__).resolve().parents[2] / "model_repository"
-_INSTALL_HINT = "install the local server with: pip install 'pyflink-triton[server]'"
-_LOG_TAIL_LINES = 60
 # Ports picked by binding port 0 can be taken by someone else before Triton binds them.
 _PORT_ATTEMPTS = 3
 # How 2.51 reports a taken port: "failed to start HTTP service: Unavailable - Socket '...' already in use".
 _ADDRESS_IN_USE_MARKERS = ("already in use", "address in use")
-_WORKDIR_PREFIX = "pyflink-triton-"
-_SHM_PREFIX = "pyflink_triton_"
-_PID_FILE = "tritonserver.pid"
 
 
 def default_model_repository() -> Path:
@@ -73,21 +60,24 @@ def default_model_repository() -> Path:
     return _DEFAULT_REPOSITORY
 
 
-def find_tritonserver() -> Path:
-    """Return the ``tritonserver`` tree inside the installed ``pytriton`` package.
+def _repository_models(repository: Path) -> list[str]:
+    """Model folders of a repository, as Triton sees them (hidden entries skipped)."""
+    if not repository.is_dir():
+        return []
+    return sorted(p.name for p in repository.iterdir() if p.is_dir() and not p.name.startswith("."))
 
-    The package is located without being imported: importing pytriton pulls in tritonclient.grpc,
-    which fails with some grpcio versions although the binary itself is fine.
-    """
-    spec = importlib.util.find_spec("pytriton")
-    locations = list(spec.submodule_search_locations or []) if spec else []
-    for location in locations:
-        tree = Path(location) / "tritonserver"
-        if (tree / "bin" / "tritonserver").is_file():
-            return tree
-    raise TritonLaunchError(
-        f"the tritonserver binary (package nvidia-pytriton) was not found; {_INSTALL_HINT}"
-    )
+
+def _is_flag(arg: str, name: str) -> bool:
+    return arg == f"--{name}" or arg.startswith(f"--{name}=")
+
+
+class _PortConflict(Exception):
+    """Triton lost a picked port to someone else: start() picks new ones and tries again."""
+
+    def __init__(self, message: str, log_tail: str, url: str) -> None:
+        super().__init__(message)
+        self.log_tail = log_tail
+        self.url = url
 
 
 class TritonServer:
@@ -203,7 +193,7 @@ class TritonServer:
                 raise TritonLaunchError(f"model repository {self._repository} is not a directory")
             models = self.models
             tree = find_tritonserver()
-            _check_numpy()
+            backends.check_numpy()
             attempts = _PORT_ATTEMPTS if self._requested_http_port is None else 1
             for attempt in range(1, attempts + 1):
                 try:
@@ -239,26 +229,49 @@ class TritonServer:
         state = f"running at {self.url}, pid {self.pid}" if self.is_running else "stopped"
         return f"TritonServer({str(self._repository)!r}, {state})"
 
-    def log_tail(self, lines: int = _LOG_TAIL_LINES) -> str:
+    def log_tail(self, lines: int = process.LOG_TAIL_LINES) -> str:
         """The last ``lines`` lines of the server log ('' when there is none)."""
-        return _tail(self._log_path, lines)
+        return process.tail(self._log_path, lines)
 
     # -- internals ----------------------------------------------------------------------------------
 
     def _launch(self, tree: Path, models: Sequence[str]) -> None:
-        _reap_stale()
-        workdir = Path(tempfile.mkdtemp(prefix=f"{_WORKDIR_PREFIX}{os.getpid()}-"))
+        """Start the binary in a fresh temp dir on newly picked ports (not yet waiting for readiness)."""
+        process.reap_stale()
+        workdir = Path(tempfile.mkdtemp(prefix=f"{process.WORKDIR_PREFIX}{os.getpid()}-"))
         self._workdir = workdir
-        backends = _prepare_backends(tree, workdir)
+        backend_directory = backends.prepare_backend_directory(tree, workdir)
         self._log_path = workdir / "tritonserver.log"
-        self._ports = _free_ports(self._host, 3, fixed_first=self._requested_http_port)
-        http_port, grpc_port, metrics_port = self._ports
+        self._ports = process.free_ports(self._host, 3, fixed_first=self._requested_http_port)
         # Our own prefix keeps concurrent servers apart in /dev/shm and lets stop() clean up after a kill.
-        self._shm_prefix = f"{_SHM_PREFIX}{os.getpid()}_{workdir.name.rsplit('-', 1)[-1]}_"
-        command = [
+        self._shm_prefix = f"{process.SHM_PREFIX}{os.getpid()}_{workdir.name.rsplit('-', 1)[-1]}_"
+        command = self._command(tree, backend_directory, models)
+        with open(self._log_path, "wb") as log:
+            self._process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=backends.server_environment(tree),
+                cwd=workdir,
+                # Its own process group: Ctrl-C in a terminal reaches only us (we stop it in order),
+                # and a last-resort SIGKILL can take the Python backend stubs with it.
+                start_new_session=True,
+                preexec_fn=process.die_with_parent if process.can_die_with_parent() else None,
+            )
+        # Lets a later start tell a dead owner's still-running server from an abandoned temp dir.
+        (workdir / process.PID_FILE).write_text(str(self._process.pid))
+        self._finalizer = weakref.finalize(
+            self, process.cleanup, self._process, workdir, self._shm_prefix, 10.0
+        )
+
+    def _command(self, tree: Path, backend_directory: Path, models: Sequence[str]) -> list[str]:
+        """The ``tritonserver`` command line for the picked ports (extra_args last, so they win)."""
+        http_port, grpc_port, metrics_port = self._require_ports()
+        return [
             str(tree / "bin" / "tritonserver"),
             f"--model-repository={self._repository}",
-            f"--backend-directory={backends}",
+            f"--backend-directory={backend_directory}",
             f"--cache-directory={tree / 'caches'}",
             f"--http-address={self._host}",
             f"--http-port={http_port}",
@@ -273,68 +286,67 @@ class TritonServer:
             f"--backend-config=python,shm-region-prefix-name={self._shm_prefix}",
             *self._extra_args,
         ]
-        with open(self._log_path, "wb") as log:
-            self._process = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=_server_environment(tree),
-                cwd=workdir,
-                # Its own process group: Ctrl-C in a terminal reaches only us (we stop it in order),
-                # and a last-resort SIGKILL can take the Python backend stubs with it.
-                start_new_session=True,
-                preexec_fn=_die_with_parent if _can_die_with_parent() else None,
-            )
-        (workdir / _PID_FILE).write_text(str(self._process.pid))
-        self._finalizer = weakref.finalize(self, _cleanup, self._process, workdir, self._shm_prefix, 10.0)
 
-    def _wait_ready(self, models: Sequence[str]) -> None:
-        """Poll until our process owns its ports and every model is ready; raise if it dies or times out."""
-        assert self._process is not None and self._ports is not None
-        http_port, grpc_port, metrics_port = self._ports
+    def _readiness_steps(self, models: Sequence[str]) -> list[tuple[str, Any]]:
+        """What start() waits for, in order: ("port", n) or ("model", name)."""
+        http_port, grpc_port, metrics_port = self._require_ports()
         # Until our process holds the HTTP port, whatever answers there is someone else's.
         steps: list[tuple[str, Any]] = [("port", http_port)]
         steps += [("model", m) for m in models]
         for port, name in ((grpc_port, "grpc"), (metrics_port, "metrics")):
             if self._ours(name):
                 steps.append(("port", port))
+        return steps
+
+    def _wait_ready(self, models: Sequence[str]) -> None:
+        """Poll until our process owns its ports and every model is ready; raise if it dies or times out."""
+        assert self._process is not None
+        steps = self._readiness_steps(models)
         deadline = time.monotonic() + self._startup_timeout_s
         delay = 0.02
         while True:
             code = self._process.poll()
             if code is not None:
-                tail = self.log_tail()
-                port_taken = any(m in tail.lower() for m in _ADDRESS_IN_USE_MARKERS)
-                if port_taken and self._requested_http_port is None:
-                    raise _PortConflict(f"tritonserver could not bind its ports:\n{tail}", tail, self.url)
-                raise TritonLaunchError(
-                    f"tritonserver exited with code {code} while starting "
-                    f"(model repository {self._repository}); last lines of its log:\n{tail}",
-                    log_tail=tail,
-                    endpoint=self.url,
-                )
+                self._raise_exited(code)
             while steps and self._step_done(*steps[0]):
                 steps.pop(0)
             if not steps:
                 return
             if time.monotonic() >= deadline:
-                tail = self.log_tail()
-                waiting = [f"model {v!r}" if k == "model" else f"port {v}" for k, v in steps]
-                raise TritonLaunchError(
-                    f"tritonserver was not ready within {self._startup_timeout_s:g} s "
-                    f"(still waiting for {', '.join(waiting)}); last lines of its log:\n{tail}",
-                    log_tail=tail,
-                    endpoint=self.url,
-                )
+                self._raise_timed_out(steps)
             time.sleep(delay)
+            # Short polls first (a small repository is ready in well under a second), then back off.
             delay = min(delay * 1.5, 0.25)
+
+    def _raise_exited(self, code: int) -> NoReturn:
+        """The process ended while starting: a lost port race (retried) or a real failure."""
+        tail = self.log_tail()
+        port_taken = any(m in tail.lower() for m in _ADDRESS_IN_USE_MARKERS)
+        # A port the caller asked for is not ours to re-pick: that conflict is their error.
+        if port_taken and self._requested_http_port is None:
+            raise _PortConflict(f"tritonserver could not bind its ports:\n{tail}", tail, self.url)
+        raise TritonLaunchError(
+            f"tritonserver exited with code {code} while starting "
+            f"(model repository {self._repository}); last lines of its log:\n{tail}",
+            log_tail=tail,
+            endpoint=self.url,
+        )
+
+    def _raise_timed_out(self, steps: Sequence[tuple[str, Any]]) -> NoReturn:
+        tail = self.log_tail()
+        waiting = [f"model {v!r}" if k == "model" else f"port {v}" for k, v in steps]
+        raise TritonLaunchError(
+            f"tritonserver was not ready within {self._startup_timeout_s:g} s "
+            f"(still waiting for {', '.join(waiting)}); last lines of its log:\n{tail}",
+            log_tail=tail,
+            endpoint=self.url,
+        )
 
     def _step_done(self, kind: str, value: Any) -> bool:
         assert self._process is not None
         if kind == "port":
-            return _owns_listening_port(self._process.pid, value)
-        return _is_ready(f"{self.url}/v2/models/{urllib.parse.quote(value, safe='')}/ready")
+            return process.owns_listening_port(self._process.pid, value)
+        return process.is_ready(f"{self.url}/v2/models/{urllib.parse.quote(value, safe='')}/ready")
 
     def _ours(self, endpoint: str) -> bool:
         """False when extra_args turn an endpoint off or move it (``--allow-grpc=false``, ``--grpc-port=N``).
@@ -349,299 +361,11 @@ class TritonServer:
         return True
 
     def _stop_locked(self, timeout_s: float = 10.0) -> None:
+        # Detach first: the finalizer would otherwise run cleanup a second time at exit.
         finalizer, self._finalizer = self._finalizer, None
         if finalizer is not None:
             finalizer.detach()
-        process, self._process = self._process, None
+        server_process, self._process = self._process, None
         workdir, self._workdir = self._workdir, None
-        _cleanup(process, workdir, self._shm_prefix, timeout_s)
+        process.cleanup(server_process, workdir, self._shm_prefix, timeout_s)
         self._log_path = None
-
-
-class _PortConflict(Exception):
-    def __init__(self, message: str, log_tail: str, url: str) -> None:
-        super().__init__(message)
-        self.log_tail = log_tail
-        self.url = url
-
-
-def _is_flag(arg: str, name: str) -> bool:
-    return arg == f"--{name}" or arg.startswith(f"--{name}=")
-
-
-def _repository_models(repository: Path) -> list[str]:
-    """Model folders of a repository, as Triton sees them (hidden entries skipped)."""
-    if not repository.is_dir():
-        return []
-    return sorted(p.name for p in repository.iterdir() if p.is_dir() and not p.name.startswith("."))
-
-
-def _prepare_backends(tree: Path, workdir: Path) -> Path:
-    """Make a backend directory whose Python backend has the stub for this interpreter.
-
-    Symlinks are enough: the backend looks for ``triton_python_backend_stub`` next to
-    ``libtriton_python.so`` and nothing in the tree is written to, so no file needs copying.
-    """
-    version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    stub = tree / "python_backend_stubs" / version / "triton_python_backend_stub"
-    if not stub.is_file():
-        available = sorted(p.name for p in (tree / "python_backend_stubs").glob("*"))
-        raise TritonLaunchError(
-            f"the Triton Python backend has no stub for Python {version} (it has {available})"
-        )
-    backends = workdir / "backends"
-    python_backend = backends / "python"
-    python_backend.mkdir(parents=True)
-    for entry in (tree / "backends").iterdir():
-        if entry.name != "python":
-            (backends / entry.name).symlink_to(entry)
-    for entry in (tree / "backends" / "python").iterdir():
-        if entry.name != "__pycache__":
-            (python_backend / entry.name).symlink_to(entry)
-    (python_backend / stub.name).symlink_to(stub)
-    return backends
-
-
-def _server_environment(tree: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    libs = tree.parent.parent / "nvidia_pytriton.libs"
-    # The interpreter's own libpython first: otherwise the stub may load another patch level's.
-    library_path = [sysconfig.get_config_var("LIBDIR") or "", str(libs), env.get("LD_LIBRARY_PATH", "")]
-    env["LD_LIBRARY_PATH"] = os.pathsep.join(p for p in library_path if p)
-    # The stub's embedded interpreter finds its site-packages (numpy) through the python on PATH.
-    path = [str(Path(sys.executable).parent), env.get("PATH", "")]
-    env["PATH"] = os.pathsep.join(p for p in path if p)
-    env.pop("PYTHONHOME", None)
-    return env
-
-
-def _check_numpy() -> None:
-    try:
-        version = importlib.metadata.version("numpy")
-    except importlib.metadata.PackageNotFoundError:
-        raise TritonLaunchError("numpy is not installed; the Triton Python backend models need it") from None
-    if int(version.split(".", 1)[0]) >= 2:
-        warnings.warn(
-            f"numpy {version} is installed; Triton 2.51's Python backend needs numpy < 2 "
-            "(models may return wrong shapes or crash)",
-            RuntimeWarning,
-            stacklevel=3,
-        )
-
-
-def _free_ports(host: str, count: int, *, fixed_first: int | None = None) -> tuple[int, int, int]:
-    """Pick distinct free ports by binding port 0 (all held open at once so they differ)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    ports: list[int] = [fixed_first] if fixed_first is not None else []
-    with contextlib.ExitStack() as stack:
-        while len(ports) < count:
-            sock = stack.enter_context(socket.socket(family, socket.SOCK_STREAM))
-            sock.bind((host, 0))
-            port = sock.getsockname()[1]
-            if port not in ports:
-                ports.append(port)
-    return ports[0], ports[1], ports[2]
-
-
-def _owns_listening_port(pid: int, port: int) -> bool:
-    """True when process ``pid`` holds a TCP socket listening on ``port`` (Linux /proc).
-
-    Where /proc cannot tell (another OS), say yes: readiness polls still follow.
-    """
-    inodes: set[str] = set()
-    readable = False
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            with open(table) as f:
-                rows = f.read().splitlines()[1:]
-        except OSError:
-            continue
-        readable = True
-        for row in rows:
-            fields = row.split()
-            if len(fields) > 9 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
-                inodes.add(fields[9])  # 0A = LISTEN
-    if not readable:
-        return True
-    if not inodes:
-        return False
-    try:
-        fds = os.listdir(f"/proc/{pid}/fd")
-    except OSError:
-        return False
-    for fd in fds:
-        try:
-            link = os.readlink(f"/proc/{pid}/fd/{fd}")
-        except OSError:
-            continue
-        if link.startswith("socket:[") and link[8:-1] in inodes:
-            return True
-    return False
-
-
-def _is_ready(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2.0) as response:
-            return response.status == 200
-    except (urllib.error.URLError, OSError, ValueError):
-        return False
-
-
-def _tail(path: Path | None, lines: int) -> str:
-    if path is None:
-        return ""
-    try:
-        with open(path, "rb") as f:
-            f.seek(0, os.SEEK_END)
-            f.seek(max(0, f.tell() - 64 * 1024))
-            text = f.read().decode("utf-8", errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(text.splitlines()[-lines:])
-
-
-def _cleanup(
-    process: subprocess.Popen[bytes] | None, workdir: Path | None, shm_prefix: str, timeout_s: float
-) -> None:
-    """Stop the process we started, then remove what it left (also run by the finalizer at exit)."""
-    if process is not None:
-        if process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                pass
-        # The group is the one created for this process (start_new_session): it holds the server and
-        # its Python backend stubs, which a SIGKILLed server cannot stop itself.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=5.0)
-    if shm_prefix and os.path.isdir("/dev/shm"):
-        for name in os.listdir("/dev/shm"):
-            if name.startswith(shm_prefix):
-                with contextlib.suppress(OSError):
-                    os.unlink(os.path.join("/dev/shm", name))
-    if workdir is not None:
-        shutil.rmtree(workdir, ignore_errors=True)
-
-
-def _pid_alive(pid: int) -> bool:
-    """True when ``pid`` is a live process (a zombie waiting to be reaped counts as dead)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
-def _reap_stale() -> None:
-    """Remove temp dirs and shared memory left by servers whose owner and server both died (kill -9)."""
-    dead: set[str] = set()
-    for workdir in Path(tempfile.gettempdir()).glob(f"{_WORKDIR_PREFIX}*-*"):
-        owner = workdir.name[len(_WORKDIR_PREFIX) :].split("-", 1)[0]
-        if not owner.isdigit() or _pid_alive(int(owner)):
-            continue
-        try:
-            server_pid = int((workdir / _PID_FILE).read_text())
-        except (OSError, ValueError):
-            server_pid = 0
-        if server_pid and _pid_alive(server_pid):
-            continue
-        dead.add(owner)
-        shutil.rmtree(workdir, ignore_errors=True)
-    if dead and os.path.isdir("/dev/shm"):
-        for name in os.listdir("/dev/shm"):
-            if name.startswith(_SHM_PREFIX) and name[len(_SHM_PREFIX) :].split("_", 1)[0] in dead:
-                with contextlib.suppress(OSError):
-                    os.unlink(os.path.join("/dev/shm", name))
-
-
-def _can_die_with_parent() -> bool:
-    # PR_SET_PDEATHSIG fires when the creating *thread* ends, so only use it from the main thread.
-    return sys.platform.startswith("linux") and threading.current_thread() is threading.main_thread()
-
-
-def _die_with_parent() -> None:
-    """In the child: ask Linux to SIGTERM the server if the Python process dies without cleaning up."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0)
-    except Exception:  # noqa: BLE001 - best effort; the finalizer still covers orderly exits
-        pass
-
-
-# -- command line --------------------------------------------------------------------------------------
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Start a server, print its URL and models, and serve until Ctrl-C or SIGTERM."""
-    parser = argparse.ArgumentParser(
-        prog="python -m pyflink_triton.server", description="Serve a model repository with a local Triton."
-    )
-    parser.add_argument(
-        "--model-repository", default=None, help="model repository (default: the project's model_repository/)"
-    )
-    parser.add_argument("--port", type=int, default=None, help="HTTP port (default: a free one)")
-    parser.add_argument("--models", nargs="*", default=None, help="models to wait for (default: all)")
-    parser.add_argument("--startup-timeout", type=float, default=120.0, help="seconds to wait for readiness")
-    parser.add_argument("--log-verbose", type=int, default=0, help="Triton's --log-verbose level")
-    args = parser.parse_args(argv)
-
-    stop = threading.Event()
-
-    def _on_signal(signum: int, frame: Any) -> None:
-        stop.set()
-
-    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    server: TritonServer | None = None
-    try:
-        started = time.monotonic()
-        try:
-            server = TritonServer(
-                args.model_repository,
-                models=args.models,
-                http_port=args.port,
-                startup_timeout_s=args.startup_timeout,
-                log_verbose=args.log_verbose,
-            )
-            server.start()
-        except TritonLaunchError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-        info = {
-            "url": server.url,
-            "grpc_port": server.grpc_port,
-            "metrics_port": server.metrics_port,
-            "pid": server.pid,
-            "models": server.models,
-            "log": str(server.log_path),
-            "startup_s": round(time.monotonic() - started, 2),
-        }
-        print(f"Triton is serving at {server.url}", flush=True)
-        print(json.dumps(info), flush=True)
-        while not stop.wait(0.5):
-            if not server.is_running:
-                tail = server.log_tail()
-                print(f"error: tritonserver exited; last lines of its log:\n{tail}", file=sys.stderr)
-                return 1
-        return 0
-    finally:
-        if server is not None:
-            server.stop()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

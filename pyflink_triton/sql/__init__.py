@@ -5,9 +5,10 @@ Importing this package does not start a JVM; :class:`TritonSql` needs a ``TableE
 
 from __future__ import annotations
 
+from .environment import table_environment
 from .lexer import split_statements, tokenize
 from .predict import PredictCall, find_predict_calls, rewrite_predict_calls
-from .session import ModelInfo, TritonSql, execute_sql
+from .session import ModelInfo, TritonSql, execute_sql, java_message
 from .table_api import predict
 
 __all__ = [
@@ -16,8 +17,10 @@ __all__ = [
     "TritonSql",
     "execute_sql",
     "find_predict_calls",
+    "java_message",
     "predict",
     "rewrite_predict_calls",
     "split_statements",
+    "table_environment",
     "tokenize",
 ]

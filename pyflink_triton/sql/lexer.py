@@ -9,6 +9,7 @@ and offsets, so rewriting a statement changes only the spans it means to.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 
@@ -138,3 +139,13 @@ def string_value(token: Token) -> str:
 def quote_identifier(name: str) -> str:
     """Quote an identifier for Flink SQL: `` `name` ``."""
     return "`" + name.replace("`", "``") + "`"
+
+
+def string_literal(text: str) -> str:
+    """``text`` as a SQL string literal (``'it''s'``)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def map_literal(items: Mapping[str, str]) -> str:
+    """A ``MAP['k1', 'v1', ...]`` literal of string keys and values."""
+    return "MAP[" + ", ".join(string_literal(str(s)) for kv in items.items() for s in kv) + "]"

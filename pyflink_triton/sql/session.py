@@ -22,14 +22,22 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..engine.binding import Column
 from ..errors import TritonConfigError
 from ..config import TritonOptions, parse_bool, parse_duration
-from ..engine.types import FlinkType
-from .lexer import Kind, Token, quote_identifier, split_statements, string_value, tokenize, unquote_identifier
+from ..engine import Column, FlinkType
+from .lexer import (
+    Kind,
+    Token,
+    map_literal,
+    quote_identifier,
+    split_statements,
+    string_value,
+    tokenize,
+    unquote_identifier,
+)
 from .predict import PredictCall, rewrite_predict_calls
 
-__all__ = ["TritonSql", "execute_sql", "ModelInfo"]
+__all__ = ["TritonSql", "execute_sql", "ModelInfo", "java_message"]
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +116,7 @@ class TritonSql:
         try:
             identifier = manager.qualifyIdentifier(j_tenv.getParser().parseIdentifier(name))
         except Exception as exc:  # py4j error: a malformed name
-            raise TritonConfigError(f"Invalid model name {name!r}: {_java_message(exc)}") from None
+            raise TritonConfigError(f"Invalid model name {name!r}: {java_message(exc)}") from None
         found = manager.getModel(identifier)
         if not found.isPresent():
             return None
@@ -212,16 +220,13 @@ class TritonSql:
     def _validate_with_flink(self, call: PredictCall, table: str) -> None:
         """Let Flink validate the call (its own messages); it then fails only for want of a
         provider, which is what we bring."""
-        config = ""
-        if call.config is not None:
-            items = [s for kv in call.config.items() for s in kv]
-            config = ", MAP[" + ", ".join("'" + s.replace("'", "''") + "'" for s in items) + "]"
+        config = "" if call.config is None else ", " + map_literal(call.config)
         descriptor = ", ".join(quote_identifier(c) for c in call.descriptor)
         text = f"ML_PREDICT(TABLE {table}, MODEL {call.model}, DESCRIPTOR({descriptor}){config})"
         try:
             self.t_env.sql_query(f"SELECT * FROM {text}")
         except Exception as exc:
-            message = _java_message(exc)
+            message = java_message(exc)
             if "model provider" in message or "ModelProviderFactory" in message:
                 return
             raise TritonConfigError(message) from None
@@ -277,7 +282,7 @@ class TritonSql:
             "ROW", fields=tuple((c.name, c.type) for c in outputs))  # type: ignore[misc]
         out_names = [c.name for c in outputs]
         if is_async:
-            from ..flink.async_udf import async_triton_udf, configure_async
+            from ..flink import async_triton_udf, configure_async
 
             # Flink's async knobs are per job; ML_PREDICT's config sets them as Flink's own
             # provider would (rows in flight, per-row timeout), and turns PyFlink's per-row
@@ -289,7 +294,7 @@ class TritonSql:
             )
             function = async_triton_udf(options, result_type=result_type, inputs=inputs, outputs=out_names)
         else:
-            from ..flink.pandas_udf import triton_udf
+            from ..flink import triton_udf
 
             function = triton_udf(options, result_type=result_type, inputs=inputs, outputs=out_names,
                                   timeout=total_timeout_s)
@@ -376,7 +381,7 @@ def _strip_not_null(type_text: str) -> str:
     return re.sub(r"\s+NOT\s+NULL\s*$", "", type_text.strip(), flags=re.IGNORECASE)
 
 
-def _java_message(exc: BaseException) -> str:
+def java_message(exc: BaseException) -> str:
     """The message of the innermost cause of a py4j (Flink) error, where the reason is:
     "SQL validation failed. Invalid function call:" wraps "Number of descriptor columns...".
     """

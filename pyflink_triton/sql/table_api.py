@@ -11,10 +11,9 @@ import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..config import TritonOptions
-from ..config import TritonProvider
-from ..engine.engine import fetch_binding
-from .lexer import quote_identifier
+from ..config import TritonOptions, TritonProvider, as_options
+from ..engine import fetch_binding
+from .lexer import map_literal, quote_identifier, string_literal
 from .session import TritonSql
 
 __all__ = ["predict"]
@@ -55,24 +54,13 @@ def predict(
         model_ref = model
     else:
         model_ref = quote_identifier(f"__triton_model_{n}")
-        session.execute_sql(_create_model_statement(model_ref, _as_options(model)))
+        session.execute_sql(_create_model_statement(model_ref, as_options(model)))
     cols = [columns] if isinstance(columns, str) else list(columns)
     descriptor = ", ".join(quote_identifier(c) for c in cols)
-    config_sql = ""
-    if config:
-        items = [str(s) for kv in config.items() for s in kv]
-        config_sql = ", MAP[" + ", ".join("'" + s.replace("'", "''") + "'" for s in items) + "]"
+    config_sql = ", " + map_literal(config) if config else ""
     return session.sql_query(
         f"SELECT * FROM ML_PREDICT(TABLE {quote_identifier(view)}, MODEL {model_ref}, "
         f"DESCRIPTOR({descriptor}){config_sql})")
-
-
-def _as_options(model: TritonProvider | TritonOptions | Mapping[str, Any]) -> TritonOptions:
-    if isinstance(model, TritonOptions):
-        return model
-    if isinstance(model, TritonProvider):
-        return model.to_triton_options()
-    return TritonOptions.from_map(model)
 
 
 def _create_model_statement(name: str, options: TritonOptions) -> str:
@@ -81,7 +69,6 @@ def _create_model_statement(name: str, options: TritonOptions) -> str:
     def cols(specs: Any) -> str:
         return ", ".join(f"{quote_identifier(s.name)} {s.flink_type.ddl()}" for s in specs)
 
-    with_ = ", ".join(
-        "'" + k.replace("'", "''") + "' = '" + v.replace("'", "''") + "'" for k, v in options.to_map().items())
+    with_ = ", ".join(f"{string_literal(k)} = {string_literal(v)}" for k, v in options.to_map().items())
     return (f"CREATE TEMPORARY MODEL {name} INPUT ({cols(binding.inputs)}) "
             f"OUTPUT ({cols(binding.outputs)}) WITH ({with_})")

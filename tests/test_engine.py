@@ -1,5 +1,5 @@
-"""ModelRuntime (the engine of the UDFs) against the real Triton, with pandas columns shaped the
-way PyFlink hands them to a pandas UDF. Expected values are computed here, independently."""
+"""The engine of both UDFs against the real Triton, with pandas columns shaped the way PyFlink
+hands them to a pandas UDF. Expected values are computed here, independently."""
 
 from __future__ import annotations
 
@@ -10,27 +10,32 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pyflink_triton.engine.binding import Column
-from pyflink_triton.errors import TritonSchemaError, TritonServiceError, TritonConfigError
-from pyflink_triton.config import TritonOptions
-from pyflink_triton.engine.engine import ModelRuntime, fetch_binding
-from pyflink_triton.engine.types import FlinkType
+from pyflink_triton.engine import BlockingEngine, Column, Failed, FlinkType, fetch_binding
+from pyflink_triton.engine.columns import object_column
+from pyflink_triton.engine.defaults import parse_default_value
+from pyflink_triton.errors import TritonConfigError, TritonSchemaError, TritonServiceError, TritonTimeoutError
 
+from .conftest import model_options
 from .faultserver import FaultServer
 
 
-def options(url: str, model: str, **extra: Any) -> TritonOptions:
-    return TritonOptions.from_map({"endpoint": url, "model-name": model,
-                                   **{k.replace("_", "-"): str(v) for k, v in extra.items()}})
+class Runtime(BlockingEngine):
+    """The engine as the pandas UDF drives it: a pandas result per batch, a failed row raises."""
+
+    def predict(self, columns: Any) -> Any:  # type: ignore[override]
+        return super().predict(columns).frame()
+
+    def outcomes(self, columns: Any) -> Any:
+        return super().predict(columns)
 
 
 @pytest.fixture
 def runtime_factory(triton_url: str) -> Iterator[Any]:
-    made: list[ModelRuntime] = []
+    made: list[Runtime] = []
 
     def make(model: str, inputs: list[Column], outputs: list[Column] | None = None,
-             url: str | None = None, fill_value: Any = None, **extra: Any) -> ModelRuntime:
-        rt = ModelRuntime(options(url or triton_url, model, **extra), inputs, outputs, fill_value=fill_value)
+             url: str | None = None, fill_value: Any = None, **extra: Any) -> Runtime:
+        rt = Runtime(model_options(url or triton_url, model, **extra), inputs, outputs, fill_value=fill_value)
         made.append(rt)
         rt.open()
         return rt
@@ -51,7 +56,7 @@ def test_classifier_over_array_features_with_a_null_row(runtime_factory: Any) ->
     rt = runtime_factory("classifier", [Column("features")])
     out = rt.predict([arrays([IRIS[0], None, IRIS[1], IRIS[2]])])
     assert out.tolist() == [0, None, 1, 2]
-    assert rt.null_rows == 1 and rt.rows == 4
+    assert rt.engine.stats.null_rows == 1 and rt.engine.stats.rows == 4
     assert rt.binding.result_type() == FlinkType.parse("BIGINT")
 
 
@@ -59,7 +64,7 @@ def test_no_nulls_keeps_a_typed_series(runtime_factory: Any) -> None:
     rt = runtime_factory("classifier", [Column("features")])
     out = rt.predict([arrays(IRIS * 700)])  # 2100 rows: three requests
     assert out.dtype == np.int64 and out.tolist() == [0, 1, 2] * 700
-    assert rt.client.stats.requests == 3
+    assert rt.engine.client.stats.requests == 3
 
 
 def test_text_classification_with_strings_and_nulls(runtime_factory: Any) -> None:
@@ -96,18 +101,18 @@ def test_columns_match_tensors_by_name_then_case_then_position(runtime_factory: 
 
 def test_too_many_columns_is_a_clear_error(triton_url: str) -> None:
     with pytest.raises(TritonSchemaError, match="2 input columns .* but the model has only 1 input tensors"):
-        fetch_binding(options(triton_url, "classifier"), [Column("a"), Column("b")])
+        fetch_binding(model_options(triton_url, "classifier"), [Column("a"), Column("b")])
 
 
 def test_declared_types_are_checked(triton_url: str) -> None:
     with pytest.raises(TritonSchemaError, match="cannot feed input 'features'"):
-        fetch_binding(options(triton_url, "classifier"), [Column("f", FlinkType.parse("STRING"))])
+        fetch_binding(model_options(triton_url, "classifier"), [Column("f", FlinkType.parse("STRING"))])
     with pytest.raises(TritonSchemaError, match="output 'class_id' .* cannot be returned as c STRING"):
-        fetch_binding(options(triton_url, "classifier"), [Column("f")], [Column("c", FlinkType.parse("STRING"))])
+        fetch_binding(model_options(triton_url, "classifier"), [Column("f")], [Column("c", FlinkType.parse("STRING"))])
 
 
 def test_derived_types(triton_url: str) -> None:
-    b = fetch_binding(options(triton_url, "multi-io"), [Column(), Column(), Column()])
+    b = fetch_binding(model_options(triton_url, "multi-io"), [Column(), Column(), Column()])
     assert str(b.result_type()) == (
         "ROW<`id_times_two` BIGINT, `text_upper` STRING, `text_length` INT, `vec_sum` DOUBLE, "
         "`vec_scaled` ARRAY<FLOAT>, `is_long` BOOLEAN>")
@@ -118,7 +123,7 @@ def test_ragged_arrays_are_grouped_by_length(runtime_factory: Any) -> None:
     rows = [[1, 2], [3, 4, 5], None, [6, 7], [8], [9, 10, 11]]
     out = rt.predict([arrays(rows)])
     assert [None if v is None else list(v) for v in out] == rows
-    assert rt.client.stats.requests == 3  # lengths 1, 2 and 3
+    assert rt.engine.client.stats.requests == 3  # lengths 1, 2 and 3
 
 
 def test_null_elements_need_a_fill_value(runtime_factory: Any) -> None:
@@ -136,12 +141,12 @@ def test_model_without_batch_dim_sends_each_row_alone(runtime_factory: Any) -> N
     np.testing.assert_allclose(out[0], [1.2, 1.6], rtol=1e-6)
     np.testing.assert_allclose(out[1], [2.0, 0.0, 0.0], rtol=1e-6)
     assert out[2] is None
-    assert rt.client.stats.requests == 2
+    assert rt.engine.client.stats.requests == 2
 
 
 def test_model_without_batch_dim_needs_flatten_for_flat_inputs(triton_url: str) -> None:
     with pytest.raises(TritonConfigError, match="'flatten-batch-dim' = 'true'"):
-        fetch_binding(options(triton_url, "vector-transform"), [Column("v")])
+        fetch_binding(model_options(triton_url, "vector-transform"), [Column("v")])
 
 
 def test_scalars_travel_as_b_by_1(runtime_factory: Any) -> None:
@@ -164,7 +169,7 @@ def test_503_storm_with_default_value(runtime_factory: Any, fault: FaultServer) 
     fault.actions = [("status", 503, "overloaded")] * 3
     out = rt.predict([arrays([[1, 2], None, [3, 4]])])
     assert [None if v is None else list(v) for v in out] == [[0.0], None, [0.0]]
-    assert rt.fallback_rows == 2 and len(fault.infer_requests) == 3
+    assert rt.engine.stats.fallback_rows == 2 and len(fault.infer_requests) == 3
     assert out[0] is not out[2]  # each fallback row is a fresh object
     out = rt.predict([arrays([[1, 2]])])  # the storm is over
     assert list(out[0]) == [1.0, 2.0]
@@ -175,7 +180,7 @@ def test_4xx_uses_the_default_value_without_retrying(runtime_factory: Any, fault
                          url=fault.url, default_value="null", max_retries="3")
     fault.actions = [("status", 400, "bad input")]
     assert rt.predict([arrays([[1, 2]])]).tolist() == [None]
-    assert len(fault.infer_requests) == 1 and rt.fallback_rows == 1
+    assert len(fault.infer_requests) == 1 and rt.engine.stats.fallback_rows == 1
 
 
 def test_failure_without_default_raises_the_clients_error(runtime_factory: Any, fault: FaultServer) -> None:
@@ -197,7 +202,7 @@ def test_wrong_row_count_from_the_server(runtime_factory: Any, fault: FaultServe
 
 def test_batch_timeout_bounds_a_stalled_server(fault: FaultServer) -> None:
     fault.actions = [("stall", 3.0)]
-    rt = ModelRuntime(options(fault.url, "m", default_value="null"), [Column("x")], total_timeout_s=0.3)
+    rt = Runtime(model_options(fault.url, "m", default_value="null"), [Column("x")], total_timeout_s=0.3)
     rt.open()
     try:
         assert rt.predict([arrays([[1, 2]])]).tolist() == [None]
@@ -212,24 +217,74 @@ def test_batch_timeout_bounds_a_stalled_server(fault: FaultServer) -> None:
      ('{"a": 1, "b": "x"}', "ROW<a INT, b STRING>", (1, "x")), ("[2, null]", "ROW<a INT, b STRING>", (2, None))],
 )
 def test_default_value_parsing(text: str, ddl: str, value: Any) -> None:
-    from pyflink_triton.engine.columns import parse_default_value
-
     assert parse_default_value(text, FlinkType.parse(ddl)) == (True, value)
 
 
 @pytest.mark.parametrize(("text", "ddl"), [("abc", "BIGINT"), ("1.5", "INT"), ("300", "TINYINT"),
                                            ("[1,", "ARRAY<FLOAT>"), ("maybe", "BOOLEAN"), ('{"z": 1}', "ROW<a INT>")])
 def test_unparseable_default_value_names_option_and_type(text: str, ddl: str) -> None:
-    from pyflink_triton.engine.columns import parse_default_value
-
     with pytest.raises(TritonConfigError, match=f"'default-value'.*{ddl.split('<')[0]}"):
         parse_default_value(text, FlinkType.parse(ddl))
 
 
 def test_default_value_is_checked_at_open(triton_url: str) -> None:
-    rt = ModelRuntime(options(triton_url, "classifier", default_value="oops"), [Column("f")])
+    rt = Runtime(model_options(triton_url, "classifier", default_value="oops"), [Column("f")])
     try:
         with pytest.raises(TritonConfigError, match="'default-value' = 'oops'.*BIGINT"):
             rt.open()
     finally:
         rt.close()
+
+
+# -- one outcome per row: what both UDF modes read ---------------------------------------------
+
+
+def test_outcomes_give_each_row_a_value_or_its_error(runtime_factory: Any, fault: FaultServer) -> None:
+    """Two requests (ragged lengths): one fails, one answers; without a default the failed
+    rows carry the error, the others their values, and NULL rows stay NULL."""
+    rt = runtime_factory("m", [Column("x")], [Column("OUT_x", FlinkType.parse("ARRAY<FLOAT>"))], url=fault.url)
+    fault.actions = [("status", 503, "overloaded")]  # the first request only
+    column = object_column([[1.0], None, [2.0, 3.0], [4.0]])
+    outcomes = rt.outcomes([column])
+    results = outcomes.results()
+    failed = [i for i, r in enumerate(results) if isinstance(r, Failed)]
+    answered = {i: r for i, r in enumerate(results) if not isinstance(r, Failed)}
+    assert answered[1] is None  # the NULL row
+    assert failed in ([0, 3], [2])  # the rows of whichever request got the 503
+    assert all(answered[i] == ([1.0] if i == 0 else [2.0, 3.0] if i == 2 else [4.0])
+               for i in answered if i != 1)
+    error = results[failed[0]].error
+    assert isinstance(error, TritonServiceError) and error.status == 503 and error.model == "m"
+    assert rt.engine.stats.failed_rows == len(failed) and rt.engine.stats.null_rows == 1
+    with pytest.raises(TritonServiceError):
+        outcomes.frame()
+
+
+def test_input_errors_name_the_model_and_never_take_the_default(runtime_factory: Any, triton_url: str) -> None:
+    rt = runtime_factory("classifier", [Column("features")], default_value="-1")
+    outcomes = rt.outcomes([arrays([[1, 2, 3, 4], [1, 2]])])  # the model takes 4 elements a row
+    results = outcomes.results()
+    assert all(isinstance(r, Failed) for r in results)
+    error = results[0].error
+    assert isinstance(error, TritonSchemaError)
+    assert f"Triton model 'classifier' at {triton_url}" in str(error) and "4 elements" in str(error)
+    assert rt.engine.stats.fallback_rows == 0
+
+
+def test_batch_timeout_without_default_is_a_named_timeout_error(fault: FaultServer) -> None:
+    fault.actions = [("stall", 3.0)]
+    rt = Runtime(model_options(fault.url, "m"), [Column("x")], total_timeout_s=0.3)
+    rt.open()
+    try:
+        with pytest.raises(TritonTimeoutError, match=r"Triton model 'm' at http://127\.0\.0\.1:\d+: "
+                                                     r"a batch of 1 rows got no result within 0\.3s"):
+            rt.predict([arrays([[1, 2]])])
+    finally:
+        rt.close()
+
+
+def test_several_outputs_come_back_as_rows_or_a_frame(runtime_factory: Any) -> None:
+    rt = runtime_factory("multi-io", [Column("IDS"), Column("text"), Column("vec")],
+                         [Column("id_times_two"), Column("text_upper")])
+    columns = [object_column([1, None]), object_column(["a", "b"]), object_column([[1.0, 1.0, 1.0]] * 2)]
+    assert rt.outcomes(columns).results() == [(2, "A"), None]

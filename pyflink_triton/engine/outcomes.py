@@ -1,0 +1,157 @@
+"""The outcome of every row of one batch, in input order: a value (None is SQL NULL) or an error.
+
+Both UDF modes read the same object: the pandas UDF as one typed column per output
+(:meth:`Outcomes.frame`), the async UDF as one result per row (:meth:`Outcomes.results`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import TritonError
+from .binding import TensorSpec
+from .types import NUMPY_DTYPES
+
+__all__ = ["Failed", "OutputColumn", "Outcomes"]
+
+
+@dataclass(frozen=True)
+class Failed:
+    """A row whose outcome is an error (a row's value may itself be any object, so it is marked)."""
+
+    error: BaseException
+
+
+class OutputColumn:
+    """One output's row values, collected in place; typed (numpy) where the type allows."""
+
+    def __init__(self, spec: TensorSpec, n: int) -> None:
+        self.spec = spec
+        self.dtype = None if spec.flink_type.is_array else NUMPY_DTYPES.get(spec.flink_type.root)
+        self.values: np.ndarray = np.empty(n, dtype=self.dtype or object)
+        self.present = np.zeros(n, dtype=bool)  # False: NULL
+
+    def put(self, positions: np.ndarray, values: Any) -> None:
+        """Set the values of ``positions`` (a numpy array for typed outputs, else a sequence)."""
+        if self.dtype is None:
+            # Element by element into an object array, so a list stays one row's value.
+            for p, v in zip(positions.tolist(), values):
+                self.values[p] = v
+        else:
+            self.values[positions] = values
+        self.present[positions] = True
+
+    def put_default(self, positions: np.ndarray, value: Any) -> None:
+        """Set ``value`` at every position; each row gets a fresh list (none is shared)."""
+        if value is None:
+            return
+        if self.dtype is not None:
+            self.values[positions] = value
+        else:
+            for p in positions.tolist():
+                self.values[p] = list(value) if isinstance(value, list) else value
+        self.present[positions] = True
+
+    def series(self) -> pd.Series:
+        """The column as pandas: typed when no row is NULL, objects with None otherwise."""
+        if self.present.all():
+            return pd.Series(self.values, dtype=object if self.dtype is None else self.dtype)
+        out = self.values.astype(object)
+        out[~self.present] = None
+        return pd.Series(out, dtype=object)
+
+    def python_values(self) -> list[Any]:
+        """The column as plain Python values (what PyFlink's row coder takes)."""
+        if self.dtype is not None:
+            values = self.values.tolist()
+        else:
+            values = [_plain(v) for v in self.values]
+        if not self.present.all():
+            for p in np.flatnonzero(~self.present).tolist():
+                values[p] = None
+        return values
+
+
+def _plain(value: Any) -> Any:
+    return value.tolist() if isinstance(value, (np.ndarray, np.generic)) else value
+
+
+class Outcomes:
+    """One outcome per row of a batch, in input order."""
+
+    def __init__(self, specs: Sequence[TensorSpec], n: int) -> None:
+        self.n = n
+        self.columns = [OutputColumn(spec, n) for spec in specs]
+        self._errors: dict[int, TritonError] = {}  # few rows fail: a dict, not an array
+
+    def put(self, positions: np.ndarray, columns: Sequence[Any]) -> None:
+        """Set each output's values at ``positions`` (one sequence per output)."""
+        for column, values in zip(self.columns, columns):
+            column.put(positions, values)
+
+    def put_default(self, positions: np.ndarray, value: Any) -> None:
+        """Give ``positions`` the parsed ``default-value`` (a tuple of fields for several outputs)."""
+        if len(self.columns) == 1:
+            self.columns[0].put_default(positions, value)
+        elif value is not None:
+            for column, field_value in zip(self.columns, value):
+                column.put_default(positions, field_value)
+
+    def fail(self, positions: np.ndarray, error: TritonError) -> None:
+        """Make ``error`` the outcome of ``positions``."""
+        for p in positions.tolist():
+            self._errors[p] = error
+
+    def decided(self) -> np.ndarray:
+        """True for rows that have a value, a default or an error."""
+        done = np.zeros(self.n, dtype=bool)
+        for column in self.columns:
+            done |= column.present
+        if self._errors:
+            done[list(self._errors)] = True
+        return done
+
+    @property
+    def failed_rows(self) -> int:
+        """Rows whose outcome is an error."""
+        return len(self._errors)
+
+    def first_error(self) -> TritonError | None:
+        """The error of the first failed row, if any."""
+        return self._errors[min(self._errors)] if self._errors else None
+
+    def frame(self) -> pd.Series | pd.DataFrame:
+        """The values as pandas (a Series for one output, a DataFrame for several).
+
+        :raises TritonError: the first failed row's error: a pandas column cannot hold it.
+        """
+        error = self.first_error()
+        if error is not None:
+            raise error
+        if len(self.columns) == 1:
+            return self.columns[0].series()
+        return pd.DataFrame({c.spec.name: c.series() for c in self.columns})
+
+    def results(self, make_row: Callable[..., Any] = lambda *fields: fields) -> list[Any]:
+        """One result per row: its value (``make_row(*fields)`` for several outputs) or
+        :class:`Failed`."""
+        per_output = [c.python_values() for c in self.columns]
+        if len(per_output) == 1:
+            results = per_output[0]
+        else:
+            results = [
+                None if all(v is None for v in fields) and not self._row_present(i)
+                else make_row(*fields)
+                for i, fields in enumerate(zip(*per_output))
+            ]
+        for p, error in self._errors.items():
+            results[p] = Failed(error)
+        return results
+
+    def _row_present(self, i: int) -> bool:
+        return any(bool(c.present[i]) for c in self.columns)

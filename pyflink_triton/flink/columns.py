@@ -1,0 +1,59 @@
+"""The columns of a Triton function: its arguments, its result fields and its result type,
+as both UDF factories resolve them (from what the user declared, else from the model)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..config import TritonOptions
+from ..engine import Column, FlinkType, fetch_binding
+from ..errors import TritonConfigError
+from .types import flink_type_of
+
+__all__ = ["resolve_columns"]
+
+
+def _output_columns(
+    result_type: FlinkType | None, outputs: Sequence[str] | None
+) -> list[Column] | None:
+    if result_type is None:
+        return None if outputs is None else [Column(n) for n in outputs]
+    if result_type.root == "ROW":
+        names = list(outputs) if outputs is not None else [n for n, _ in result_type.fields]
+        if len(names) != len(result_type.fields):
+            raise TritonConfigError(
+                f"outputs names {len(names)} model outputs but the result type {result_type} has "
+                f"{len(result_type.fields)} fields"
+            )
+        return [Column(n, t) for n, (_, t) in zip(names, result_type.fields)]
+    if outputs is not None and len(outputs) != 1:
+        raise TritonConfigError(
+            f"result type {result_type} is one value; name one output, or use a ROW type for "
+            f"several (got outputs={list(outputs)})"
+        )
+    return [Column(outputs[0] if outputs else None, result_type)]
+
+
+def resolve_columns(
+    options: TritonOptions,
+    result_type: Any,
+    inputs: Sequence[str] | int | None,
+    outputs: Sequence[str] | None,
+) -> tuple[list[Column] | None, list[Column], FlinkType]:
+    """The argument columns, result columns and result type of a Triton function.
+
+    Where the result type is not given it is derived from the model's metadata, now: Flink
+    needs it to plan the job.
+    """
+    declared = None if result_type is None else flink_type_of(result_type)
+    if isinstance(inputs, int):
+        input_columns: list[Column] | None = [Column() for _ in range(inputs)]
+    else:
+        input_columns = None if inputs is None else [Column(n) for n in inputs]
+    output_columns = _output_columns(declared, outputs)
+    if declared is None or output_columns is None:
+        binding = fetch_binding(options, input_columns, output_columns)
+        declared = binding.result_type()
+        output_columns = [Column(o.name, o.flink_type) for o in binding.outputs]
+    return input_columns, output_columns, declared

@@ -1,0 +1,258 @@
+"""Inference responses: :func:`decode_response` into an :class:`InferResponse`, and
+:func:`error_message` for error bodies."""
+
+from __future__ import annotations
+
+import json
+import math
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from pyflink_triton.errors import TritonProtocolError, TritonSchemaError
+
+from . import jsonio
+from .bytes_tensor import decode_bytes_section
+from .datatypes import BF16, BYTES, numpy_dtype
+from .tensors import bf16_to_float32
+
+__all__ = ["InferResponse", "decode_response", "error_message"]
+
+_SNIPPET = 200
+_ERROR_TEXT = 500
+
+
+@dataclass(frozen=True)
+class InferResponse:
+    """A decoded inference response; ``outputs`` maps names to arrays in response order."""
+
+    outputs: dict[str, np.ndarray]
+    model_name: str
+    model_version: str
+    id: str | None
+    parameters: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _Output:
+    """An output entry of the response header, checked."""
+
+    name: str
+    datatype: str
+    dtype: np.dtype[Any]
+    shape: list[int]
+    count: int
+    binary_size: int | None
+
+
+def decode_response(
+    body: bytes,
+    *,
+    header_length: int | None = None,
+    content_encoding: str | None = None,
+) -> InferResponse:
+    """Decode an inference response body (JSON header, then binary outputs if any).
+
+    :param header_length: the ``Inference-Header-Content-Length`` response header;
+        None when the whole body is JSON.
+    :param content_encoding: the response's ``Content-Encoding`` (gzip, deflate) if
+        the body is still compressed.
+
+    Numeric binary outputs are zero-copy, **read-only** views of the body (copy one
+    to modify it); they may be unaligned, which numpy handles. BYTES outputs are
+    object arrays of ``bytes`` (JSON strings are UTF-8 encoded to match), BOOL
+    outputs are ``np.bool_`` and BF16 outputs float32.
+
+    :raises TritonProtocolError: for a body that does not follow the protocol.
+    """
+    if not isinstance(body, bytes):
+        body = bytes(body)
+    body = _decompress(body, content_encoding)
+    header_end = _header_end(header_length, len(body))
+    result = _parse_header(body if header_end == len(body) else body[:header_end])
+    outputs = _decode_outputs(result["outputs"], body, header_end)
+    request_id = result.get("id")
+    parameters = result.get("parameters")
+    return InferResponse(
+        outputs=outputs,
+        model_name=str(result.get("model_name", "")),
+        model_version=str(result.get("model_version", "")),
+        id=None if request_id is None else str(request_id),
+        parameters=parameters if isinstance(parameters, dict) else {},
+    )
+
+
+def error_message(body: bytes, content_type: str | None = None) -> str:
+    """Extract the text of Triton's ``{"error": "..."}`` from an error response body.
+
+    Other bodies come back as text shortened to about 500 characters; an empty
+    body gives ``""``.
+    """
+    if not body:
+        return ""
+    body = bytes(body)
+    if (content_type and "json" in content_type.lower()) or body.lstrip()[:1] == b"{":
+        # the standard library, not jsonio: error bodies are small, and its output is
+        # meant for people (spaced JSON, integers beyond 64 bits kept exact)
+        try:
+            parsed = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            parsed = None
+        if isinstance(parsed, dict) and "error" in parsed:
+            error = parsed["error"]
+            text = error if isinstance(error, str) else json.dumps(error)
+            return _snippet(text, 4 * _ERROR_TEXT)
+    return _snippet(body.decode("utf-8", "replace").strip(), _ERROR_TEXT)
+
+
+def _snippet(data: bytes | str, limit: int = _SNIPPET) -> str:
+    text = data if isinstance(data, str) else bytes(data[: limit + 1]).decode("utf-8", "replace")
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _decompress(body: bytes, content_encoding: str | None) -> bytes:
+    encoding = (content_encoding or "").strip().lower()
+    if encoding in ("", "identity"):
+        return body
+    try:
+        if encoding in ("gzip", "x-gzip"):
+            return zlib.decompress(body, 47)  # gzip or zlib framing, auto-detected
+        if encoding == "deflate":
+            try:
+                return zlib.decompress(body)
+            except zlib.error:
+                return zlib.decompress(body, -15)  # some servers send raw deflate
+    except zlib.error as exc:
+        raise TritonProtocolError(f"cannot decompress {encoding} response: {exc}") from None
+    raise TritonProtocolError(f"unsupported response Content-Encoding {content_encoding!r}")
+
+
+def _header_end(header_length: int | None, size: int) -> int:
+    if header_length is None:
+        return size
+    try:
+        header_end = int(header_length)
+    except (TypeError, ValueError):
+        raise TritonProtocolError(f"invalid header length {header_length!r}") from None
+    if not 0 <= header_end <= size:
+        raise TritonProtocolError(f"header length {header_end} outside a body of {size} bytes")
+    return header_end
+
+
+def _parse_header(header: bytes) -> dict[str, Any]:
+    """The header as a JSON object that holds an ``outputs`` list."""
+    try:
+        result = jsonio.loads(header)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise TritonProtocolError(
+            f"response header is not valid JSON ({exc}): {_snippet(header)}"
+        ) from None
+    if not isinstance(result, dict):
+        raise TritonProtocolError(f"response header is not a JSON object: {_snippet(header)}")
+    if "error" in result and "outputs" not in result:
+        raise TritonProtocolError(f"response is an error: {_snippet(str(result['error']))}")
+    if not isinstance(result.get("outputs"), list):
+        raise TritonProtocolError(f"response has no outputs list: {_snippet(header)}")
+    return result
+
+
+def _decode_outputs(entries: list[Any], body: bytes, position: int) -> dict[str, np.ndarray]:
+    """Decode the outputs, whose binary data fill ``body`` from ``position`` to its end."""
+    outputs: dict[str, np.ndarray] = {}
+    for entry in entries:
+        output = _describe_output(entry, outputs)
+        size = output.binary_size
+        if size is None:
+            array = _json_output(entry, output)
+        else:
+            array = _binary_output(body, position, size, output)
+            position += size
+        outputs[output.name] = array.reshape(output.shape)
+    if position != len(body):
+        raise TritonProtocolError(
+            f"{len(body) - position} bytes left after the binary outputs "
+            f"(wrong header length or binary_data_size)"
+        )
+    return outputs
+
+
+def _describe_output(entry: Any, seen: Mapping[str, Any]) -> _Output:
+    if not isinstance(entry, dict):
+        raise TritonProtocolError(f"output entry is not an object: {_snippet(repr(entry))}")
+    name = entry.get("name")
+    datatype = entry.get("datatype")
+    if not isinstance(name, str):
+        raise TritonProtocolError(f"output without a name: {_snippet(repr(entry))}")
+    if name in seen:
+        raise TritonProtocolError(f"output {name!r} appears twice")
+    try:
+        dtype = numpy_dtype(datatype)
+    except TritonSchemaError:
+        raise TritonProtocolError(
+            f"output {name!r}: unknown datatype {_snippet(repr(datatype))}"
+        ) from None
+    shape = entry.get("shape")
+    if not isinstance(shape, list) or not all(
+        isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
+    ):
+        raise TritonProtocolError(f"output {name!r}: invalid shape {_snippet(repr(shape))}")
+    params = entry.get("parameters")
+    size = params.get("binary_data_size") if isinstance(params, dict) else None
+    if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
+        raise TritonProtocolError(f"output {name!r}: invalid binary_data_size {size!r}")
+    return _Output(name, datatype, dtype, shape, math.prod(shape), size)
+
+
+def _json_output(entry: Mapping[str, Any], output: _Output) -> np.ndarray:
+    name, datatype = output.name, output.datatype
+    data = entry.get("data")
+    if data is None:
+        raise TritonProtocolError(
+            f"output {name!r} has neither data nor binary_data_size "
+            f"(outputs in shared memory are not supported)"
+        )
+    if not isinstance(data, list):
+        raise TritonProtocolError(f"output {name!r}: data is not a list")
+    try:
+        if datatype == BYTES:
+            flat = data
+            if any(isinstance(v, list) for v in data):
+                flat = np.array(data, dtype=object).ravel().tolist()
+            array = np.empty(len(flat), dtype=object)
+            array[:] = [v.encode("utf-8") for v in flat]
+        else:
+            array = np.array(data, dtype=output.dtype)
+    except (AttributeError, TypeError, ValueError, OverflowError) as exc:
+        raise TritonProtocolError(
+            f"output {name!r}: data does not match {datatype}: {_snippet(str(exc))}"
+        ) from None
+    if array.size != output.count:
+        raise TritonProtocolError(
+            f"output {name!r}: {array.size} data elements for shape {output.shape}"
+        )
+    return array
+
+
+def _binary_output(body: bytes, start: int, nbytes: int, output: _Output) -> np.ndarray:
+    """The output's flat array, read from ``body[start:start + nbytes]``."""
+    name, datatype, count = output.name, output.datatype, output.count
+    end = start + nbytes
+    if end > len(body):
+        raise TritonProtocolError(
+            f"output {name!r}: needs {nbytes} binary bytes, "
+            f"{max(len(body) - start, 0)} left in the body (truncated)"
+        )
+    if datatype == BYTES:
+        return decode_bytes_section(body, start, end, count, name)
+    wire = 2 if datatype == BF16 else output.dtype.itemsize
+    if nbytes != count * wire:
+        raise TritonProtocolError(
+            f"output {name!r}: binary_data_size {nbytes} does not match "
+            f"shape {output.shape} of {datatype} ({count * wire} bytes)"
+        )
+    if datatype == BF16:
+        return bf16_to_float32(np.frombuffer(body, "<u2", count, start))
+    return np.frombuffer(body, output.dtype, count, start)

@@ -1,0 +1,100 @@
+"""The ``TableEnvironment`` a SQL script runs in: a local mini-cluster, or a remote cluster
+that needs this package and Flink's Python operators shipped with each job."""
+
+from __future__ import annotations
+
+import os
+import sys
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pyflink.table import EnvironmentSettings, TableEnvironment
+
+from ..errors import TritonConfigError
+from ..flink import configure_inference
+
+__all__ = ["table_environment"]
+
+_PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+
+
+def table_environment(
+    *,
+    mode: str = "streaming",
+    parallelism: int = 1,
+    batch_size: int = 4096,
+    max_latency_ms: int | None = None,
+    jobmanager: str | None = None,
+    python_executable: str | None = None,
+    settings: Sequence[str] = (),
+    workdir: Path,
+) -> Any:
+    """A ``TableEnvironment`` set up for inference jobs.
+
+    :param jobmanager: ``HOST:PORT`` of a cluster's REST endpoint; None runs locally.
+    :param settings: Flink options as ``key=value``, applied after ours.
+    :param workdir: where the package archive shipped to a cluster is written.
+    :raises TritonConfigError: for a malformed ``jobmanager`` or setting.
+    """
+    env_settings = (EnvironmentSettings.in_batch_mode() if mode == "batch"
+                    else EnvironmentSettings.in_streaming_mode())
+    t_env = TableEnvironment.create(env_settings)
+    config = t_env.get_config()
+    config.set("parallelism.default", str(parallelism))
+    configure_inference(t_env, batch_size=batch_size, max_latency_ms=max_latency_ms)
+    if jobmanager:
+        _submit_to(config, jobmanager, python_executable, workdir)
+    for item in settings:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise TritonConfigError(f"--set takes key=value, got {item!r}")
+        config.set(key.strip(), value.strip())
+    if jobmanager:
+        _ship_flink_python(config)
+    return t_env
+
+
+def _submit_to(config: Any, jobmanager: str, python_executable: str | None, workdir: Path) -> None:
+    host, _, port = jobmanager.rpartition(":")
+    if not host or not port.isdigit():
+        raise TritonConfigError(f"--jobmanager must be HOST:PORT (the REST port), got {jobmanager!r}")
+    # A client-side environment starts as a local one, which runs a "loopback" worker pool in
+    # this process and records its address in the configuration: shipped with the job, it
+    # makes the cluster's Python workers call back into this client (only possible on the
+    # same host) instead of running the UDFs themselves. Drop it.
+    config.get_configuration().remove_config("python.loopback-server.address")
+    config.set("execution.target", "remote")
+    config.set("rest.address", host)
+    config.set("rest.port", port)
+    config.set("python.client.executable", sys.executable)
+    config.set("python.executable", python_executable or sys.executable)
+    config.set("python.files", str(_package_archive(workdir)))
+
+
+def _ship_flink_python(config: Any) -> None:
+    # Python operators (ArrowPythonScalarFunctionOperator, ...) live in flink-python, which a
+    # cluster's lib/ lacks (it is in opt/): ship it with the job, as `flink run -py` does.
+    jar = _flink_python_jar()
+    jars = [j for j in (config.get("pipeline.jars", "")).split(";") if j]
+    if jar and not any("flink-python" in j for j in jars):
+        config.set("pipeline.jars", ";".join([*jars, jar]))
+
+
+def _package_archive(directory: Path) -> Path:
+    """Zip this package so a cluster's Python workers can import it (``python.files``)."""
+    archive = directory / "pyflink_triton.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in _PACKAGE_ROOT.rglob("*.py"):
+            zf.write(path, Path("pyflink_triton") / path.relative_to(_PACKAGE_ROOT))
+    return archive
+
+
+def _flink_python_jar() -> str | None:
+    """``file:`` URL of the client's flink-python jar (``FLINK_HOME/opt``), or None when absent."""
+    from pyflink.find_flink_home import _find_flink_home
+
+    opt = Path(os.environ.get("FLINK_OPT_DIR") or Path(_find_flink_home()) / "opt")
+    jars = sorted(opt.glob("flink-python*.jar"))
+    return jars[0].resolve().as_uri() if jars else None
