@@ -129,7 +129,9 @@ def test_parse_map_keeps_json_types() -> None:
     [
         ("model-version", "3", "v3", "'latest' or a version number"),
         ("timeout", "10s", "0", "greater than zero"),
-        ("priority", "7", "-1", "an integer >= 0"),
+        # One rule, [0, 255], as Flink's docs and PyFlink's TritonProvider have it.
+        ("priority", "0", "-1", r"an integer in \[0, 255\]"),
+        ("priority", "255", "256", r"an integer in \[0, 255\]"),
         ("priority", "7", "high", "an integer"),
         ("compression", "gzip", "brotli", "'gzip'"),
         ("max-retries", "3", "-1", "an integer >= 0"),

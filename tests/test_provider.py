@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 
 import pytest
 
+from pyflink_triton.config import OPTION_SPECS, PROVIDER_KEYWORDS, TritonOptions, TritonProvider
 from pyflink_triton.errors import TritonConfigError
-from pyflink_triton.config import TritonProvider
 
 EP = "http://localhost:8000/v2/models"
 
@@ -115,3 +116,69 @@ def test_repr_hides_secrets() -> None:
     assert "tok-xyz" not in text and "pw123" not in text and "k-123" not in text
     assert "model_name='m'" in text
     json.dumps(p.to_options())  # plain strings
+
+
+def _as_text(value: object) -> str:
+    # How a keyword's default reaches CREATE MODEL text (PyFlink's _stringify).
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def test_signature_agrees_with_the_option_table() -> None:
+    params = inspect.signature(TritonProvider).parameters
+    keywords = {n: p for n, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    assert list(keywords) == [s.keyword for s in OPTION_SPECS if s.keyword]
+    assert params["extra_options"].kind is inspect.Parameter.VAR_KEYWORD
+    assert set(params) == set(keywords) | {"extra_options"}  # keyword-only, as in PyFlink
+    assert PROVIDER_KEYWORDS == {s.keyword: s.key for s in OPTION_SPECS if s.keyword}
+    for spec in OPTION_SPECS:
+        if spec.keyword is None:
+            continue
+        default = keywords[spec.keyword].default
+        if spec.default is None:
+            # Unset in the table: no default (endpoint) or None (left out of to_options()).
+            assert default in (inspect.Parameter.empty, None), spec.key
+        else:
+            assert _as_text(default) == spec.default, spec.key
+        assert f":param {spec.keyword}:" in (TritonProvider.__doc__ or ""), spec.keyword
+
+
+def test_signature_defaults_parse_to_the_options_defaults() -> None:
+    # The provider's defaults, through to_options(), give exactly TritonOptions' defaults.
+    converted = TritonProvider(endpoint=EP, model_name="m").to_triton_options()
+    assert converted == TritonOptions(endpoint=EP, model_name="m")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "key"),
+    [
+        ({"priority": 256}, "priority"),
+        ({"priority": -1}, "priority"),
+        ({"max_retries": -1}, "max-retries"),
+        ({"circuit_breaker_failure_threshold": 0.0}, "circuit-breaker-failure-threshold"),
+        ({"circuit_breaker_failure_threshold": 1.5}, "circuit-breaker-failure-threshold"),
+        ({"circuit_breaker_half_open_requests": 0}, "circuit-breaker-half-open-requests"),
+        ({"compression": "zstd"}, "compression"),
+        ({"custom_headers": "X-A:1\nX-B:2"}, "custom-headers"),
+    ],
+)
+def test_early_checks_never_contradict_triton_options(kwargs: dict, key: str) -> None:
+    # What PyFlink's early checks reject, TritonOptions rejects too (naming the same option).
+    with pytest.raises(ValueError):
+        TritonProvider(endpoint=EP, **kwargs)
+    [(keyword, value)] = kwargs.items()
+    options = {"endpoint": EP, "model-name": "m", PROVIDER_KEYWORDS[keyword]: value}
+    with pytest.raises(TritonConfigError) as info:
+        TritonOptions.from_map(options)
+    assert info.value.option == key
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"priority": 0}, {"priority": 255}, {"max_retries": 0},
+        {"circuit_breaker_failure_threshold": 1.0}, {"circuit_breaker_half_open_requests": 1},
+        {"compression": "gzip"}, {"custom_headers": "X-A:1"},
+    ],
+)
+def test_what_early_checks_accept_triton_options_accepts(kwargs: dict) -> None:
+    TritonProvider(endpoint=EP, model_name="m", **kwargs).to_triton_options()

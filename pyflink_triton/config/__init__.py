@@ -1,29 +1,37 @@
-"""Configuration: the options of a triton model, the provider keyword API, the endpoint."""
+"""Configuration: the options of a triton model, the provider keyword API, the endpoint.
+
+Modules, bottom up: ``values`` (option text <-> Python values), ``spec`` (the option table),
+``endpoint``, ``request_extras`` (custom headers and request parameters), ``options``
+(``TritonOptions``: all validation), ``provider`` (PyFlink's ``TritonProvider``), ``coerce``
+(``as_options``). Other layers import from this package only.
+"""
 
 from __future__ import annotations
 
+from .coerce import ModelLike, as_options
 from .endpoint import Endpoint
-from .options import (
-    OPTION_SPECS,
-    RESERVED_PARAMETERS,
-    SUPPORTED_KEYS,
-    OptionSpec,
-    TritonOptions,
-    format_duration,
-    parse_bool,
-    parse_duration,
-    parse_map,
-)
-from .provider import TritonProvider
+from .options import PRIORITY_MAX, PRIORITY_MIN, TritonOptions
+from .provider import TritonDefaultValue, TritonProvider
+from .request_extras import RESERVED_PARAMETERS
+from .spec import OPTION_SPECS, PROVIDER_KEYWORDS, REQUIRED_KEYS, SUPPORTED_KEYS, OptionSpec
+from .values import format_default_value, format_duration, parse_bool, parse_duration, parse_map
 
 __all__ = [
     "Endpoint",
+    "ModelLike",
     "OPTION_SPECS",
     "OptionSpec",
+    "PRIORITY_MAX",
+    "PRIORITY_MIN",
+    "PROVIDER_KEYWORDS",
+    "REQUIRED_KEYS",
     "RESERVED_PARAMETERS",
     "SUPPORTED_KEYS",
+    "TritonDefaultValue",
     "TritonOptions",
     "TritonProvider",
+    "as_options",
+    "format_default_value",
     "format_duration",
     "parse_bool",
     "parse_duration",

@@ -3,46 +3,23 @@
 Same keyword names, defaults, validation and ``provider_name()`` / ``model_option_key()`` /
 ``to_options()`` behaviour as ``pyflink.dataframe.ai.providers.TritonProvider``, so code
 written for it works with us; :meth:`TritonProvider.to_triton_options` turns it into our
-validated :class:`~pyflink_triton.options.TritonOptions`.
+validated :class:`~pyflink_triton.config.TritonOptions`.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
-from .options import TritonOptions
+from .endpoint import Endpoint
+from .options import PRIORITY_MAX, PRIORITY_MIN, TritonOptions
+from .spec import OPTION_SPECS, PROVIDER, PROVIDER_KEYWORDS
+from .values import TritonDefaultValue, format_default_value
 
 __all__ = ["TritonProvider", "TritonDefaultValue"]
 
-TritonDefaultValue = Union[str, int, float, bool, list[Any], tuple[Any, ...], Mapping[str, Any]]
-
-# Python keyword -> Java-side option key (the CREATE MODEL key).
-_OPTION_KEYS: dict[str, str] = {
-    "endpoint": "endpoint",
-    "model_name": "model-name",
-    "model_version": "model-version",
-    "timeout": "timeout",
-    "flatten_batch_dim": "flatten-batch-dim",
-    "priority": "priority",
-    "sequence_id": "sequence-id",
-    "sequence_start": "sequence-start",
-    "sequence_end": "sequence-end",
-    "compression": "compression",
-    "auth_token": "auth-token",
-    "custom_headers": "custom-headers",
-    "max_retries": "max-retries",
-    "retry_initial_backoff": "retry-initial-backoff",
-    "retry_max_backoff": "retry-max-backoff",
-    "default_value": "default-value",
-    "health_check_enabled": "health-check-enabled",
-    "health_check_interval": "health-check-interval",
-    "circuit_breaker_enabled": "circuit-breaker-enabled",
-    "circuit_breaker_failure_threshold": "circuit-breaker-failure-threshold",
-    "circuit_breaker_timeout": "circuit-breaker-timeout",
-    "circuit_breaker_half_open_requests": "circuit-breaker-half-open-requests",
-}
+# Keywords whose values never appear in repr (custom_headers, which may carry credentials
+# under any name, is shown as '<set>' too).
+_HIDDEN_KEYWORDS = {s.keyword for s in OPTION_SPECS if s.secret and s.keyword}
 
 
 class TritonProvider:
@@ -111,54 +88,27 @@ class TritonProvider:
         circuit_breaker_half_open_requests: int = 3,
         **extra_options: Any,
     ) -> None:
-        if not isinstance(endpoint, str):
-            raise TypeError(f"endpoint must be a string, got {type(endpoint)}")
-        if compression is not None and compression != "gzip":
-            raise ValueError(f"compression must be 'gzip' when provided, got {compression!r}.")
-        if priority is not None and not 0 <= priority <= 255:
-            raise ValueError("priority must be in range [0, 255].")
-        if max_retries < 0:
-            raise ValueError("max_retries must be >= 0.")
-        if not 0.0 < circuit_breaker_failure_threshold <= 1.0:
-            raise ValueError("circuit_breaker_failure_threshold must be in range (0.0, 1.0].")
-        if circuit_breaker_half_open_requests <= 0:
-            raise ValueError("circuit_breaker_half_open_requests must be positive.")
-        if custom_headers is not None:
-            if not isinstance(custom_headers, str):
-                raise TypeError(f"custom_headers must be a string, got {type(custom_headers)}")
-            if "\n" in custom_headers or "\r" in custom_headers:
-                raise ValueError("custom_headers cannot contain line breaks.")
-        given = {
-            "endpoint": endpoint,
-            "model_name": model_name,
-            "model_version": model_version,
-            "timeout": timeout,
-            "flatten_batch_dim": flatten_batch_dim,
-            "priority": priority,
-            "sequence_id": sequence_id,
-            "sequence_start": sequence_start,
-            "sequence_end": sequence_end,
-            "compression": compression,
-            "auth_token": auth_token,
-            "custom_headers": custom_headers,
-            "max_retries": max_retries,
-            "retry_initial_backoff": retry_initial_backoff,
-            "retry_max_backoff": retry_max_backoff,
-            "default_value": _format_default_value(default_value),
-            "health_check_enabled": health_check_enabled,
-            "health_check_interval": health_check_interval,
-            "circuit_breaker_enabled": circuit_breaker_enabled,
-            "circuit_breaker_failure_threshold": circuit_breaker_failure_threshold,
-            "circuit_breaker_timeout": circuit_breaker_timeout,
-            "circuit_breaker_half_open_requests": circuit_breaker_half_open_requests,
-        }
+        _check_like_pyflink(
+            endpoint=endpoint,
+            compression=compression,
+            priority=priority,
+            max_retries=max_retries,
+            circuit_breaker_failure_threshold=circuit_breaker_failure_threshold,
+            circuit_breaker_half_open_requests=circuit_breaker_half_open_requests,
+            custom_headers=custom_headers,
+        )
+        # The values by the table's keyword names, read back from the frame: naming all 22 a
+        # third time (after the signature and the table) is how such lists drifted apart.
+        arguments = locals()
+        given = {keyword: arguments[keyword] for keyword in PROVIDER_KEYWORDS}
+        given["default_value"] = format_default_value(default_value)
         # None means "not set": such options are left out of to_options().
         self._params: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
         self._extra_options = dict(extra_options)
 
     def provider_name(self) -> str:
         """Return the provider identifier recognized by Flink's Java runtime."""
-        return "triton"
+        return PROVIDER
 
     def model_option_key(self) -> str:
         """Return the Java-side option key used for a per-call model name."""
@@ -166,7 +116,7 @@ class TritonProvider:
 
     def to_options(self) -> dict[str, str]:
         """Return all configured options as a dict with Java-side key names."""
-        options = {_OPTION_KEYS[k]: _stringify(v) for k, v in self._params.items()}
+        options = {PROVIDER_KEYWORDS[k]: _stringify(v) for k, v in self._params.items()}
         options.update({k: _stringify(v) for k, v in self._extra_options.items()})
         return options
 
@@ -181,10 +131,8 @@ class TritonProvider:
         return TritonOptions.from_map(options)
 
     def __repr__(self) -> str:
-        shown = {k: ("<redacted>" if k == "auth_token" else v) for k, v in self._params.items()}
+        shown = {k: ("<redacted>" if k in _HIDDEN_KEYWORDS else v) for k, v in self._params.items()}
         if "endpoint" in shown:
-            from .endpoint import Endpoint
-
             try:
                 shown["endpoint"] = str(Endpoint.parse(shown["endpoint"]))
             except ValueError:
@@ -196,18 +144,39 @@ class TritonProvider:
         return f"TritonProvider({body}{', ' + extra if extra else ''})"
 
 
-def _format_default_value(value: TritonDefaultValue | None) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (list, tuple, Mapping)):
-        payload = dict(value) if isinstance(value, Mapping) else value
-        try:
-            return json.dumps(payload, allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"default_value contains a non-JSON-serializable element: {exc}") from exc
-    return str(value)
+def _check_like_pyflink(
+    *,
+    endpoint: Any,
+    compression: Any,
+    priority: Any,
+    max_retries: Any,
+    circuit_breaker_failure_threshold: Any,
+    circuit_breaker_half_open_requests: Any,
+    custom_headers: Any,
+) -> None:
+    """PyFlink's own early checks of ``TritonProvider.__init__``: same errors, same messages.
+
+    Kept so that code written against PyFlink fails the same way here. The full rules are
+    :class:`TritonOptions`'s; everything accepted here that they reject is rejected there
+    for another reason (such as a bad duration), never for a contradicting range.
+    """
+    if not isinstance(endpoint, str):
+        raise TypeError(f"endpoint must be a string, got {type(endpoint)}")
+    if compression is not None and compression != "gzip":
+        raise ValueError(f"compression must be 'gzip' when provided, got {compression!r}.")
+    if priority is not None and not PRIORITY_MIN <= priority <= PRIORITY_MAX:
+        raise ValueError(f"priority must be in range [{PRIORITY_MIN}, {PRIORITY_MAX}].")
+    if max_retries < 0:
+        raise ValueError("max_retries must be >= 0.")
+    if not 0.0 < circuit_breaker_failure_threshold <= 1.0:
+        raise ValueError("circuit_breaker_failure_threshold must be in range (0.0, 1.0].")
+    if circuit_breaker_half_open_requests <= 0:
+        raise ValueError("circuit_breaker_half_open_requests must be positive.")
+    if custom_headers is not None:
+        if not isinstance(custom_headers, str):
+            raise TypeError(f"custom_headers must be a string, got {type(custom_headers)}")
+        if "\n" in custom_headers or "\r" in custom_headers:
+            raise ValueError("custom_headers cannot contain line breaks.")
 
 
 def _stringify(value: Any) -> str:

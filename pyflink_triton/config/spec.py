@@ -1,0 +1,141 @@
+"""The option table: every ``CREATE MODEL`` option of ``'provider' = 'triton'``, once.
+
+Each :class:`OptionSpec` row ties together the ``WITH`` key, the :class:`TritonOptions`
+attribute, the value kind, the default (as ``WITH`` text, the way Flink's docs show it), the
+keyword of PyFlink's ``TritonProvider`` and the flags. ``TritonOptions`` takes its field
+defaults from here and ``TritonProvider`` its keyword -> key mapping; tests check both
+classes' signatures against this table, so the table cannot drift from them.
+
+The 22 keys of Flink's Java ``triton`` provider keep their names, types and defaults; the
+rows marked ``ours`` are additions of this project (the Java provider and PyFlink's
+``TritonProvider`` have no keyword for them: pass them through ``**extra_options``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .values import Kind, parse_value
+
+__all__ = [
+    "OPTION_SPECS",
+    "OptionSpec",
+    "PROVIDER",
+    "PROVIDER_KEYWORDS",
+    "REQUIRED_KEYS",
+    "SPEC_BY_ATTR",
+    "SPEC_BY_KEY",
+    "SUPPORTED_KEYS",
+]
+
+#: The value of ``'provider'`` these options belong to.
+PROVIDER = "triton"
+
+
+@dataclass(frozen=True, slots=True)
+class OptionSpec:
+    """One ``CREATE MODEL`` option.
+
+    :param key: the ``WITH`` key, as Flink's Java provider spells it (``'model-name'``).
+    :param attr: the :class:`TritonOptions` attribute (durations in seconds: ``timeout_s``).
+    :param kind: how its text is parsed (see :func:`~.values.parse_value`).
+    :param default: the default as ``WITH`` text (``'30s'``, ``'false'``); ``None``: unset.
+    :param keyword: the keyword of PyFlink's ``TritonProvider``; ``None`` for our options.
+    :param ours: an addition of this project, unknown to Flink's Java provider.
+    :param secret: never shown in ``repr``, ``str`` or error messages.
+    :param description: one line for users.
+    """
+
+    key: str
+    attr: str
+    kind: Kind
+    default: str | None
+    keyword: str | None
+    ours: bool = False
+    secret: bool = False
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        # PyFlink's TritonProvider has a keyword for exactly the Java provider's options.
+        if self.ours != (self.keyword is None):
+            raise ValueError(f"option {self.key!r}: 'ours' must be true exactly when keyword is None")
+
+    @property
+    def typed_default(self) -> Any:
+        """The default parsed as :attr:`kind` (``'30s'`` -> ``30.0``); ``None`` when unset."""
+        return None if self.default is None else parse_value(self.kind, self.default, self.key)
+
+
+OPTION_SPECS: tuple[OptionSpec, ...] = (
+    # --- Flink's Java provider (same keys, types and defaults) ---
+    OptionSpec("endpoint", "endpoint", "string", None, "endpoint",
+               description="Triton HTTP URL, e.g. http://localhost:8000/v2/models (required)."),
+    OptionSpec("model-name", "model_name", "string", None, "model_name",
+               description="Model name on the server (required)."),
+    OptionSpec("model-version", "model_version", "string", "latest", "model_version",
+               description="Model version: digits, or 'latest' for the server's choice."),
+    OptionSpec("timeout", "timeout_s", "duration", "30s", "timeout",
+               description="HTTP request timeout; a bare number means milliseconds."),
+    OptionSpec("flatten-batch-dim", "flatten_batch_dim", "bool", "false", "flatten_batch_dim",
+               description="Send array inputs as [N] instead of [1, N] (models without a batch dim)."),
+    OptionSpec("priority", "priority", "int", None, "priority",
+               description="Request priority (parameters.priority), 0 to 255; 0 = model default, lower = higher."),
+    OptionSpec("sequence-id", "sequence_id", "string", None, "sequence_id",
+               description="Sequence id for stateful models (uint64 digits or a string)."),
+    OptionSpec("sequence-start", "sequence_start", "bool", "false", "sequence_start",
+               description="Mark requests as the start of the sequence."),
+    OptionSpec("sequence-end", "sequence_end", "bool", "false", "sequence_end",
+               description="Mark requests as the end of the sequence."),
+    OptionSpec("compression", "compression", "string", None, "compression",
+               description="Request body compression: 'gzip' (responses are then asked gzip too)."),
+    OptionSpec("auth-token", "auth_token", "string", None, "auth_token", secret=True,
+               description="Sent as 'Authorization: Bearer <token>'."),
+    OptionSpec("custom-headers", "custom_headers", "map", None, "custom_headers",
+               description="Extra HTTP headers: 'X-A:1,X-B:2' or a JSON object."),
+    OptionSpec("max-retries", "max_retries", "int", "0", "max_retries",
+               description="Retries after the first attempt, on network errors, timeouts and 5xx only."),
+    OptionSpec("retry-initial-backoff", "retry_initial_backoff_s", "duration", "100ms", "retry_initial_backoff",
+               description="First backoff; doubles each retry, with equal jitter."),
+    OptionSpec("retry-max-backoff", "retry_max_backoff_s", "duration", "30s", "retry_max_backoff",
+               description="Backoff cap; at least 'retry-initial-backoff' when retrying."),
+    OptionSpec("default-value", "default_value", "raw", None, "default_value",
+               description="Fallback output when inference fails; 'null' = SQL NULL; parsed for the output type."),
+    OptionSpec("health-check-enabled", "health_check_enabled", "bool", "false", "health_check_enabled",
+               description="Probe /v2/health/live periodically (failures count against the circuit breaker)."),
+    OptionSpec("health-check-interval", "health_check_interval_s", "duration", "30s", "health_check_interval",
+               description="Health probe period."),
+    OptionSpec("circuit-breaker-enabled", "circuit_breaker_enabled", "bool", "false", "circuit_breaker_enabled",
+               description="Enable the CLOSED/OPEN/HALF_OPEN circuit breaker."),
+    OptionSpec("circuit-breaker-failure-threshold", "circuit_breaker_failure_threshold", "float", "0.5",
+               "circuit_breaker_failure_threshold",
+               description="Failure rate in (0, 1] that opens the breaker, judged after >= 10 requests."),
+    OptionSpec("circuit-breaker-timeout", "circuit_breaker_timeout_s", "duration", "60s", "circuit_breaker_timeout",
+               description="Time OPEN before HALF_OPEN."),
+    OptionSpec("circuit-breaker-half-open-requests", "circuit_breaker_half_open_requests", "int", "3",
+               "circuit_breaker_half_open_requests",
+               description="Successful probes needed to close the breaker."),
+    # --- ours ---
+    OptionSpec("batch-size", "batch_size", "int", None, None, ours=True,
+               description="Max rows per request (unset: the model's max_batch_size)."),
+    OptionSpec("binary-data", "binary_data", "bool", "true", None, ours=True,
+               description="Binary tensor extension; false sends JSON."),
+    OptionSpec("max-concurrent-requests", "max_concurrent_requests", "int", "4", None, ours=True,
+               description="Requests in flight per client; also sizes the connection pool."),
+    OptionSpec("request-parameters", "request_parameters", "map", None, None, ours=True,
+               description="Custom request parameters (Triton parameters extension); reserved names rejected."),
+    OptionSpec("health-check-timeout", "health_check_timeout_s", "duration", "5s", None, ours=True,
+               description="Timeout of one health probe."),
+    OptionSpec("tls-verify", "tls_verify", "bool", "true", None, ours=True,
+               description="Verify the server's TLS certificate."),
+    OptionSpec("tls-ca-file", "tls_ca_file", "string", None, None, ours=True,
+               description="PEM file of CA certificates to trust for https endpoints."),
+)
+
+SPEC_BY_KEY: dict[str, OptionSpec] = {s.key: s for s in OPTION_SPECS}
+SPEC_BY_ATTR: dict[str, OptionSpec] = {s.attr: s for s in OPTION_SPECS}
+SUPPORTED_KEYS: tuple[str, ...] = tuple(sorted(SPEC_BY_KEY))
+#: Options without which a model cannot be called (Flink's Java provider requires both).
+REQUIRED_KEYS: tuple[str, ...] = ("endpoint", "model-name")
+#: ``TritonProvider`` keyword -> ``WITH`` key (PyFlink's ``_OPTION_MAP``).
+PROVIDER_KEYWORDS: dict[str, str] = {s.keyword: s.key for s in OPTION_SPECS if s.keyword}
