@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from pyflink_triton.engine import Coalescer, Column, Failed, FlinkType
+from pyflink_triton.engine import Coalescer, Column, EngineConfig, Failed, FlinkType
 from pyflink_triton.flink.async_udf import TritonAsyncFunction, async_triton_udf, configure_async
 from pyflink_triton.flink.patch import PATCH_ENV, patch_pyflink_async, patch_state
 
@@ -165,9 +165,9 @@ def test_every_row_gets_its_own_result_nulls_and_coalesced_requests(t_env: Any, 
     table = t_env.from_elements(data, DataTypes.ROW([
         DataTypes.FIELD("id", DataTypes.BIGINT()),
         DataTypes.FIELD("v", DataTypes.ARRAY(DataTypes.BIGINT()))]))
-    function = RecordingAsyncFunction(
+    function = RecordingAsyncFunction(EngineConfig.of(
         model_options(triton_url, "echo-all-types"), [Column("IN_INT64")],
-        [Column("OUT_INT64", FlinkType.parse("ARRAY<BIGINT>"))])
+        [Column("OUT_INT64", FlinkType.parse("ARRAY<BIGINT>"))]))
     echo = pyflink_table.udf.udf(function, result_type=DataTypes.ARRAY(DataTypes.BIGINT()))
     RecordingAsyncFunction.records.clear()
     rows_before, requests_before = model_stats(triton_url, "echo-all-types")

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pyflink_triton.engine import BlockingEngine, Column, Failed, FlinkType, fetch_binding
+from pyflink_triton.engine import BlockingEngine, Column, EngineConfig, Failed, FlinkType, fetch_binding
 from pyflink_triton.engine.columns import object_column
 from pyflink_triton.engine.defaults import parse_default_value
 from pyflink_triton.errors import TritonConfigError, TritonSchemaError, TritonServiceError, TritonTimeoutError
@@ -35,7 +35,8 @@ def runtime_factory(triton_url: str) -> Iterator[Any]:
 
     def make(model: str, inputs: list[Column], outputs: list[Column] | None = None,
              url: str | None = None, fill_value: Any = None, **extra: Any) -> Runtime:
-        rt = Runtime(model_options(url or triton_url, model, **extra), inputs, outputs, fill_value=fill_value)
+        rt = Runtime(EngineConfig.of(model_options(url or triton_url, model, **extra), inputs, outputs,
+                                    fill_value=fill_value))
         made.append(rt)
         rt.open()
         return rt
@@ -202,7 +203,8 @@ def test_wrong_row_count_from_the_server(runtime_factory: Any, fault: FaultServe
 
 def test_batch_timeout_bounds_a_stalled_server(fault: FaultServer) -> None:
     fault.actions = [("stall", 3.0)]
-    rt = Runtime(model_options(fault.url, "m", default_value="null"), [Column("x")], total_timeout_s=0.3)
+    rt = Runtime(EngineConfig.of(model_options(fault.url, "m", default_value="null"), [Column("x")],
+                                total_timeout_s=0.3))
     rt.open()
     try:
         assert rt.predict([arrays([[1, 2]])]).tolist() == [None]
@@ -228,7 +230,7 @@ def test_unparseable_default_value_names_option_and_type(text: str, ddl: str) ->
 
 
 def test_default_value_is_checked_at_open(triton_url: str) -> None:
-    rt = Runtime(model_options(triton_url, "classifier", default_value="oops"), [Column("f")])
+    rt = Runtime(EngineConfig.of(model_options(triton_url, "classifier", default_value="oops"), [Column("f")]))
     try:
         with pytest.raises(TritonConfigError, match="'default-value' = 'oops'.*BIGINT"):
             rt.open()
@@ -273,7 +275,7 @@ def test_input_errors_name_the_model_and_never_take_the_default(runtime_factory:
 
 def test_batch_timeout_without_default_is_a_named_timeout_error(fault: FaultServer) -> None:
     fault.actions = [("stall", 3.0)]
-    rt = Runtime(model_options(fault.url, "m"), [Column("x")], total_timeout_s=0.3)
+    rt = Runtime(EngineConfig.of(model_options(fault.url, "m"), [Column("x")], total_timeout_s=0.3))
     rt.open()
     try:
         with pytest.raises(TritonTimeoutError, match=r"Triton model 'm' at http://127\.0\.0\.1:\d+: "

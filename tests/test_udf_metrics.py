@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from pyflink_triton.config import TritonOptions
-from pyflink_triton.engine import Column
+from pyflink_triton.engine import Column, EngineConfig
 from pyflink_triton.flink.async_udf import TritonAsyncFunction
 from pyflink_triton.flink.metrics import COUNTERS
 from pyflink_triton.flink.pandas_udf import TritonPandasFunction
@@ -70,7 +70,7 @@ class Context:
 
 def test_metrics_follow_the_work_done(triton_url: str) -> None:
     opts = TritonOptions.from_map({"endpoint": triton_url, "model-name": "classifier", "batch-size": "2"})
-    fn = TritonPandasFunction(opts, [Column("features")], None)
+    fn = TritonPandasFunction(EngineConfig.of(opts, [Column("features")]))
     ctx = Context()
     fn.open(ctx)
     try:
@@ -90,7 +90,7 @@ def test_metrics_follow_the_work_done(triton_url: str) -> None:
 
 def test_open_fails_clearly_for_an_unknown_model(triton_url: str) -> None:
     opts = TritonOptions.from_map({"endpoint": triton_url, "model-name": "nope"})
-    fn = TritonPandasFunction(opts, None, None)
+    fn = TritonPandasFunction(EngineConfig.of(opts))
     with pytest.raises(Exception, match="Triton model 'nope' at .*model metadata failed with HTTP 4"):
         fn.open(Context())
     fn.close()  # safe after a failed open
@@ -100,7 +100,7 @@ def test_async_mode_counts_the_same_metrics_through_gauge_reads(triton_url: str)
     """The async UDF's rows run on an event loop; its counters are reported when the harness
     thread reads the gauges (as PyFlink does at the end of each bundle)."""
     opts = TritonOptions.from_map({"endpoint": triton_url, "model-name": "classifier", "batch-size": "2"})
-    fn = TritonAsyncFunction(opts, [Column("features")], None, max_batch_rows=8, max_wait_ms=50)
+    fn = TritonAsyncFunction(EngineConfig.of(opts, [Column("features")]), max_batch_rows=8, max_wait_ms=50)
     ctx = Context()
     fn.open(ctx)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from .binding import Column, ModelBinding, TensorSpec, bind_model
 from .blocking import BlockingEngine
 from .coalescer import Coalescer
-from .engine import EngineStats, InferenceEngine, fetch_binding, rows_predicted
+from .engine import EngineConfig, EngineStats, InferenceEngine, fetch_binding, rows_predicted
 from .loop import LoopThread
 from .outcomes import Failed, Outcomes
 from .types import FlinkType
@@ -15,6 +15,7 @@ __all__ = [
     "BlockingEngine",
     "Coalescer",
     "Column",
+    "EngineConfig",
     "EngineStats",
     "Failed",
     "FlinkType",

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from typing import Any
-
-from ..config import TritonOptions
-from .binding import Column, ModelBinding
-from .engine import Columns, InferenceEngine
+from .binding import ModelBinding
+from .engine import Columns, EngineConfig, InferenceEngine
 from .loop import LoopThread
 from .outcomes import Outcomes
 
@@ -21,19 +17,10 @@ _CLOSE_TIMEOUT_S = 10.0
 
 class BlockingEngine:
     """An :class:`InferenceEngine` driven from a plain thread: ``open``, ``predict``, ``close``
-    block until done while the requests run concurrently on a loop thread of their own.
+    block until done while the requests run concurrently on a loop thread of their own."""
 
-    Arguments as :class:`InferenceEngine`.
-    """
-
-    def __init__(
-        self,
-        options: TritonOptions,
-        inputs: Sequence[Column] | None,
-        outputs: Sequence[Column] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        self.engine = InferenceEngine(options, inputs, outputs, **kwargs)
+    def __init__(self, config: EngineConfig) -> None:
+        self.engine = InferenceEngine(config)
         self._loop: LoopThread | None = None
 
     def open(self) -> ModelBinding:

@@ -32,7 +32,7 @@ from .defaults import parse_default_value
 from .loop import LoopThread
 from .outcomes import Outcomes
 
-__all__ = ["EngineStats", "InferenceEngine", "fetch_binding", "rows_predicted"]
+__all__ = ["EngineConfig", "EngineStats", "InferenceEngine", "fetch_binding", "rows_predicted"]
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +62,9 @@ class EngineStats:
     batches: int = 0  #: batches handed in
 
 
-class InferenceEngine:
-    """Runs one model for one function instance, on the event loop that calls it.
+@dataclass(frozen=True)
+class EngineConfig:
+    """What one function instance runs: configuration only (UDFs pickle it to the workers).
 
     :param options: the model's options.
     :param inputs: the function's arguments (names when known, for matching tensor names);
@@ -73,20 +74,26 @@ class InferenceEngine:
     :param total_timeout_s: bound on one batch's total time, retries included.
     """
 
-    def __init__(
-        self,
-        options: TritonOptions,
-        inputs: Sequence[Column] | None,
-        outputs: Sequence[Column] | None = None,
-        *,
-        fill_value: Any = None,
-        total_timeout_s: float | None = None,
-    ) -> None:
-        self.options = options
-        self.inputs = None if inputs is None else list(inputs)
-        self.outputs = None if outputs is None else list(outputs)
-        self.fill_value = fill_value
-        self.total_timeout_s = total_timeout_s
+    options: TritonOptions
+    inputs: tuple[Column, ...] | None = None
+    outputs: tuple[Column, ...] | None = None
+    fill_value: Any = None
+    total_timeout_s: float | None = None
+
+    @classmethod
+    def of(cls, options: TritonOptions, inputs: Sequence[Column] | None = None,
+           outputs: Sequence[Column] | None = None, **kwargs: Any) -> EngineConfig:
+        """Build one from sequences of columns (kept as tuples)."""
+        return cls(options, None if inputs is None else tuple(inputs),
+                   None if outputs is None else tuple(outputs), **kwargs)
+
+
+class InferenceEngine:
+    """Runs one model for one function instance, on the event loop that calls it."""
+
+    def __init__(self, config: EngineConfig) -> None:
+        self.config = config
+        self.options = config.options
         self.stats = EngineStats()
         self.binding: ModelBinding | None = None
         self.client: TritonClient | None = None
@@ -104,7 +111,7 @@ class InferenceEngine:
         await self.client.open()
         if binding is None:
             meta, config = await self.client.model_metadata(), await self.client.model_config()
-            binding = bind_model(meta, config, self.inputs, self.outputs,
+            binding = bind_model(meta, config, self.config.inputs, self.config.outputs,
                                  flatten_batch_dim=self.options.flatten_batch_dim)
         self._has_default, self._default = parse_default_value(
             self.options.default_value, binding.result_type())
@@ -152,14 +159,14 @@ class InferenceEngine:
 
     async def _predict_bounded(self, columns: Columns, rows: np.ndarray, outcomes: Outcomes) -> None:
         try:
-            async with asyncio.timeout(self.total_timeout_s):
+            async with asyncio.timeout(self.config.total_timeout_s):
                 await self._predict_rows(columns, rows, outcomes)
         except TimeoutError as exc:
             if isinstance(exc, TritonError):  # not our bound: a client error, already named
                 raise
             undecided = rows[~outcomes.decided()[rows]]
             error = self._named(TritonTimeoutError(
-                f"a batch of {len(rows)} rows got no result within {self.total_timeout_s:g}s "
+                f"a batch of {len(rows)} rows got no result within {self.config.total_timeout_s:g}s "
                 f"(the 'timeout' of ML_PREDICT's config or of the function); {len(undecided)} "
                 "rows were still waiting"))
             self._fallback(outcomes, undecided, error)
@@ -194,7 +201,7 @@ class InferenceEngine:
         batched = binding.batching
         try:
             tensors = {
-                spec.name: to_tensor(col.iloc[positions], spec, batched=batched, fill_value=self.fill_value)
+                spec.name: to_tensor(col.iloc[positions], spec, batched=batched, fill_value=self.config.fill_value)
                 for spec, col in zip(binding.inputs, columns)
             }
         except TritonError as exc:

@@ -61,13 +61,12 @@ from typing import Any
 from pyflink.common import Row
 from pyflink.table.udf import AsyncScalarFunction, FunctionContext, udf
 
-from ..config import TritonOptions, as_options, parse_duration
-from ..engine import Coalescer, Column, InferenceEngine, ModelBinding, fetch_binding
+from ..config import parse_duration
+from ..engine import Coalescer, EngineConfig, InferenceEngine, ModelBinding, fetch_binding
 from ..engine.columns import object_column
 from ..errors import TritonConfigError
-from .columns import resolve_columns
+from .columns import ModelLike, describe_function, function_config, function_name
 from .metrics import TritonMetrics
-from .pandas_udf import ModelLike, function_name
 from .patch import PATCH_ENV, patch_state, pyflink_version
 from .types import to_datatype
 
@@ -85,34 +84,20 @@ class TritonAsyncFunction(AsyncScalarFunction):
     :meth:`open` fetches the model's metadata and binds; the engine's client is opened by the
     first :meth:`eval`, on PyFlink's event loop.
 
-    :param options: the model's options.
-    :param inputs: the function's arguments (names when known); None: every model input.
-    :param outputs: the wanted outputs (names and declared types), None for all.
-    :param fill_value: sent in place of NULL elements inside arrays (None: such rows fail).
+    :param config: what the engine runs (model options, columns, fill value).
     :param max_batch_rows: rows per batched request (None: the model's ``max_batch_size``,
         capped by the ``batch-size`` option; 1 for models without a batch dimension and for
         sequences).
     :param max_wait_ms: the longest a row waits for others before its batch is sent.
     """
 
-    def __init__(
-        self,
-        options: TritonOptions,
-        inputs: Sequence[Column] | None,
-        outputs: Sequence[Column] | None = None,
-        *,
-        fill_value: Any = None,
-        max_batch_rows: int | None = None,
-        max_wait_ms: float = 5.0,
-    ) -> None:
+    def __init__(self, config: EngineConfig, *, max_batch_rows: int | None = None,
+                 max_wait_ms: float = 5.0) -> None:
         if max_batch_rows is not None and max_batch_rows <= 0:
             raise TritonConfigError(f"max_batch_rows must be > 0, got {max_batch_rows}")
         if max_wait_ms < 0:
             raise TritonConfigError(f"max_wait_ms must be >= 0, got {max_wait_ms}")
-        self.options = options
-        self.inputs = None if inputs is None else list(inputs)
-        self.outputs = None if outputs is None else list(outputs)
-        self.fill_value = fill_value
+        self.config = config
         self.max_batch_rows = max_batch_rows
         self.max_wait_ms = max_wait_ms
         self._reset()
@@ -137,8 +122,9 @@ class TritonAsyncFunction(AsyncScalarFunction):
     def open(self, function_context: FunctionContext) -> None:
         self._reset()
         # PyFlink's event loop does not exist yet: bind through a temporary client.
-        self.binding = fetch_binding(self.options, self.inputs, self.outputs)
-        self.engine = InferenceEngine(self.options, self.inputs, self.outputs, fill_value=self.fill_value)
+        config = self.config
+        self.binding = fetch_binding(config.options, config.inputs, config.outputs)
+        self.engine = InferenceEngine(config)
         self._metrics = TritonMetrics.register(function_context, self.engine)
 
     async def _start(self) -> Coalescer:
@@ -205,8 +191,7 @@ class TritonAsyncFunction(AsyncScalarFunction):
         return outcomes.results(make_row=Row)
 
     def __repr__(self) -> str:
-        return (f"TritonAsyncFunction(model={self.options.model_name!r}, "
-                f"endpoint={self.options.safe_endpoint!r})")
+        return describe_function(self)
 
 
 # -- factory and configuration ------------------------------------------------------------
@@ -216,16 +201,16 @@ def async_triton_udf(
     model: ModelLike,
     *,
     result_type: Any = None,
+    max_batch_rows: int | None = None,
+    max_wait_ms: float = 5,
     inputs: Sequence[str] | int | None = None,
     outputs: Sequence[str] | None = None,
     fill_value: Any = None,
-    max_batch_rows: int | None = None,
-    max_wait_ms: float = 5,
     name: str | None = None,
 ) -> Any:
     """A PyFlink async scalar UDF that runs a Triton model per row, coalescing rows in flight.
 
-    Arguments as :func:`pyflink_triton.udf.triton_udf`; a ROW result is returned as a
+    Arguments as :func:`pyflink_triton.triton_udf`; a ROW result is returned as a
     :class:`pyflink.common.Row`. Also call :func:`configure_async` on the table environment.
 
     :param max_batch_rows: rows per batched request (default: the model's limit).
@@ -243,13 +228,10 @@ def async_triton_udf(
     if state == "disabled":
         log.warning("%s is set: the FLINK-39532 workaround is off and PyFlink %s gives rows "
                     "other rows' results", PATCH_ENV, pyflink_version())
-    options = as_options(model)
-    input_columns, output_columns, declared = resolve_columns(options, result_type, inputs, outputs)
-    function = TritonAsyncFunction(
-        options, input_columns, output_columns, fill_value=fill_value,
-        max_batch_rows=max_batch_rows, max_wait_ms=max_wait_ms)
+    config, declared = function_config(model, result_type, inputs, outputs, fill_value=fill_value)
+    function = TritonAsyncFunction(config, max_batch_rows=max_batch_rows, max_wait_ms=max_wait_ms)
     return udf(function, result_type=to_datatype(declared),
-               name=function_name(options, "triton_async", name))
+               name=function_name(config.options, "triton_async", name))
 
 
 def configure_async(

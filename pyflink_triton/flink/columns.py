@@ -1,17 +1,17 @@
-"""The columns of a Triton function: its arguments, its result fields and its result type,
-as both UDF factories resolve them (from what the user declared, else from the model)."""
+"""What both UDF factories share: a function's columns (arguments, result fields, result type,
+from what the user declared, else from the model), its engine configuration and its name."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from ..config import TritonOptions
-from ..engine import Column, FlinkType, fetch_binding
+from ..config import ModelLike, TritonOptions, as_options
+from ..engine import Column, EngineConfig, FlinkType, fetch_binding
 from ..errors import TritonConfigError
 from .types import flink_type_of
 
-__all__ = ["resolve_columns"]
+__all__ = ["ModelLike", "describe_function", "function_config", "function_name", "resolve_columns"]
 
 
 def _output_columns(
@@ -57,3 +57,28 @@ def resolve_columns(
         declared = binding.result_type()
         output_columns = [Column(o.name, o.flink_type) for o in binding.outputs]
     return input_columns, output_columns, declared
+
+
+def function_config(
+    model: ModelLike,
+    result_type: Any,
+    inputs: Sequence[str] | int | None,
+    outputs: Sequence[str] | None,
+    **engine: Any,
+) -> tuple[EngineConfig, FlinkType]:
+    """A factory's engine configuration and declared result type (``engine``: fill value,
+    timeout)."""
+    options = as_options(model)
+    input_columns, output_columns, declared = resolve_columns(options, result_type, inputs, outputs)
+    return EngineConfig.of(options, input_columns, output_columns, **engine), declared
+
+
+def function_name(options: TritonOptions, prefix: str, name: str | None) -> str:
+    """The function's name in plans and logs: ``name``, or ``prefix`` + the model's name."""
+    return name or f"{prefix}_{options.model_name.replace('-', '_')}"
+
+
+def describe_function(function: Any) -> str:
+    """``Class(model='m', endpoint='http://h:8000')``, credentials stripped."""
+    options = function.config.options
+    return f"{type(function).__name__}(model={options.model_name!r}, endpoint={options.safe_endpoint!r})"

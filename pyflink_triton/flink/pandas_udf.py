@@ -19,23 +19,20 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 from pyflink.table.udf import FunctionContext, ScalarFunction, udf
 
-from ..config import TritonOptions, TritonProvider, as_options, parse_duration
-from ..engine import BlockingEngine, Column
+from ..config import parse_duration
+from ..engine import BlockingEngine, EngineConfig
 from ..errors import TritonConfigError
-from .columns import resolve_columns
+from .columns import ModelLike, describe_function, function_config, function_name
 from .metrics import TritonMetrics
 from .types import to_datatype
 
-__all__ = ["ModelLike", "TritonPandasFunction", "configure_inference", "triton_udf"]
-
-ModelLike = TritonProvider | TritonOptions | Mapping[str, Any]
-
+__all__ = ["TritonPandasFunction", "configure_inference", "triton_udf"]
 
 class TritonPandasFunction(ScalarFunction):
     """A pandas (vectorized) scalar function that runs a Triton model.
@@ -44,26 +41,13 @@ class TritonPandasFunction(ScalarFunction):
     event loop, the client and the model metadata are made in :meth:`open`.
     """
 
-    def __init__(
-        self,
-        options: TritonOptions,
-        inputs: Sequence[Column] | None,
-        outputs: Sequence[Column] | None,
-        *,
-        fill_value: Any = None,
-        total_timeout_s: float | None = None,
-    ) -> None:
-        self.options = options
-        self.inputs = None if inputs is None else list(inputs)
-        self.outputs = None if outputs is None else list(outputs)
-        self.fill_value = fill_value
-        self.total_timeout_s = total_timeout_s
+    def __init__(self, config: EngineConfig) -> None:
+        self.config = config
         self._engine: BlockingEngine | None = None
         self._metrics: TritonMetrics | None = None
 
     def open(self, function_context: FunctionContext) -> None:
-        engine = BlockingEngine(self.options, self.inputs, self.outputs,
-                                fill_value=self.fill_value, total_timeout_s=self.total_timeout_s)
+        engine = BlockingEngine(self.config)
         engine.open()
         self._engine = engine
         self._metrics = TritonMetrics.register(function_context, engine.engine)
@@ -86,12 +70,7 @@ class TritonPandasFunction(ScalarFunction):
         return {**self.__dict__, "_engine": None, "_metrics": None}
 
     def __repr__(self) -> str:
-        return f"TritonPandasFunction(model={self.options.model_name!r}, endpoint={self.options.safe_endpoint!r})"
-
-
-def function_name(options: TritonOptions, prefix: str, name: str | None) -> str:
-    """The function's name in plans and logs: ``name``, or ``prefix`` + the model's name."""
-    return name or f"{prefix}_{options.model_name.replace('-', '_')}"
+        return describe_function(self)
 
 
 def triton_udf(
@@ -128,13 +107,14 @@ def triton_udf(
         >>> f = triton_udf({"endpoint": "http://localhost:8000", "model-name": "multi-io"},
         ...                inputs=["ids", "text", "vec"])
     """
-    options = as_options(model)
-    input_columns, output_columns, declared = resolve_columns(options, result_type, inputs, outputs)
-    total_timeout_s = parse_duration(timeout, key="timeout") if isinstance(timeout, str) else timeout
-    function = TritonPandasFunction(
-        options, input_columns, output_columns, fill_value=fill_value, total_timeout_s=total_timeout_s)
-    return udf(function, result_type=to_datatype(declared), func_type="pandas",
-               name=function_name(options, "triton", name))
+    config, declared = function_config(model, result_type, inputs, outputs, fill_value=fill_value,
+                                       total_timeout_s=_seconds(timeout))
+    return udf(TritonPandasFunction(config), result_type=to_datatype(declared), func_type="pandas",
+               name=function_name(config.options, "triton", name))
+
+
+def _seconds(timeout: str | float | None) -> float | None:
+    return parse_duration(timeout, key="timeout") if isinstance(timeout, str) else timeout
 
 
 def configure_inference(
