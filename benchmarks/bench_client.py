@@ -19,7 +19,7 @@ import tritonclient.http.aio as triton_aio
 from tritonclient.http import InferInput, InferRequestedOutput
 
 from pyflink_triton import TritonClient, TritonOptions
-from pyflink_triton.server.launcher import TritonServer
+from pyflink_triton import TritonServer
 
 MODEL = "classifier"
 

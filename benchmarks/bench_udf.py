@@ -18,8 +18,8 @@ import pandas as pd
 from pyflink.table import DataTypes, EnvironmentSettings, TableEnvironment
 from pyflink.table.udf import udf
 
-from pyflink_triton.server.launcher import TritonServer
-from pyflink_triton.flink.pandas_udf import configure_inference, triton_udf
+from pyflink_triton import TritonServer
+from pyflink_triton import configure_inference, triton_udf
 
 
 def run(t_env: TableEnvironment, function: str | None, rows: int) -> float:

@@ -32,12 +32,17 @@ class FaultServer:
 
     Actions: ``("status", code, text)``, ``("stall", seconds)``, ``("reset",)``,
     ``("garbage",)``, ``("echo",)``, ``("echo_rows", n)`` (echo, but only the first n rows).
+    ``get_actions`` script metadata and config GETs with ``("status", code, text)``, then they
+    answer normally. With ``gzip_responses``, inference answers are gzip-encoded
+    for a client that accepts gzip.
     """
 
     max_batch_size: int = 1024
     live_status: int = 200
     ready_status: int = 200
     actions: list[tuple[Any, ...]] = field(default_factory=list)
+    get_actions: list[tuple[Any, ...]] = field(default_factory=list)
+    gzip_responses: bool = False
     requests: list[Recorded] = field(default_factory=list)
     in_flight: int = 0
     max_in_flight: int = 0
@@ -77,6 +82,9 @@ class FaultServer:
             return web.Response(status=self.live_status)
         if path.endswith("/health/ready"):
             return web.Response(status=self.ready_status)
+        if not path.endswith("/infer") and self.get_actions:
+            _, status, text = self.get_actions.pop(0)
+            return web.json_response({"error": text}, status=status)
         if path.endswith("/config"):
             return web.json_response({"name": "m", "max_batch_size": self.max_batch_size})
         if not path.endswith("/infer"):
@@ -109,7 +117,12 @@ class FaultServer:
                 return web.Response(status=200)
             if kind == "garbage":
                 return web.Response(body=b'{"outputs": [', content_type="application/json")
-            return self._echo(rec.header_json, body[hlen:], action[1] if kind == "echo_rows" else None)
+            response = self._echo(rec.header_json, body[hlen:], action[1] if kind == "echo_rows" else None)
+            if self.gzip_responses and "gzip" in request.headers.get("Accept-Encoding", ""):
+                assert isinstance(response.body, bytes)
+                response.body = gzip.compress(response.body)
+                response.headers["Content-Encoding"] = "gzip"
+            return response
         finally:
             self.in_flight -= 1
 

@@ -62,7 +62,7 @@ class RecordingAsyncFunction(TritonAsyncFunction):
         type(self).records.append({
             "start_thread": getattr(self, "_start_thread", None),
             "closed_on": type(threading.current_thread()).__name__,
-            "session_closed": client._session is None,
+            "session_closed": not client.pool_open,
             "requests": client.stats.requests,
             "batches": coalescer.batches if coalescer is not None else 0,
             "rows": engine.stats.rows,

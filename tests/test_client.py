@@ -86,6 +86,7 @@ async def test_all_datatypes_in_one_request(triton_url: str) -> None:
 async def test_endpoint_forms(triton_url: str, suffix: str) -> None:
     async with make(triton_url + suffix, "classifier") as c:
         assert await c.server_live() and await c.server_ready() and await c.model_ready()
+        assert c.healthy is None and await c.check_health() and c.healthy is True
         out = await c.infer({"features": np.array([[5.1, 3.5, 1.4, 0.2]], np.float32)})
     assert out["class_id"].tolist() == [[0]]
 
@@ -155,6 +156,8 @@ async def test_large_batches_are_split_and_rejoined_in_order(triton_url: str) ->
     async with make(triton_url, "classifier") as c:
         whole = (await c.infer({"features": x}))["class_id"]  # 1024 + 1024 + 452
         assert c.stats.requests == 3
+        assert c.stats.latency_count == 3 and len(c.stats.drain_latencies()) == 3
+        assert c.stats.latency_max_s > 0 and c.stats.in_flight_requests == 0
     async with make(triton_url, "classifier", batch_size="7", max_concurrent_requests="3") as c:
         small = (await c.infer({"features": x[:100]}))["class_id"]
         assert c.stats.requests == 15 and c.stats.rows == 100

@@ -9,18 +9,25 @@ from __future__ import annotations
 import asyncio
 import gzip
 import logging
+import pickle
 import socket
-from collections.abc import AsyncIterator
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
+import aiohttp
 import numpy as np
 import pytest
+import tenacity
 
+from pyflink_triton.client import ClientStats
 from pyflink_triton.client.breaker import CircuitState
 from pyflink_triton.client.client import TritonClient
+from pyflink_triton.client.transport import ERROR_MAP, Transport, ssl_context
 from pyflink_triton.errors import (
     TritonCircuitOpenError,
     TritonClientRequestError,
+    TritonConfigError,
     TritonConnectionError,
     TritonProtocolError,
     TritonSchemaError,
@@ -53,11 +60,15 @@ class Sleeps:
         self.delays.append(delay)
 
 
-def client_for(url: str, sleeps: Sleeps | None = None, rng: float = 0.0, **options: Any) -> TritonClient:
-    opts = TritonOptions.from_map(
+def options_for(url: str, **options: Any) -> TritonOptions:
+    return TritonOptions.from_map(
         {"endpoint": url + "/v2/models", "model-name": "m", **{k.replace("_", "-"): v for k, v in options.items()}}
     )
-    return TritonClient(opts, sleep=sleeps or Sleeps(), rng=lambda: rng)
+
+
+def client_for(url: str, sleeps: Callable[[float], Awaitable[Any]] | None = None, rng: float = 0.0,
+               **options: Any) -> TritonClient:
+    return TritonClient(options_for(url, **options), sleep=sleeps or Sleeps(), rng=lambda: rng)
 
 
 X = {"x": np.arange(6, dtype=np.float32).reshape(3, 2)}
@@ -204,6 +215,7 @@ async def test_string_sequence_ids_and_custom_parameters(fault: FaultServer) -> 
 
 
 async def test_headers_auth_and_gzip(fault: FaultServer) -> None:
+    fault.gzip_responses = True  # aiohttp decompresses the answer; the codec sees plain bytes
     async with client_for(fault.url, auth_token="Bearer abc", compression="gzip",
                           custom_headers="X-Trace:t1,X-Tenant:acme") as c:
         out = await c.infer(X)
@@ -323,7 +335,7 @@ async def test_health_failures_count_against_the_breaker_but_successes_do_not_cl
 
 
 async def test_periodic_health_check_runs_in_the_background(fault: FaultServer) -> None:
-    async with client_for(fault.url, health_check_enabled="true", health_check_interval="50ms") as c:
+    async with client_for(fault.url, asyncio.sleep, health_check_enabled="true", health_check_interval="50ms") as c:
         for _ in range(200):  # readiness poll, bounded
             if len(fault.requests) >= 3:
                 break
@@ -341,6 +353,228 @@ async def test_health_probe_has_its_own_short_timeout(fault: FaultServer) -> Non
 async def test_client_refuses_use_after_close(fault: FaultServer) -> None:
     c = client_for(fault.url)
     await c.open()
+    assert c.pool_open
     await c.close()
+    assert not c.pool_open  # the pool is released
     with pytest.raises(RuntimeError, match="closed"):
         await c.open()
+    with pytest.raises(RuntimeError, match="closed"):
+        await c.infer(X)
+
+
+# -- the health loop on the injected sleep --------------------------------------------------
+
+
+class ParkingSleep:
+    """Records each delay; after ``steps`` sleeps, signals ``done`` and parks until cancelled."""
+
+    def __init__(self, steps: int) -> None:
+        self.delays: list[float] = []
+        self.steps = steps
+        self.done = asyncio.Event()
+
+    async def __call__(self, delay: float) -> None:
+        self.delays.append(delay)
+        if len(self.delays) >= self.steps:
+            self.done.set()
+            await asyncio.get_running_loop().create_future()  # until close() cancels the loop
+
+
+async def test_health_loop_sleeps_through_the_injected_sleep(fault: FaultServer) -> None:
+    sleep = ParkingSleep(3)
+    # An hour between checks: only the fake sleep lets three checks happen in this test.
+    async with client_for(fault.url, sleep, health_check_enabled="true", health_check_interval="3600s") as c:
+        await asyncio.wait_for(sleep.done.wait(), 10)
+        assert c.healthy is True
+    assert sleep.delays == [3600.0] * 3
+    assert [r.path for r in fault.requests] == ["/v2/health/live"] * 3
+
+
+async def test_health_loop_failures_open_the_breaker(fault: FaultServer) -> None:
+    fault.live_status = fault.ready_status = 503
+    sleep = ParkingSleep(10)
+    async with client_for(fault.url, sleep, health_check_enabled="true", health_check_interval="7s",
+                          circuit_breaker_enabled="true") as c:
+        await asyncio.wait_for(sleep.done.wait(), 10)
+        assert c.healthy is False
+        assert c.breaker is not None and c.breaker.state is CircuitState.OPEN  # 10 failed checks
+        with pytest.raises(TritonCircuitOpenError):
+            await c.infer(X)
+    assert sleep.delays == [7.0] * 10
+    assert not fault.infer_requests
+
+
+# -- the retry policy, built once -----------------------------------------------------------
+
+
+@pytest.fixture
+def tenacity_objects(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, int]]:
+    """Counts the tenacity Retrying controllers and per-call retry states made."""
+    counts = {"retrying": 0, "states": 0}
+    for cls, key in ((tenacity.AsyncRetrying, "retrying"), (tenacity.RetryCallState, "states")):
+        original = cls.__init__
+
+        def counting(self: Any, *args: Any, _original: Any = original, _key: str = key, **kwargs: Any) -> None:
+            counts[_key] += 1
+            _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(cls, "__init__", counting)
+    yield counts
+
+
+async def test_requests_that_succeed_make_no_tenacity_objects(fault: FaultServer, tenacity_objects: dict[str, int]) -> None:
+    sleeps = Sleeps()
+    async with client_for(fault.url, sleeps, max_retries="3", circuit_breaker_enabled="true") as c:
+        made = dict(tenacity_objects)
+        assert made == {"retrying": 1, "states": 0}  # the policy's template, built in __init__
+        await c.model_metadata()
+        await c.model_config()
+        for _ in range(20):
+            await c.infer(X)
+        assert tenacity_objects == made
+        fault.actions = [("status", 503, "busy")]
+        await c.infer(X)
+        assert tenacity_objects["retrying"] == made["retrying"] + 1  # one copy for the retried request
+        assert c.stats.retries == 1 and c.stats.requests == 22 and sleeps.delays == [pytest.approx(0.05)]
+        assert c.breaker is not None and c.breaker.failure_rate == 0.0  # 21 successes, no failure
+
+
+async def test_metadata_and_config_gets_are_retried_the_same_way(fault: FaultServer, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING)
+    fault.get_actions = [("status", 503, "warming up"), ("status", 502, "bad gateway")]
+    sleeps = Sleeps()
+    async with client_for(fault.url, sleeps, max_retries="2") as c:
+        meta = await c.model_metadata()
+        assert meta["name"] == "m"
+        assert sleeps.delays == [pytest.approx(0.05), pytest.approx(0.1)]
+        assert c.stats.retries == 0 and c.stats.requests == 0  # inference counters only
+        assert "Retrying Triton model metadata (retry 1 of 2" in caplog.text
+        fault.get_actions = [("status", 404, "no config")]
+        with pytest.raises(TritonClientRequestError, match="model config failed with HTTP 404: no config"):
+            await c.model_config()
+    assert len([r for r in fault.requests if r.path.endswith("/config")]) == 1  # a 4xx is not retried
+
+
+async def test_get_retries_are_exhausted_like_inference(fault: FaultServer) -> None:
+    fault.get_actions = [("status", 500, "boom")] * 3
+    sleeps = Sleeps()
+    async with client_for(fault.url, sleeps, rng=1.0, max_retries="2") as c:
+        with pytest.raises(TritonServiceError, match="model config failed with HTTP 500: boom"):
+            await c.model_config()
+    assert sleeps.delays == [pytest.approx(0.1), pytest.approx(0.2)]
+    assert len([r for r in fault.requests if r.path.endswith("/config")]) == 3
+
+
+# -- latencies through the client ---------------------------------------------------------
+
+
+async def test_client_latencies_are_summed_and_bounded(fault: FaultServer) -> None:
+    ticks = iter(range(10_000))
+    fault.actions = [("echo",)] * 11 + [("status", 400, "bad")]
+    async with TritonClient(options_for(fault.url), clock=lambda: next(ticks) * 0.25) as c:
+        c.stats = ClientStats(recent_latencies_max=8)
+        for _ in range(11):
+            await c.infer(X)
+        with pytest.raises(TritonClientRequestError):
+            await c.infer(X)
+        stats = c.stats
+        # Each request reads the clock twice: every latency is one tick, 0.25 s.
+        assert (stats.latency_count, stats.latency_sum_s, stats.latency_max_s) == (12, 3.0, 0.25)
+        assert stats.drain_latencies() == [0.25] * 8  # only the 8 most recent were kept
+        assert stats.requests == 12 and stats.failures == 1 and stats.rows == 33
+
+
+# -- the transport: pool, TLS, and the one error mapping ------------------------------------
+
+
+async def test_pool_is_sized_to_requests_in_flight_plus_two(fault: FaultServer) -> None:
+    async with client_for(fault.url, max_concurrent_requests="5") as c:
+        session = c._transport.session
+        assert session is not None and session.connector is not None
+        assert session.connector.limit == 7
+
+
+#: A self-signed CA certificate (public part only), for the tls-ca-file option.
+TEST_CA_PEM = """\
+-----BEGIN CERTIFICATE-----
+MIIBmjCCAT+gAwIBAgIUWs1w9wldr6FsSjXxPXIUHNPr4cEwCgYIKoZIzj0EAwIw
+ITEfMB0GA1UEAwwWcHlmbGluay10cml0b24gdGVzdCBDQTAgFw0yNjExMzAyMzMy
+NDVaGA8yMTI2MTEwNjIzMzI0NVowITEfMB0GA1UEAwwWcHlmbGluay10cml0b24g
+dGVzdCBDQTBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABHQQNXLX9w7ZludWqV5a
+M19UAdZgj3i1+VRsPEe9sB2uM/V9hUkUhVEshvVldlkEVYPt029QZSffRLXVoujg
+oZajUzBRMB0GA1UdDgQWBBSRIRvTCJZIDUNX3DgL8lmKfWapOTAfBgNVHSMEGDAW
+gBSRIRvTCJZIDUNX3DgL8lmKfWapOTAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49
+BAMCA0kAMEYCIQDHzDDnoRw4CNjj28jyQmz/Y0O5LZfL0rTVewVBKFml0gIhAIgm
+A1S6occeOUF3NDj6GPMVOfbbad0vuCTWSXcjwawo
+-----END CERTIFICATE-----
+"""
+
+
+def test_tls_settings_come_from_the_options(tmp_path: Any) -> None:
+    assert ssl_context(options_for("https://h")) is True
+    assert ssl_context(options_for("https://h", tls_verify="false")) is False
+    ca = tmp_path / "ca.pem"
+    ca.write_text(TEST_CA_PEM)
+    context = ssl_context(options_for("https://h", tls_ca_file=str(ca)))
+    assert isinstance(context, ssl.SSLContext) and context.verify_mode is ssl.CERT_REQUIRED
+    assert [dict(c["subject"][0])["commonName"] for c in context.get_ca_certs()] == ["pyflink-triton test CA"]
+    bad = tmp_path / "not-a-ca.pem"
+    bad.write_text("not a certificate")
+    with pytest.raises(TritonConfigError, match="tls-ca-file") as info:
+        ssl_context(options_for("https://h", tls_ca_file=str(bad)))
+    assert info.value.option == "tls-ca-file"
+
+
+async def test_unloadable_ca_file_fails_open_with_a_config_error(tmp_path: Any) -> None:
+    c = client_for("https://127.0.0.1:1", tls_ca_file=str(tmp_path / "missing.pem"))
+    with pytest.raises(TritonConfigError, match="tls-ca-file"):
+        await c.open()
+    assert not c.pool_open
+    await c.close()
+
+
+def _transport(url: str = "http://127.0.0.1:1", **options: Any) -> Transport:
+    opts = options_for(url, **options)
+    return Transport(opts, headers={}, context={"model": "m", "version": "latest", "endpoint": "http://127.0.0.1:1"})
+
+
+@pytest.mark.parametrize(
+    ("backend", "ours", "message"),
+    [
+        (asyncio.TimeoutError(), TritonTimeoutError, "inference timed out after 0.2s"),
+        # Also a ClientError and an OSError: the timeout row must match first.
+        (aiohttp.ServerTimeoutError("read timed out"), TritonTimeoutError, "inference timed out after 0.2s"),
+        (aiohttp.ServerDisconnectedError(), TritonConnectionError,
+         "inference failed: ServerDisconnectedError: Server disconnected"),
+        (aiohttp.ClientPayloadError("truncated body"), TritonConnectionError,
+         "inference failed: ClientPayloadError: truncated body"),
+        (aiohttp.ClientConnectionResetError("reset by peer"), TritonConnectionError,
+         "inference failed: ClientConnectionResetError: reset by peer"),
+        (ConnectionRefusedError(111, "refused"), TritonConnectionError,
+         "inference failed: ConnectionRefusedError: [Errno 111] refused"),
+    ],
+)
+def test_backend_errors_map_through_one_table(backend: BaseException, ours: type, message: str) -> None:
+    err = _transport()._translate(backend, "inference", 0.2)
+    assert type(err) is ours
+    assert err.message == message and err.model == "m" and err.endpoint == "http://127.0.0.1:1"
+    first = next(cls for kind, cls, _ in ERROR_MAP if isinstance(backend, kind))
+    assert first is ours
+
+
+def test_backend_texts_are_redacted() -> None:
+    t = _transport(f"http://alice:{SECRET}pw@127.0.0.1:1", auth_token=SECRET)
+    err = t._translate(aiohttp.ClientOSError(f"cannot reach {SECRET}pw with {SECRET}"), "probe", 1.0)
+    assert SECRET not in err.message and "<redacted>" in err.message
+
+
+async def test_transport_errors_are_not_chained_and_pickle() -> None:
+    async with client_for(f"http://127.0.0.1:{free_port()}") as c:
+        with pytest.raises(TritonConnectionError) as info:
+            await c.infer(X, split=False)
+    err = info.value
+    # The backend's exception is not chained: its text is not redacted and tracebacks get logged.
+    assert err.__cause__ is None and err.__suppress_context__
+    assert "ClientConnectorError" in err.message
+    again = pickle.loads(pickle.dumps(err))
+    assert type(again) is TritonConnectionError and str(again) == str(err)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .breaker import CircuitBreaker, CircuitState
-from .client import ClientStats, InferPart, TritonClient
+from .client import InferPart, TritonClient
+from .stats import ClientStats
 
 __all__ = ["CircuitBreaker", "CircuitState", "ClientStats", "InferPart", "TritonClient"]

@@ -20,6 +20,8 @@ import enum
 import time
 from collections.abc import Callable
 
+from ..errors import TritonConfigError
+
 __all__ = ["CircuitBreaker", "CircuitState"]
 
 
@@ -45,6 +47,7 @@ class CircuitBreaker:
     :param min_requests: outcomes needed before the rate is judged.
     :param window: outcomes after which CLOSED counts restart.
     :param clock: monotonic seconds, injectable for tests.
+    :raises TritonConfigError: a threshold outside ``(0, 1]`` or no half-open requests.
     """
 
     def __init__(
@@ -58,9 +61,17 @@ class CircuitBreaker:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not 0.0 < failure_threshold <= 1.0:
-            raise ValueError("failure_threshold must be in (0.0, 1.0]")
+            raise TritonConfigError(
+                "Invalid value for option 'circuit-breaker-failure-threshold': "
+                f"{failure_threshold!r}. Accepted: a number in (0.0, 1.0].",
+                option="circuit-breaker-failure-threshold",
+            )
         if half_open_requests <= 0:
-            raise ValueError("half_open_requests must be positive")
+            raise TritonConfigError(
+                "Invalid value for option 'circuit-breaker-half-open-requests': "
+                f"{half_open_requests!r}. Accepted: an integer > 0.",
+                option="circuit-breaker-half-open-requests",
+            )
         self.failure_threshold = failure_threshold
         self.open_timeout_s = open_timeout_s
         self.half_open_requests = half_open_requests
@@ -119,6 +130,18 @@ class CircuitBreaker:
             self._count(failed=True)
         elif self._state is CircuitState.HALF_OPEN:
             self._enter(CircuitState.OPEN)
+
+    def refusal(self) -> str:
+        """Why :meth:`try_acquire` refuses requests now, in words for an error message."""
+        if self._state is CircuitState.OPEN:
+            return (
+                "circuit breaker is OPEN: the server is considered unhealthy; next probe in "
+                f"{self.seconds_until_probe():.1f}s"
+            )
+        return (
+            f"circuit breaker is {self._state.value} and all {self.half_open_requests} "
+            "probe requests are taken; retry later"
+        )
 
     def reset(self) -> None:
         """Force CLOSED with fresh counts."""

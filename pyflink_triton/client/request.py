@@ -1,0 +1,151 @@
+"""What goes into a request and what must come back, with no I/O.
+
+Headers from the options, request parameters (priority, sequence flags), how a batch is cut
+into chunks the model accepts, and the checks on what the server answered.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..config import TritonOptions
+from ..errors import TritonProtocolError, TritonSchemaError
+from ..protocol import Tensor
+
+__all__ = [
+    "Batch",
+    "build_headers",
+    "check_rows",
+    "error_context",
+    "json_object",
+    "plan_chunks",
+    "request_parameters",
+]
+
+_UINT64_MAX = 2**64 - 1
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One ``infer_parts`` call: what every chunk (request) of it shares."""
+
+    tensors: list[Tensor]
+    rows: int
+    checked: bool  # whether outputs must have the chunk's row count (the model batches)
+    outputs: Sequence[str] | None
+    binary_outputs: tuple[str, ...]
+    parameters: Mapping[str, Any] | None
+
+
+def error_context(options: TritonOptions) -> dict[str, str | None]:
+    """``model``/``version``/``endpoint`` (without credentials) for every error we raise."""
+    return {
+        "model": options.model_name,
+        "version": options.model_version,
+        "endpoint": str(options.parsed_endpoint),
+    }
+
+
+def build_headers(options: TritonOptions) -> dict[str, str]:
+    """Headers sent with every request: ``Accept-Encoding``, custom headers, authorization."""
+    # aiohttp would ask for gzip/deflate/br by default, and Triton would then spend CPU
+    # compressing every response; ask for gzip only when compression is on.
+    headers = {"Accept-Encoding": "gzip" if options.compression == "gzip" else "identity"}
+    headers.update(options.custom_headers)
+    endpoint = options.parsed_endpoint
+    if options.auth_token:
+        token = options.auth_token
+        # Flink's docs write 'Bearer <token>'; do not send 'Bearer Bearer <token>'.
+        bearer = token.lower().startswith("bearer ")
+        headers["Authorization"] = token if bearer else f"Bearer {token}"
+    elif endpoint.username is not None:
+        # user:password@ in the endpoint means HTTP basic auth (RFC 7617).
+        pair = f"{endpoint.username}:{endpoint.password or ''}".encode()
+        headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
+    return headers
+
+
+def request_parameters(
+    options: TritonOptions, extra: Mapping[str, Any] | None, *, sequence_open: bool, last: bool
+) -> dict[str, Any]:
+    """The ``parameters`` of one inference request.
+
+    :param extra: per-call parameters, merged over ``request-parameters``.
+    :param sequence_open: a ``sequence_start`` was sent and no ``sequence_end`` since.
+    :param last: this request carries the last rows of its ``infer()`` call.
+    """
+    params: dict[str, Any] = dict(options.request_parameters)
+    if extra:
+        params.update(extra)
+    if options.priority is not None:
+        params["priority"] = options.priority
+    if options.sequence_id:
+        sid = options.sequence_id
+        # Triton takes a uint64 or a string; digits that fit go as the number.
+        params["sequence_id"] = int(sid) if sid.isdigit() and int(sid) <= _UINT64_MAX else sid
+        # The first request of the sequence carries 'sequence_start'; with 'sequence-end',
+        # the last request of each infer() call ends it (and the next call starts anew).
+        if options.sequence_start and not sequence_open:
+            params["sequence_start"] = True
+        if options.sequence_end and last:
+            params["sequence_end"] = True
+    return params
+
+
+def plan_chunks(
+    tensors: Sequence[Tensor], limit: int, context: Mapping[str, str | None]
+) -> tuple[int, list[tuple[int, int]]]:
+    """Cut a batch into ``[start, stop)`` row ranges of at most ``limit`` rows.
+
+    :param limit: rows per request; 0 sends everything in one request (rows are then 0:
+        without a batch dimension there is nothing to count).
+    :return: the batch's rows and the ranges, in order.
+    :raises TritonSchemaError: the inputs do not share their first dimension.
+    """
+    first = tensors[0].data
+    rows = first.shape[0] if limit and first.ndim else 0
+    if limit and any(t.data.ndim == 0 or t.data.shape[0] != rows for t in tensors):
+        shapes = ", ".join(f"{t.name}{list(t.data.shape)}" for t in tensors)
+        raise TritonSchemaError(
+            f"inputs must share their first (batch) dimension: {shapes}", **context
+        )
+    if not limit:
+        return rows, [(0, rows)]
+    return rows, [(a, min(a + limit, rows)) for a in range(0, rows, limit)] or [(0, 0)]
+
+
+def check_rows(
+    outputs: dict[str, np.ndarray], rows: int | None, context: Mapping[str, str | None]
+) -> dict[str, np.ndarray]:
+    """Return ``outputs`` if each has ``rows`` rows (``None``: not checked).
+
+    :raises TritonSchemaError: an output has another row count.
+    """
+    if rows is not None:
+        for name, arr in outputs.items():
+            if arr.ndim == 0 or arr.shape[0] != rows:
+                raise TritonSchemaError(
+                    f"output '{name}' has shape {list(arr.shape)} for a batch of {rows} rows",
+                    **context,
+                )
+    return outputs
+
+
+def json_object(payload: bytes, what: str, context: Mapping[str, str | None]) -> dict[str, Any]:
+    """Parse a JSON object (metadata, config).
+
+    :raises TritonProtocolError: the payload is not JSON, or not an object.
+    """
+    try:
+        result = json.loads(payload)
+    except ValueError:
+        raise TritonProtocolError(f"{what}: the server's answer is not JSON", **context) from None
+    if not isinstance(result, dict):
+        raise TritonProtocolError(f"{what}: expected a JSON object", **context)
+    return result

@@ -1,0 +1,194 @@
+"""The HTTP transport: the one module of the package that imports aiohttp.
+
+It owns the pooled ``aiohttp.ClientSession`` and is the narrow seam the client talks
+through: :meth:`Transport.post` and :meth:`Transport.get` return a :class:`Response` whatever
+its status (an error status is the client's business: the server did answer), and
+:meth:`Transport.probe` says whether a URL answers 200 in time.
+
+A request that never completed (aiohttp, asyncio timeout or OS errors) becomes one of our
+transport errors in one place, :meth:`Transport._translate`, driven by :data:`ERROR_MAP`,
+with credentials redacted from the backend's text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from collections.abc import Mapping
+from typing import NamedTuple
+
+import aiohttp
+
+from ..config import TritonOptions
+from ..errors import (
+    TritonConfigError,
+    TritonConnectionError,
+    TritonTimeoutError,
+    TritonTransportError,
+)
+
+__all__ = ["ERROR_MAP", "Response", "Transport", "ssl_context"]
+
+log = logging.getLogger(__name__)
+
+#: Backend exception type -> (our error class, message template); the first match wins.
+#: Order matters: aiohttp's timeouts are also ``ClientError``s, and ``TimeoutError`` is an
+#: ``OSError``, so timeouts come first.
+ERROR_MAP: tuple[tuple[type[BaseException], type[TritonTransportError], str], ...] = (
+    (asyncio.TimeoutError, TritonTimeoutError, "{what} timed out after {timeout_s:g}s"),
+    (aiohttp.ClientError, TritonConnectionError, "{what} failed: {name}: {text}"),
+    (OSError, TritonConnectionError, "{what} failed: {name}: {text}"),
+)
+_MAPPED: tuple[type[BaseException], ...] = tuple(backend for backend, _, _ in ERROR_MAP)
+
+#: Idle pooled connections are kept this long (seconds) so bursts reuse them.
+KEEPALIVE_S = 60.0
+
+
+class Response(NamedTuple):
+    """What the server answered: status, headers (case-insensitive) and the whole body."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+def ssl_context(options: TritonOptions) -> ssl.SSLContext | bool:
+    """The TLS setting for the pool: ``False`` (no verification), ``True`` or a CA context.
+
+    :raises TritonConfigError: ``tls-ca-file`` cannot be loaded.
+    """
+    if not options.tls_verify:
+        return False
+    if not options.tls_ca_file:
+        return True
+    try:
+        return ssl.create_default_context(cafile=options.tls_ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise TritonConfigError(
+            f"Option 'tls-ca-file': cannot load {options.tls_ca_file!r}: {exc}",
+            option="tls-ca-file",
+        ) from None
+
+
+class Transport:
+    """One pooled HTTP session for one client; made by :meth:`open` on the loop that uses it.
+
+    :param options: the model's options (timeouts, pool size, TLS, secrets to redact).
+    :param headers: sent with every request (auth, ``Accept-Encoding``, custom headers).
+    :param context: ``model``/``version``/``endpoint`` that every error carries.
+    """
+
+    def __init__(
+        self,
+        options: TritonOptions,
+        *,
+        headers: Mapping[str, str],
+        context: Mapping[str, str | None],
+    ) -> None:
+        self._options = options
+        self._headers = dict(headers)
+        self._context = dict(context)
+        self._timeout = aiohttp.ClientTimeout(total=options.timeout_s)
+        self._probe_timeout = aiohttp.ClientTimeout(total=options.health_check_timeout_s)
+        secrets = (options.parsed_endpoint.password, options.auth_token)
+        self._secrets = tuple(s for s in secrets if s)
+        self.session: aiohttp.ClientSession | None = None
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the session exists (between :meth:`open` and :meth:`close`)."""
+        return self.session is not None
+
+    async def open(self) -> None:
+        """Create the pooled session on the running loop; a no-op when already open.
+
+        :raises TritonConfigError: ``tls-ca-file`` cannot be loaded.
+        """
+        if self.session is not None:
+            return
+        connector = aiohttp.TCPConnector(
+            # Inference requests in flight, plus room for health probes and metadata calls.
+            limit=self._options.max_concurrent_requests + 2,
+            keepalive_timeout=KEEPALIVE_S,
+            ssl=ssl_context(self._options),
+        )
+        self.session = aiohttp.ClientSession(
+            connector=connector,
+            headers=self._headers,
+            # Request bodies are encoded (and gzip-compressed when asked) by us and sent as
+            # they are: aiohttp compresses nothing unless told to. Responses: aiohttp does
+            # decompress gzip bodies, so the codec always gets plain bytes.
+            auto_decompress=True,
+            timeout=self._timeout,
+        )
+
+    async def close(self) -> None:
+        """Close the pool. Idempotent."""
+        session, self.session = self.session, None
+        if session is not None:
+            await session.close()
+
+    async def post(
+        self, url: str, body: bytes, headers: Mapping[str, str], *, what: str = "request"
+    ) -> Response:
+        """``POST`` ``body`` with ``headers`` (on top of the transport's own).
+
+        :param what: names the request in errors (``"inference"``).
+        :raises TritonTimeoutError: no complete answer within ``timeout``.
+        :raises TritonConnectionError: the connection failed or broke.
+        """
+        return await self._request("POST", url, self._timeout, what, body, headers)
+
+    async def get(self, url: str, *, what: str = "request") -> Response:
+        """``GET`` ``url``; raises like :meth:`post`."""
+        return await self._request("GET", url, self._timeout, what)
+
+    async def probe(self, url: str) -> bool:
+        """``GET`` with ``health-check-timeout``: ``True`` on 200, ``False`` on anything else."""
+        try:
+            response = await self._request("GET", url, self._probe_timeout, "health probe")
+        except TritonTransportError as exc:
+            log.debug("Health probe of %s failed: %s", url, exc)
+            return False
+        return response.status == 200
+
+    async def _request(
+        self,
+        method: str,
+        url: str,
+        timeout: aiohttp.ClientTimeout,
+        what: str,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Response:
+        session = self.session
+        if session is None:
+            raise RuntimeError("the transport is not open")
+        try:
+            async with session.request(
+                method, url, data=body, headers=headers, timeout=timeout
+            ) as resp:
+                return Response(resp.status, resp.headers, await resp.read())
+        except _MAPPED as exc:
+            raise self._translate(exc, what, timeout.total or 0.0) from None
+
+    def _translate(self, exc: BaseException, what: str, timeout_s: float) -> TritonTransportError:
+        """The one place where backend errors become ours.
+
+        ``from None`` at the raise: the backend's exception is not chained, because its text
+        is not redacted and tracebacks are logged; our message keeps its type name and text.
+        """
+        for backend, ours, template in ERROR_MAP:
+            if isinstance(exc, backend):
+                name, text = type(exc).__name__, self._redact(str(exc))
+                message = template.format(what=what, timeout_s=timeout_s, name=name, text=text)
+                return ours(message, **self._context)
+        raise TypeError(f"no mapping for {type(exc).__name__}")  # pragma: no cover - _MAPPED
+
+    def _redact(self, text: str) -> str:
+        # aiohttp's texts may quote the URL or a header; none of ours may show a secret.
+        for secret in self._secrets:
+            text = text.replace(secret, "<redacted>")
+        return text
