@@ -149,7 +149,7 @@ def _is_insert(statement: str) -> bool:
 
 
 def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
-    from .sql import TritonSql, java_message, split_statements
+    from .sql import TritonSql, has_content, java_message, split_statements
 
     path = Path(args.file)
     try:
@@ -184,7 +184,7 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
                 result = session.execute_sql(statement)
                 if _is_insert(statement):
                     _Progress(result, args.jobmanager, err).wait()
-                elif result.get_result_kind().name == "SUCCESS_WITH_CONTENT":
+                elif has_content(result):
                     result.print()
         return 0
     except TritonError as exc:

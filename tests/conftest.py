@@ -5,11 +5,13 @@ the small helpers several test modules use."""
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pytest
+import tenacity
 
 from pyflink_triton.config import TritonOptions
 from pyflink_triton.engine import LoopThread
@@ -84,3 +86,25 @@ def iris_class(x: list[float]) -> int:
     """The class the classifier model gives ``x``."""
     z = np.asarray(x, np.float32).astype(np.float64) / IRIS_POOLED_STD
     return int(np.argmin(((z - IRIS_MEANS / IRIS_POOLED_STD) ** 2).sum(axis=1)))
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def tenacity_objects(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, int]]:
+    """Counts the tenacity Retrying controllers and per-call retry states made."""
+    counts = {"retrying": 0, "states": 0}
+    for cls, key in ((tenacity.AsyncRetrying, "retrying"), (tenacity.RetryCallState, "states")):
+        original = cls.__init__
+
+        def counting(self: Any, *args: Any, _original: Any = original, _key: str = key, **kwargs: Any) -> None:
+            counts[_key] += 1
+            _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(cls, "__init__", counting)
+    yield counts

@@ -22,7 +22,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,7 +35,7 @@ from typing import Any, Self
 import pyflink
 import yaml
 
-from .conftest import clean_env
+from .conftest import clean_env, free_port
 
 __all__ = ["FlinkCluster", "FlinkClusterError"]
 
@@ -46,12 +45,6 @@ HOST = "127.0.0.1"
 
 class FlinkClusterError(RuntimeError):
     """The cluster did not start (the message carries the end of its logs)."""
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
 
 
 def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:

@@ -10,15 +10,13 @@ import asyncio
 import gzip
 import logging
 import pickle
-import socket
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import aiohttp
 import numpy as np
 import pytest
-import tenacity
 
 from pyflink_triton.client import ClientStats
 from pyflink_triton.client.breaker import CircuitState
@@ -36,13 +34,15 @@ from pyflink_triton.errors import (
 )
 from pyflink_triton.config import TritonOptions
 
+from .conftest import free_port
 from .faultserver import FaultServer
 
 SECRET = "tok-S3CRET-value"
 
 
 @pytest.fixture
-async def fault() -> AsyncIterator[FaultServer]:
+async def loop_fault() -> AsyncIterator[FaultServer]:
+    """A fault server on the test's own event loop (conftest's ``fault`` runs on a thread)."""
     server = await FaultServer().start()
     try:
         yield server
@@ -74,53 +74,47 @@ def client_for(url: str, sleeps: Callable[[float], Awaitable[Any]] | None = None
 X = {"x": np.arange(6, dtype=np.float32).reshape(3, 2)}
 
 
-async def test_echo_round_trip_binary(fault: FaultServer) -> None:
-    async with client_for(fault.url) as c:
+async def test_echo_round_trip_binary(loop_fault: FaultServer) -> None:
+    async with client_for(loop_fault.url) as c:
         out = await c.infer(X)
     np.testing.assert_array_equal(out["OUT_x"], X["x"])
-    (req,) = fault.infer_requests
+    (req,) = loop_fault.infer_requests
     assert req.headers["Inference-Header-Content-Length"]
     assert req.headers["Accept-Encoding"] == "identity"
     assert req.header_json["inputs"][0]["parameters"]["binary_data_size"] == 24
 
 
-async def test_503_then_200_gives_the_row_with_exactly_two_requests(fault: FaultServer) -> None:
-    fault.actions = [("status", 503, "queue full")]
+async def test_503_then_200_gives_the_row_with_exactly_two_requests(loop_fault: FaultServer) -> None:
+    loop_fault.actions = [("status", 503, "queue full")]
     sleeps = Sleeps()
-    async with client_for(fault.url, sleeps, max_retries="3") as c:
+    async with client_for(loop_fault.url, sleeps, max_retries="3") as c:
         out = await c.infer(X)
         assert c.stats.retries == 1 and c.stats.failures == 1 and c.stats.rows == 3
     np.testing.assert_array_equal(out["OUT_x"], X["x"])
-    assert len(fault.infer_requests) == 2
+    assert len(loop_fault.infer_requests) == 2
     assert sleeps.delays == [pytest.approx(0.05)]  # equal jitter, rng=0: d/2 of 100 ms
 
 
-async def test_three_503s_exhaust_two_retries_with_a_clear_error(fault: FaultServer) -> None:
-    fault.actions = [("status", 503, "queue full")] * 3
+async def test_three_503s_exhaust_two_retries_with_a_clear_error(loop_fault: FaultServer) -> None:
+    loop_fault.actions = [("status", 503, "queue full")] * 3
     sleeps = Sleeps()
-    async with client_for(fault.url, sleeps, rng=1.0, max_retries="2") as c:
+    async with client_for(loop_fault.url, sleeps, rng=1.0, max_retries="2") as c:
         with pytest.raises(TritonServiceError) as info:
             await c.infer(X)
-    assert len(fault.infer_requests) == 3
+    assert len(loop_fault.infer_requests) == 3
     assert sleeps.delays == [pytest.approx(0.1), pytest.approx(0.2)]
     err = info.value
     assert err.status == 503 and err.server_message == "queue full" and err.model == "m"
-    assert str(err) == (f"Triton model 'm' at {fault.url}: inference failed with HTTP 503: queue full")
+    assert str(err) == (f"Triton model 'm' at {loop_fault.url}: inference failed with HTTP 503: queue full")
 
 
-async def test_400_is_never_retried(fault: FaultServer) -> None:
-    fault.actions = [("status", 400, "unexpected shape for input 'x'")]
-    async with client_for(fault.url, max_retries="3") as c:
+async def test_400_is_never_retried(loop_fault: FaultServer) -> None:
+    loop_fault.actions = [("status", 400, "unexpected shape for input 'x'")]
+    async with client_for(loop_fault.url, max_retries="3") as c:
         with pytest.raises(TritonClientRequestError, match="HTTP 400: unexpected shape") as info:
             await c.infer(X)
-    assert len(fault.infer_requests) == 1
+    assert len(loop_fault.infer_requests) == 1
     assert info.value.status == 400
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def test_connection_refused_is_retried_then_reported() -> None:
@@ -135,114 +129,114 @@ async def test_connection_refused_is_retried_then_reported() -> None:
     assert isinstance(info.value, ConnectionError)
 
 
-async def test_stall_past_the_timeout(fault: FaultServer) -> None:
-    fault.actions = [("stall", 1.0), ("stall", 1.0)]
-    async with client_for(fault.url, timeout="200ms", max_retries="1") as c:
+async def test_stall_past_the_timeout(loop_fault: FaultServer) -> None:
+    loop_fault.actions = [("stall", 1.0), ("stall", 1.0)]
+    async with client_for(loop_fault.url, timeout="200ms", max_retries="1") as c:
         with pytest.raises(TritonTimeoutError, match="timed out after 0.2s") as info:
             await c.infer(X)
-    assert len(fault.infer_requests) == 2
+    assert len(loop_fault.infer_requests) == 2
     assert isinstance(info.value, TimeoutError)
 
 
-async def test_stall_then_success_recovers(fault: FaultServer) -> None:
-    fault.actions = [("stall", 1.0)]
-    async with client_for(fault.url, timeout="200ms", max_retries="1") as c:
+async def test_stall_then_success_recovers(loop_fault: FaultServer) -> None:
+    loop_fault.actions = [("stall", 1.0)]
+    async with client_for(loop_fault.url, timeout="200ms", max_retries="1") as c:
         out = await c.infer(X)
     np.testing.assert_array_equal(out["OUT_x"], X["x"])
 
 
-async def test_connection_reset_is_a_retryable_network_error(fault: FaultServer) -> None:
-    fault.actions = [("reset",)]
-    async with client_for(fault.url, max_retries="1") as c:
+async def test_connection_reset_is_a_retryable_network_error(loop_fault: FaultServer) -> None:
+    loop_fault.actions = [("reset",)]
+    async with client_for(loop_fault.url, max_retries="1") as c:
         out = await c.infer(X)
-    assert len(fault.infer_requests) == 2
+    assert len(loop_fault.infer_requests) == 2
     np.testing.assert_array_equal(out["OUT_x"], X["x"])
 
 
-async def test_malformed_body_is_a_protocol_error_not_retried(fault: FaultServer) -> None:
-    fault.actions = [("garbage",)]
-    async with client_for(fault.url, max_retries="3") as c:
+async def test_malformed_body_is_a_protocol_error_not_retried(loop_fault: FaultServer) -> None:
+    loop_fault.actions = [("garbage",)]
+    async with client_for(loop_fault.url, max_retries="3") as c:
         with pytest.raises(TritonProtocolError, match="Triton model 'm'"):
             await c.infer(X)
-    assert len(fault.infer_requests) == 1
+    assert len(loop_fault.infer_requests) == 1
 
 
-async def test_wrong_row_count_is_a_schema_error(fault: FaultServer) -> None:
-    fault.actions = [("echo_rows", 2)]
-    async with client_for(fault.url) as c:
+async def test_wrong_row_count_is_a_schema_error(loop_fault: FaultServer) -> None:
+    loop_fault.actions = [("echo_rows", 2)]
+    async with client_for(loop_fault.url) as c:
         with pytest.raises(TritonSchemaError, match=r"output 'OUT_x' has shape \[2, 2\] for a batch of 3 rows"):
             await c.infer(X)
 
 
-async def test_batches_are_split_to_the_model_limit_and_rejoined_in_order(fault: FaultServer) -> None:
-    fault.max_batch_size = 4
-    fault.stall_each_s = 0.05
+async def test_batches_are_split_to_the_model_limit_and_rejoined_in_order(loop_fault: FaultServer) -> None:
+    loop_fault.max_batch_size = 4
+    loop_fault.stall_each_s = 0.05
     x = np.arange(22, dtype=np.int64).reshape(11, 2)
-    async with client_for(fault.url, max_concurrent_requests="2") as c:
+    async with client_for(loop_fault.url, max_concurrent_requests="2") as c:
         out = await c.infer({"x": x, "s": np.array([str(i) for i in range(11)], dtype=object)})
     np.testing.assert_array_equal(out["OUT_x"], x)
     assert list(out["OUT_s"]) == [str(i).encode() for i in range(11)]
-    assert sorted(r.header_json["inputs"][0]["shape"][0] for r in fault.infer_requests) == [3, 4, 4]
-    assert fault.max_in_flight == 2
+    assert sorted(r.header_json["inputs"][0]["shape"][0] for r in loop_fault.infer_requests) == [3, 4, 4]
+    assert loop_fault.max_in_flight == 2
 
 
-async def test_batch_size_option_caps_below_the_model_limit(fault: FaultServer) -> None:
-    async with client_for(fault.url, batch_size="5") as c:
+async def test_batch_size_option_caps_below_the_model_limit(loop_fault: FaultServer) -> None:
+    async with client_for(loop_fault.url, batch_size="5") as c:
         assert await c.max_batch_size() == 5
         await c.infer({"x": np.zeros((12, 1), np.float32)})
-    assert [r.header_json["inputs"][0]["shape"][0] for r in fault.infer_requests] == [5, 5, 2]
+    assert [r.header_json["inputs"][0]["shape"][0] for r in loop_fault.infer_requests] == [5, 5, 2]
 
 
-async def test_sequence_chunks_go_in_order_with_start_and_end_flags(fault: FaultServer) -> None:
-    fault.max_batch_size = 2
-    async with client_for(fault.url, sequence_id="42", sequence_start="true",
+async def test_sequence_chunks_go_in_order_with_start_and_end_flags(loop_fault: FaultServer) -> None:
+    loop_fault.max_batch_size = 2
+    async with client_for(loop_fault.url, sequence_id="42", sequence_start="true",
                           sequence_end="true", priority="3") as c:
         await c.infer({"x": np.arange(5, dtype=np.int32).reshape(5, 1)})
-    params = [r.header_json["parameters"] for r in fault.infer_requests]
+    params = [r.header_json["parameters"] for r in loop_fault.infer_requests]
     assert [p["sequence_id"] for p in params] == [42, 42, 42]  # digits travel as uint64
     assert [p.get("sequence_start", False) for p in params] == [True, False, False]
     assert [p.get("sequence_end", False) for p in params] == [False, False, True]
     assert all(p["priority"] == 3 for p in params)
-    assert [r.header_json["inputs"][0]["shape"][0] for r in fault.infer_requests] == [2, 2, 1]
+    assert [r.header_json["inputs"][0]["shape"][0] for r in loop_fault.infer_requests] == [2, 2, 1]
 
 
-async def test_string_sequence_ids_and_custom_parameters(fault: FaultServer) -> None:
-    async with client_for(fault.url, sequence_id="conv-001", request_parameters='{"temperature": 0.5}') as c:
+async def test_string_sequence_ids_and_custom_parameters(loop_fault: FaultServer) -> None:
+    async with client_for(loop_fault.url, sequence_id="conv-001", request_parameters='{"temperature": 0.5}') as c:
         await c.infer(X)
-    params = fault.infer_requests[0].header_json["parameters"]
+    params = loop_fault.infer_requests[0].header_json["parameters"]
     assert params["sequence_id"] == "conv-001" and params["temperature"] == 0.5
-    assert "id" not in fault.infer_requests[0].header_json  # never the request id
+    assert "id" not in loop_fault.infer_requests[0].header_json  # never the request id
 
 
-async def test_headers_auth_and_gzip(fault: FaultServer) -> None:
-    fault.gzip_responses = True  # aiohttp decompresses the answer; the codec sees plain bytes
-    async with client_for(fault.url, auth_token="Bearer abc", compression="gzip",
+async def test_headers_auth_and_gzip(loop_fault: FaultServer) -> None:
+    loop_fault.gzip_responses = True  # aiohttp decompresses the answer; the codec sees plain bytes
+    async with client_for(loop_fault.url, auth_token="Bearer abc", compression="gzip",
                           custom_headers="X-Trace:t1,X-Tenant:acme") as c:
         out = await c.infer(X)
     np.testing.assert_array_equal(out["OUT_x"], X["x"])
-    h = fault.infer_requests[0].headers
+    h = loop_fault.infer_requests[0].headers
     assert h["Authorization"] == "Bearer abc"  # not 'Bearer Bearer abc'
     assert h["X-Trace"] == "t1" and h["X-Tenant"] == "acme"
     assert h["Content-Encoding"] == "gzip" and h["Accept-Encoding"] == "gzip"
-    gzip.decompress(fault.infer_requests[0].body)  # really gzip
+    gzip.decompress(loop_fault.infer_requests[0].body)  # really gzip
 
 
-async def test_plain_token_gets_the_bearer_prefix(fault: FaultServer) -> None:
-    async with client_for(fault.url, auth_token="abc") as c:
+async def test_plain_token_gets_the_bearer_prefix(loop_fault: FaultServer) -> None:
+    async with client_for(loop_fault.url, auth_token="abc") as c:
         await c.infer(X)
-    assert fault.infer_requests[0].headers["Authorization"] == "Bearer abc"
+    assert loop_fault.infer_requests[0].headers["Authorization"] == "Bearer abc"
 
 
-async def test_url_credentials_become_basic_auth_and_never_leak(fault: FaultServer, caplog: pytest.LogCaptureFixture) -> None:
+async def test_url_credentials_become_basic_auth_and_never_leak(loop_fault: FaultServer, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    url = fault.url.replace("http://", f"http://alice:{SECRET}@")
-    fault.actions = [("status", 500, "boom"), ("status", 500, "boom")]
+    url = loop_fault.url.replace("http://", f"http://alice:{SECRET}@")
+    loop_fault.actions = [("status", 500, "boom"), ("status", 500, "boom")]
     c = client_for(url, max_retries="1")
     assert SECRET not in repr(c) and SECRET not in repr(c.options)
     async with c:
         with pytest.raises(TritonServiceError) as info:
             await c.infer(X)
-    assert fault.infer_requests[0].headers["Authorization"].startswith("Basic ")
+    assert loop_fault.infer_requests[0].headers["Authorization"].startswith("Basic ")
     assert SECRET not in str(info.value) and SECRET not in repr(info.value)
     assert SECRET not in caplog.text
     assert "Retrying Triton inference" in caplog.text
@@ -258,9 +252,9 @@ async def test_auth_token_never_in_errors_or_logs(caplog: pytest.LogCaptureFixtu
     assert SECRET not in str(info.value) and SECRET not in caplog.text
 
 
-async def test_breaker_opens_after_failures_and_fails_fast(fault: FaultServer) -> None:
-    fault.actions = [("status", 503, "down")] * 10
-    async with client_for(fault.url, circuit_breaker_enabled="true") as c:
+async def test_breaker_opens_after_failures_and_fails_fast(loop_fault: FaultServer) -> None:
+    loop_fault.actions = [("status", 503, "down")] * 10
+    async with client_for(loop_fault.url, circuit_breaker_enabled="true") as c:
         for _ in range(10):
             with pytest.raises(TritonServiceError):
                 await c.infer(X)
@@ -268,14 +262,14 @@ async def test_breaker_opens_after_failures_and_fails_fast(fault: FaultServer) -
         with pytest.raises(TritonCircuitOpenError, match="circuit breaker is OPEN"):
             await c.infer(X)
         assert c.stats.breaker_rejections == 1
-    assert len(fault.infer_requests) == 10  # the 11th was never sent
+    assert len(loop_fault.infer_requests) == 10  # the 11th was never sent
 
 
-async def test_breaker_half_open_probes_then_closes(fault: FaultServer) -> None:
+async def test_breaker_half_open_probes_then_closes(loop_fault: FaultServer) -> None:
     clock = [0.0]
-    fault.actions = [("status", 503, "down")] * 10
+    loop_fault.actions = [("status", 503, "down")] * 10
     opts = TritonOptions.from_map({
-        "endpoint": fault.url, "model-name": "m", "circuit-breaker-enabled": "true",
+        "endpoint": loop_fault.url, "model-name": "m", "circuit-breaker-enabled": "true",
         "circuit-breaker-timeout": "10s", "circuit-breaker-half-open-requests": "2"})
     async with TritonClient(opts, clock=lambda: clock[0]) as c:
         for _ in range(10):
@@ -288,70 +282,70 @@ async def test_breaker_half_open_probes_then_closes(fault: FaultServer) -> None:
         assert c.breaker.state is CircuitState.CLOSED
 
 
-async def test_4xx_does_not_count_against_the_breaker(fault: FaultServer) -> None:
-    fault.actions = [("status", 400, "bad input")] * 12
-    async with client_for(fault.url, circuit_breaker_enabled="true") as c:
+async def test_4xx_does_not_count_against_the_breaker(loop_fault: FaultServer) -> None:
+    loop_fault.actions = [("status", 400, "bad input")] * 12
+    async with client_for(loop_fault.url, circuit_breaker_enabled="true") as c:
         for _ in range(12):
             with pytest.raises(TritonClientRequestError):
                 await c.infer(X)
         assert c.breaker is not None and c.breaker.state is CircuitState.CLOSED
 
 
-async def test_retried_then_successful_request_is_one_success(fault: FaultServer) -> None:
-    fault.actions = [("status", 503, "x"), ("echo",)] * 10  # each logical request: 503 then ok
-    async with client_for(fault.url, max_retries="1", circuit_breaker_enabled="true") as c:
+async def test_retried_then_successful_request_is_one_success(loop_fault: FaultServer) -> None:
+    loop_fault.actions = [("status", 503, "x"), ("echo",)] * 10  # each logical request: 503 then ok
+    async with client_for(loop_fault.url, max_retries="1", circuit_breaker_enabled="true") as c:
         for _ in range(10):
             await c.infer(X)
         assert c.breaker is not None and c.breaker.state is CircuitState.CLOSED
         assert c.breaker.failure_rate == 0.0
 
 
-async def test_health_check_probes_live_then_ready_on_the_v2_root(fault: FaultServer) -> None:
-    fault.live_status = 503
-    async with client_for(fault.url) as c:
+async def test_health_check_probes_live_then_ready_on_the_v2_root(loop_fault: FaultServer) -> None:
+    loop_fault.live_status = 503
+    async with client_for(loop_fault.url) as c:
         assert await c.check_health()
-        fault.ready_status = 503
+        loop_fault.ready_status = 503
         assert not await c.check_health()
         assert c.healthy is False
-    paths = [r.path for r in fault.requests]
+    paths = [r.path for r in loop_fault.requests]
     assert paths == ["/v2/health/live", "/v2/health/ready", "/v2/health/live", "/v2/health/ready"]
 
 
-async def test_health_failures_count_against_the_breaker_but_successes_do_not_close_it(fault: FaultServer) -> None:
+async def test_health_failures_count_against_the_breaker_but_successes_do_not_close_it(loop_fault: FaultServer) -> None:
     clock = [0.0]
-    fault.live_status = fault.ready_status = 503
-    opts = TritonOptions.from_map({"endpoint": fault.url, "model-name": "m",
+    loop_fault.live_status = loop_fault.ready_status = 503
+    opts = TritonOptions.from_map({"endpoint": loop_fault.url, "model-name": "m",
                                    "circuit-breaker-enabled": "true", "circuit-breaker-timeout": "1s"})
     async with TritonClient(opts, clock=lambda: clock[0]) as c:
         for _ in range(10):
             await c.check_health()
         assert c.breaker is not None and c.breaker.state is CircuitState.OPEN
         clock[0] += 1
-        fault.live_status = 200
+        loop_fault.live_status = 200
         assert c.breaker.try_acquire()  # -> HALF_OPEN, one probe taken
         for _ in range(5):
             assert await c.check_health()
         assert c.breaker.state is CircuitState.HALF_OPEN
 
 
-async def test_periodic_health_check_runs_in_the_background(fault: FaultServer) -> None:
-    async with client_for(fault.url, asyncio.sleep, health_check_enabled="true", health_check_interval="50ms") as c:
+async def test_periodic_health_check_runs_in_the_background(loop_fault: FaultServer) -> None:
+    async with client_for(loop_fault.url, asyncio.sleep, health_check_enabled="true", health_check_interval="50ms") as c:
         for _ in range(200):  # readiness poll, bounded
-            if len(fault.requests) >= 3:
+            if len(loop_fault.requests) >= 3:
                 break
             await asyncio.sleep(0.01)
         assert c.healthy is True
-    assert len([r for r in fault.requests if r.path == "/v2/health/live"]) >= 3
+    assert len([r for r in loop_fault.requests if r.path == "/v2/health/live"]) >= 3
 
 
-async def test_health_probe_has_its_own_short_timeout(fault: FaultServer) -> None:
+async def test_health_probe_has_its_own_short_timeout(loop_fault: FaultServer) -> None:
     # A server that stalls health probes: the probe must give up after health-check-timeout.
     async with client_for(f"http://127.0.0.1:{free_port()}", health_check_timeout="100ms") as c:
         assert not await c.server_ready()
 
 
-async def test_client_refuses_use_after_close(fault: FaultServer) -> None:
-    c = client_for(fault.url)
+async def test_client_refuses_use_after_close(loop_fault: FaultServer) -> None:
+    c = client_for(loop_fault.url)
     await c.open()
     assert c.pool_open
     await c.close()
@@ -380,20 +374,20 @@ class ParkingSleep:
             await asyncio.get_running_loop().create_future()  # until close() cancels the loop
 
 
-async def test_health_loop_sleeps_through_the_injected_sleep(fault: FaultServer) -> None:
+async def test_health_loop_sleeps_through_the_injected_sleep(loop_fault: FaultServer) -> None:
     sleep = ParkingSleep(3)
     # An hour between checks: only the fake sleep lets three checks happen in this test.
-    async with client_for(fault.url, sleep, health_check_enabled="true", health_check_interval="3600s") as c:
+    async with client_for(loop_fault.url, sleep, health_check_enabled="true", health_check_interval="3600s") as c:
         await asyncio.wait_for(sleep.done.wait(), 10)
         assert c.healthy is True
     assert sleep.delays == [3600.0] * 3
-    assert [r.path for r in fault.requests] == ["/v2/health/live"] * 3
+    assert [r.path for r in loop_fault.requests] == ["/v2/health/live"] * 3
 
 
-async def test_health_loop_failures_open_the_breaker(fault: FaultServer) -> None:
-    fault.live_status = fault.ready_status = 503
+async def test_health_loop_failures_open_the_breaker(loop_fault: FaultServer) -> None:
+    loop_fault.live_status = loop_fault.ready_status = 503
     sleep = ParkingSleep(10)
-    async with client_for(fault.url, sleep, health_check_enabled="true", health_check_interval="7s",
+    async with client_for(loop_fault.url, sleep, health_check_enabled="true", health_check_interval="7s",
                           circuit_breaker_enabled="true") as c:
         await asyncio.wait_for(sleep.done.wait(), 10)
         assert c.healthy is False
@@ -401,30 +395,15 @@ async def test_health_loop_failures_open_the_breaker(fault: FaultServer) -> None
         with pytest.raises(TritonCircuitOpenError):
             await c.infer(X)
     assert sleep.delays == [7.0] * 10
-    assert not fault.infer_requests
+    assert not loop_fault.infer_requests
 
 
 # -- the retry policy, built once -----------------------------------------------------------
 
 
-@pytest.fixture
-def tenacity_objects(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, int]]:
-    """Counts the tenacity Retrying controllers and per-call retry states made."""
-    counts = {"retrying": 0, "states": 0}
-    for cls, key in ((tenacity.AsyncRetrying, "retrying"), (tenacity.RetryCallState, "states")):
-        original = cls.__init__
-
-        def counting(self: Any, *args: Any, _original: Any = original, _key: str = key, **kwargs: Any) -> None:
-            counts[_key] += 1
-            _original(self, *args, **kwargs)
-
-        monkeypatch.setattr(cls, "__init__", counting)
-    yield counts
-
-
-async def test_requests_that_succeed_make_no_tenacity_objects(fault: FaultServer, tenacity_objects: dict[str, int]) -> None:
+async def test_requests_that_succeed_make_no_tenacity_objects(loop_fault: FaultServer, tenacity_objects: dict[str, int]) -> None:
     sleeps = Sleeps()
-    async with client_for(fault.url, sleeps, max_retries="3", circuit_breaker_enabled="true") as c:
+    async with client_for(loop_fault.url, sleeps, max_retries="3", circuit_breaker_enabled="true") as c:
         made = dict(tenacity_objects)
         assert made == {"retrying": 1, "states": 0}  # the policy's template, built in __init__
         await c.model_metadata()
@@ -432,46 +411,46 @@ async def test_requests_that_succeed_make_no_tenacity_objects(fault: FaultServer
         for _ in range(20):
             await c.infer(X)
         assert tenacity_objects == made
-        fault.actions = [("status", 503, "busy")]
+        loop_fault.actions = [("status", 503, "busy")]
         await c.infer(X)
         assert tenacity_objects["retrying"] == made["retrying"] + 1  # one copy for the retried request
         assert c.stats.retries == 1 and c.stats.requests == 22 and sleeps.delays == [pytest.approx(0.05)]
         assert c.breaker is not None and c.breaker.failure_rate == 0.0  # 21 successes, no failure
 
 
-async def test_metadata_and_config_gets_are_retried_the_same_way(fault: FaultServer, caplog: pytest.LogCaptureFixture) -> None:
+async def test_metadata_and_config_gets_are_retried_the_same_way(loop_fault: FaultServer, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING)
-    fault.get_actions = [("status", 503, "warming up"), ("status", 502, "bad gateway")]
+    loop_fault.get_actions = [("status", 503, "warming up"), ("status", 502, "bad gateway")]
     sleeps = Sleeps()
-    async with client_for(fault.url, sleeps, max_retries="2") as c:
+    async with client_for(loop_fault.url, sleeps, max_retries="2") as c:
         meta = await c.model_metadata()
         assert meta["name"] == "m"
         assert sleeps.delays == [pytest.approx(0.05), pytest.approx(0.1)]
         assert c.stats.retries == 0 and c.stats.requests == 0  # inference counters only
         assert "Retrying Triton model metadata (retry 1 of 2" in caplog.text
-        fault.get_actions = [("status", 404, "no config")]
+        loop_fault.get_actions = [("status", 404, "no config")]
         with pytest.raises(TritonClientRequestError, match="model config failed with HTTP 404: no config"):
             await c.model_config()
-    assert len([r for r in fault.requests if r.path.endswith("/config")]) == 1  # a 4xx is not retried
+    assert len([r for r in loop_fault.requests if r.path.endswith("/config")]) == 1  # a 4xx is not retried
 
 
-async def test_get_retries_are_exhausted_like_inference(fault: FaultServer) -> None:
-    fault.get_actions = [("status", 500, "boom")] * 3
+async def test_get_retries_are_exhausted_like_inference(loop_fault: FaultServer) -> None:
+    loop_fault.get_actions = [("status", 500, "boom")] * 3
     sleeps = Sleeps()
-    async with client_for(fault.url, sleeps, rng=1.0, max_retries="2") as c:
+    async with client_for(loop_fault.url, sleeps, rng=1.0, max_retries="2") as c:
         with pytest.raises(TritonServiceError, match="model config failed with HTTP 500: boom"):
             await c.model_config()
     assert sleeps.delays == [pytest.approx(0.1), pytest.approx(0.2)]
-    assert len([r for r in fault.requests if r.path.endswith("/config")]) == 3
+    assert len([r for r in loop_fault.requests if r.path.endswith("/config")]) == 3
 
 
 # -- latencies through the client ---------------------------------------------------------
 
 
-async def test_client_latencies_are_summed_and_bounded(fault: FaultServer) -> None:
+async def test_client_latencies_are_summed_and_bounded(loop_fault: FaultServer) -> None:
     ticks = iter(range(10_000))
-    fault.actions = [("echo",)] * 11 + [("status", 400, "bad")]
-    async with TritonClient(options_for(fault.url), clock=lambda: next(ticks) * 0.25) as c:
+    loop_fault.actions = [("echo",)] * 11 + [("status", 400, "bad")]
+    async with TritonClient(options_for(loop_fault.url), clock=lambda: next(ticks) * 0.25) as c:
         c.stats = ClientStats(recent_latencies_max=8)
         for _ in range(11):
             await c.infer(X)
@@ -487,8 +466,8 @@ async def test_client_latencies_are_summed_and_bounded(fault: FaultServer) -> No
 # -- the transport: pool, TLS, and the one error mapping ------------------------------------
 
 
-async def test_pool_is_sized_to_requests_in_flight_plus_two(fault: FaultServer) -> None:
-    async with client_for(fault.url, max_concurrent_requests="5") as c:
+async def test_pool_is_sized_to_requests_in_flight_plus_two(loop_fault: FaultServer) -> None:
+    async with client_for(loop_fault.url, max_concurrent_requests="5") as c:
         session = c._transport.session
         assert session is not None and session.connector is not None
         assert session.connector.limit == 7

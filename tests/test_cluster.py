@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import clean_env
-from .flinkcluster import FlinkCluster, HiddenPackagesPython, free_port
+from .conftest import clean_env, free_port
+from .flinkcluster import FlinkCluster, HiddenPackagesPython
 
 ROOT = Path(__file__).resolve().parent.parent
+
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[FlinkCluster]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from .environment import table_environment
 from .lexer import split_statements, tokenize
 from .predict import PredictCall, find_predict_calls, rewrite_predict_calls
-from .session import ModelInfo, TritonSql, execute_sql, java_message
+from .session import ModelInfo, TritonSql, execute_sql, has_content, java_message
 from .table_api import predict
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "TritonSql",
     "execute_sql",
     "find_predict_calls",
+    "has_content",
     "java_message",
     "predict",
     "rewrite_predict_calls",

@@ -37,7 +37,7 @@ from .lexer import (
 )
 from .predict import PredictCall, rewrite_predict_calls
 
-__all__ = ["TritonSql", "execute_sql", "ModelInfo", "java_message"]
+__all__ = ["TritonSql", "execute_sql", "has_content", "ModelInfo", "java_message"]
 
 log = logging.getLogger(__name__)
 
@@ -303,6 +303,13 @@ class TritonSql:
         self.t_env.create_temporary_system_function(name, function)
         self._functions[key] = name
         return name
+
+
+def has_content(result: Any) -> bool:
+    """Whether a ``TableResult`` holds rows to show (a query, SHOW, DESCRIBE), not just "OK"."""
+    from pyflink.table import ResultKind
+
+    return bool(result.get_result_kind() == ResultKind.SUCCESS_WITH_CONTENT)
 
 
 def execute_sql(t_env: Any, script: str) -> list[Any]:
