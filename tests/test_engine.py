@@ -106,10 +106,24 @@ def test_too_many_columns_is_a_clear_error(triton_url: str) -> None:
 
 
 def test_declared_types_are_checked(triton_url: str) -> None:
-    with pytest.raises(TritonSchemaError, match="cannot feed input 'features'"):
+    with pytest.raises(TritonSchemaError, match=r"input f STRING  <->  'features' FP32 per-row dims \[4\]"):
         fetch_binding(model_options(triton_url, "classifier"), [Column("f", FlinkType.parse("STRING"))])
-    with pytest.raises(TritonSchemaError, match="output 'class_id' .* cannot be returned as c STRING"):
+    with pytest.raises(TritonSchemaError, match=r"output c STRING  <->  'class_id' INT64"):
         fetch_binding(model_options(triton_url, "classifier"), [Column("f")], [Column("c", FlinkType.parse("STRING"))])
+
+
+def test_every_mismatch_is_shown_side_by_side_in_one_message(triton_url: str) -> None:
+    """A scalar declared for a [4] input (it crashed deep inside before), and a wrong output type."""
+    with pytest.raises(TritonSchemaError) as info:
+        fetch_binding(model_options(triton_url, "classifier"), [Column("features", FlinkType.parse("FLOAT"))],
+                      [Column("class_id", FlinkType.parse("ARRAY<STRING>"))])
+    lines = str(info.value).splitlines()
+    assert lines[0] == (f"Triton model 'classifier' at {triton_url}: the declared columns do not fit the "
+                        "model's tensors (declared <-> model):")
+    assert lines[1:] == [
+        "  input features FLOAT  <->  'features' FP32 per-row dims [4] (takes ARRAY<FLOAT>)",
+        "  output class_id ARRAY<STRING>  <->  'class_id' INT64 per-row dims [1] (takes BIGINT)",
+    ]
 
 
 def test_derived_types(triton_url: str) -> None:

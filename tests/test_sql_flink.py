@@ -235,3 +235,39 @@ def test_async_config_uses_the_async_udf(sql: TritonSql) -> None:
          "MAP['async', 'true', 'max-concurrent-operations', '8'])")
     assert rows(sql, q) == [(i, o) for i, _, o in SENTIMENT]
     assert sql.t_env.get_config().get("table.exec.async-scalar.retry-strategy", "") == "NO_RETRY"
+
+
+def test_declared_types_are_checked_against_the_server_at_create(sql: TritonSql, triton_url: str) -> None:
+    """`INPUT (features FLOAT)` for the classifier's [4] FP32 input once crashed deep inside a job
+    with `len() of unsized object`; now CREATE MODEL shows both sides of every mismatch."""
+    ep = triton_url + "/v2/models"
+    statement = (
+        "CREATE TEMPORARY MODEL bad_iris INPUT (features FLOAT) OUTPUT (class_id STRING) "
+        f"WITH ('provider' = 'triton', 'endpoint' = '{ep}', 'model-name' = 'classifier')")
+    with pytest.raises(TritonConfigError) as info:
+        sql.execute_sql(statement)
+    text = str(info.value)
+    assert text.startswith("CREATE MODEL bad_iris: the declared columns do not fit the model's tensors")
+    assert "  input features FLOAT  <->  'features' FP32 per-row dims [4] (takes ARRAY<FLOAT>)" in text
+    assert "  output class_id STRING  <->  'class_id' INT64" in text
+    assert sql.model("bad_iris") is None  # Flink never stored it
+
+
+def test_an_offline_create_is_checked_when_the_job_opens(sql: TritonSql, triton_url: str) -> None:
+    offline = TritonSql(sql.t_env, check_models=False)
+    ep = triton_url + "/v2/models"
+    offline.execute_sql(
+        "CREATE TEMPORARY MODEL unchecked_iris INPUT (features STRING) OUTPUT (class_id BIGINT) "
+        f"WITH ('provider' = 'triton', 'endpoint' = '{ep}', 'model-name' = 'classifier')")
+    with pytest.raises(Exception, match="input features STRING  <->  'features' FP32|declared columns do not fit"):
+        rows(offline, "SELECT * FROM ML_PREDICT(TABLE reviews, MODEL unchecked_iris, DESCRIPTOR(review))")
+
+
+def test_an_unreachable_server_does_not_fail_create(sql: TritonSql, caplog: pytest.LogCaptureFixture) -> None:
+    from .conftest import free_port
+
+    sql.execute_sql(
+        "CREATE TEMPORARY MODEL far_away INPUT (x STRING) OUTPUT (y STRING) WITH ('provider' = 'triton', "
+        f"'endpoint' = 'http://127.0.0.1:{free_port()}', 'model-name' = 'm')")
+    assert sql.model("far_away") is not None
+    assert any("far_away: the server did not answer" in r.getMessage() for r in caplog.records)

@@ -151,8 +151,13 @@ def bind_model(
     out_specs = _tensor_specs(metadata.get("outputs", []), config.get("output", []), batching, flatten_batch_dim)
     if not batching and not flatten_batch_dim:
         _check_unbatched_arrays(metadata, in_specs, model)
-    bound_in = _bind_inputs(in_specs, inputs, model)
-    bound_out = out_specs if outputs is None else _bind_outputs(out_specs, outputs, model)
+    mismatches: list[str] = []
+    bound_in = _bind_inputs(in_specs, inputs, model, mismatches)
+    bound_out = out_specs if outputs is None else _bind_outputs(out_specs, outputs, model, mismatches)
+    if mismatches:
+        raise TritonSchemaError(
+            "the declared columns do not fit the model's tensors (declared <-> model):\n"
+            + "\n".join(mismatches), model=model)
     for spec in (*bound_in, *bound_out):
         if spec.flink_type.is_array and spec.flink_type.element.is_array:  # type: ignore[union-attr]
             raise TritonSchemaError(
@@ -184,7 +189,8 @@ def _matched(columns: Sequence[Column], specs: Sequence[TensorSpec], what: str, 
         raise TritonSchemaError(exc.message, model=model) from None
 
 
-def _bind_inputs(specs: Sequence[TensorSpec], inputs: Sequence[Column] | None, model: str) -> list[TensorSpec]:
+def _bind_inputs(specs: Sequence[TensorSpec], inputs: Sequence[Column] | None, model: str,
+                 mismatches: list[str]) -> list[TensorSpec]:
     if inputs is None:
         inputs = [Column(s.name) for s in specs]
     idx = _matched(inputs, specs, "input", model)
@@ -199,28 +205,27 @@ def _bind_inputs(specs: Sequence[TensorSpec], inputs: Sequence[Column] | None, m
         )
     for col, spec in zip(inputs, bound):
         if col.type is not None and not _fits_input(col.type, spec):
-            raise TritonSchemaError(
-                f"column {col.name or '?'} of type {col.type} cannot feed input "
-                f"'{spec.name}' ({spec.datatype}, per-row dims {list(spec.dims)})",
-                model=model,
-            )
+            mismatches.append(_side_by_side("input", col, spec))
     return bound
 
 
-def _bind_outputs(specs: Sequence[TensorSpec], outputs: Sequence[Column], model: str) -> list[TensorSpec]:
+def _bind_outputs(specs: Sequence[TensorSpec], outputs: Sequence[Column], model: str,
+                  mismatches: list[str]) -> list[TensorSpec]:
     bound = []
     for col, j in zip(outputs, _matched(outputs, specs, "output", model)):
         spec = specs[j]
         if col.type is not None:
             if not _fits_output(spec, col.type):
-                raise TritonSchemaError(
-                    f"output '{spec.name}' ({spec.datatype}, per-row dims "
-                    f"{list(spec.dims)}) cannot be returned as {col.name or '?'} {col.type}",
-                    model=model,
-                )
+                mismatches.append(_side_by_side("output", col, spec))
             spec = TensorSpec(spec.name, spec.datatype, spec.dims, col.type, spec.optional)
         bound.append(spec)
     return bound
+
+
+def _side_by_side(kind: str, col: Column, spec: TensorSpec) -> str:
+    """One mismatch, both sides: ``input  features FLOAT  <->  'input__0' FP32 dims [4] (ARRAY<FLOAT>)``."""
+    return (f"  {kind} {col.name or '?'} {col.type}  <->  '{spec.name}' {spec.datatype} per-row dims "
+            f"{list(spec.dims)} (takes {spec.flink_type})")
 
 
 def _fits_input(ftype: FlinkType, spec: TensorSpec) -> bool:

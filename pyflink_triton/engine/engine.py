@@ -111,8 +111,7 @@ class InferenceEngine:
         await self.client.open()
         if binding is None:
             meta, config = await self.client.model_metadata(), await self.client.model_config()
-            binding = bind_model(meta, config, self.config.inputs, self.config.outputs,
-                                 flatten_batch_dim=self.options.flatten_batch_dim)
+            binding = bind(self.options, meta, config, self.config.inputs, self.config.outputs)
         self._has_default, self._default = parse_default_value(
             self.options.default_value, binding.result_type())
         self._datatypes = {spec.name: spec.datatype for spec in binding.inputs}
@@ -244,15 +243,28 @@ class InferenceEngine:
         outcomes.put_default(positions, self._default)
 
     def _named(self, error: TritonError) -> TritonError:
-        """The error with this model's name, version and endpoint, where it lacks them."""
-        if error.model is None:
-            o = self.options
-            error.model, error.version, error.endpoint = o.model_name, o.model_version, o.safe_endpoint
-        return error
+        return with_context(error, self.options)
 
     def __repr__(self) -> str:
         o = self.options
         return f"InferenceEngine({describe_target(o.model_name, o.model_version, o.safe_endpoint)})"
+
+
+def with_context(error: TritonError, options: TritonOptions) -> TritonError:
+    """The error with the model's name, version and endpoint, where it lacks them."""
+    if error.model is None or error.endpoint is None:
+        error.model = error.model or options.model_name
+        error.version, error.endpoint = options.model_version, options.safe_endpoint
+    return error
+
+
+def bind(options: TritonOptions, metadata: dict[str, Any], config: dict[str, Any],
+         inputs: Sequence[Column] | None, outputs: Sequence[Column] | None) -> ModelBinding:
+    """:func:`bind_model` with the options' flags, its errors naming model and endpoint."""
+    try:
+        return bind_model(metadata, config, inputs, outputs, flatten_batch_dim=options.flatten_batch_dim)
+    except TritonError as exc:
+        raise with_context(exc, options) from None
 
 
 def fetch_binding(
@@ -266,13 +278,13 @@ def fetch_binding(
     the async UDF, whose own event loop does not exist yet when it opens.
     """
 
-    async def bind() -> ModelBinding:
+    async def fetch() -> ModelBinding:
         async with TritonClient(options) as client:
             meta, config = await client.model_metadata(), await client.model_config()
-        return bind_model(meta, config, inputs, outputs, flatten_batch_dim=options.flatten_batch_dim)
+        return bind(options, meta, config, inputs, outputs)
 
     loop = LoopThread("triton-metadata").start()
     try:
-        return loop.run(bind())
+        return loop.run(fetch())
     finally:
         loop.stop()

@@ -62,7 +62,7 @@ from pyflink.common import Row
 from pyflink.table.udf import AsyncScalarFunction, FunctionContext, udf
 
 from ..config import parse_duration
-from ..engine import Coalescer, EngineConfig, InferenceEngine, ModelBinding, fetch_binding
+from ..engine import Coalescer, Column, EngineConfig, InferenceEngine, ModelBinding, fetch_binding
 from ..engine.columns import object_column
 from ..errors import TritonConfigError
 from .columns import ModelLike, describe_function, function_config, function_name
@@ -203,7 +203,7 @@ def async_triton_udf(
     result_type: Any = None,
     max_batch_rows: int | None = None,
     max_wait_ms: float = 5,
-    inputs: Sequence[str] | int | None = None,
+    inputs: Sequence[str | Column] | int | None = None,
     outputs: Sequence[str] | None = None,
     fill_value: Any = None,
     name: str | None = None,

@@ -38,19 +38,21 @@ def _output_columns(
 def resolve_columns(
     options: TritonOptions,
     result_type: Any,
-    inputs: Sequence[str] | int | None,
+    inputs: Sequence[str | Column] | int | None,
     outputs: Sequence[str] | None,
 ) -> tuple[list[Column] | None, list[Column], FlinkType]:
     """The argument columns, result columns and result type of a Triton function.
 
     Where the result type is not given it is derived from the model's metadata, now: Flink
-    needs it to plan the job.
+    needs it to plan the job. ``inputs`` may give :class:`Column` objects with declared types
+    (as ML_PREDICT does from the model's INPUT clause): the engine checks them when it opens.
     """
     declared = None if result_type is None else flink_type_of(result_type)
     if isinstance(inputs, int):
         input_columns: list[Column] | None = [Column() for _ in range(inputs)]
     else:
-        input_columns = None if inputs is None else [Column(n) for n in inputs]
+        input_columns = None if inputs is None else [
+            n if isinstance(n, Column) else Column(n) for n in inputs]
     output_columns = _output_columns(declared, outputs)
     if declared is None or output_columns is None:
         binding = fetch_binding(options, input_columns, output_columns)
@@ -62,7 +64,7 @@ def resolve_columns(
 def function_config(
     model: ModelLike,
     result_type: Any,
-    inputs: Sequence[str] | int | None,
+    inputs: Sequence[str | Column] | int | None,
     outputs: Sequence[str] | None,
     **engine: Any,
 ) -> tuple[EngineConfig, FlinkType]:

@@ -26,7 +26,7 @@ import pandas as pd
 from pyflink.table.udf import FunctionContext, ScalarFunction, udf
 
 from ..config import parse_duration
-from ..engine import BlockingEngine, EngineConfig
+from ..engine import BlockingEngine, Column, EngineConfig
 from ..errors import TritonConfigError
 from .columns import ModelLike, describe_function, function_config, function_name
 from .metrics import TritonMetrics
@@ -77,7 +77,7 @@ def triton_udf(
     model: ModelLike,
     *,
     result_type: Any = None,
-    inputs: Sequence[str] | int | None = None,
+    inputs: Sequence[str | Column] | int | None = None,
     outputs: Sequence[str] | None = None,
     fill_value: Any = None,
     timeout: str | float | None = None,

@@ -22,9 +22,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import TritonConfigError
+from ..errors import TritonConfigError, TritonError, TritonTransportError
 from ..config import TritonOptions, parse_bool, parse_duration
-from ..engine import Column, FlinkType
+from ..engine import Column, FlinkType, fetch_binding
 from .lexer import (
     Kind,
     Token,
@@ -41,6 +41,8 @@ __all__ = ["TritonSql", "execute_sql", "has_content", "ModelInfo", "java_message
 
 log = logging.getLogger(__name__)
 
+# A CREATE MODEL asks the server only briefly: a slow or absent server is checked at open.
+_CHECK_TIMEOUT_S = 3.0
 _CONFIG_KEYS = ("async", "output-mode", "max-concurrent-operations", "timeout")
 
 
@@ -67,10 +69,13 @@ class TritonSql:
         >>> sql.execute_script(open("sql/movie_reviews.sql").read())
 
     :param t_env: the PyFlink ``TableEnvironment``.
+    :param check_models: at ``CREATE MODEL``, check the declared INPUT/OUTPUT columns against
+        the model on the server when it answers (False: offline, checked when a job opens).
     """
 
-    def __init__(self, t_env: Any) -> None:
+    def __init__(self, t_env: Any, *, check_models: bool = True) -> None:
         self.t_env = t_env
+        self.check_models = check_models
         self._functions: dict[str, str] = {}
         self._views = 0
 
@@ -138,15 +143,27 @@ class TritonSql:
             return
         name = _model_name(tokens)
         try:
-            TritonOptions.from_map(options)
-            for kind, cols in (("INPUT", _column_types(tokens, "INPUT")), ("OUTPUT", _column_types(tokens, "OUTPUT"))):
-                for col, type_text in cols:
-                    try:
-                        FlinkType.parse(type_text)
-                    except TritonConfigError as exc:
-                        raise TritonConfigError(f"{kind} column `{col}`: {exc.message}") from None
+            parsed = TritonOptions.from_map(options)
+            declared = {kind: _declared_columns(tokens, kind) for kind in ("INPUT", "OUTPUT")}
         except TritonConfigError as exc:
             raise TritonConfigError(f"CREATE MODEL {name}: {exc.message}", option=exc.option) from None
+        if self.check_models:
+            self._check_against_server(name, parsed, declared["INPUT"], declared["OUTPUT"])
+
+    def _check_against_server(self, name: str, options: TritonOptions, inputs: list[Column],
+                              outputs: list[Column]) -> None:
+        """The declared INPUT/OUTPUT columns against the model's metadata, when the server
+        answers; an unreachable server is not an error here (the function checks again when
+        it opens)."""
+        quick = options.replace(timeout_s=min(options.timeout_s, _CHECK_TIMEOUT_S), max_retries=0,
+                                health_check_enabled=False)
+        try:
+            fetch_binding(quick, inputs or None, outputs or None)
+        except TritonTransportError as exc:
+            log.warning("CREATE MODEL %s: the server did not answer (%s); its types are checked "
+                        "when a job opens the model", name, exc)
+        except TritonError as exc:
+            raise TritonConfigError(f"CREATE MODEL {name}: {exc.message}") from None
 
     def _check_alter_model(self, tokens: list[Token]) -> None:
         i = 2
@@ -273,7 +290,7 @@ class TritonSql:
                 f"ML_PREDICT config 'output-mode' must be ORDERED or ALLOW_UNORDERED, got {config['output-mode']!r}")
         is_async = parse_bool(config.get("async", "false"), key="async")
         outputs = [Column(n, FlinkType.parse(t)) for n, t in info.outputs]
-        inputs = [n for n, _ in info.inputs]
+        inputs = [Column(n, FlinkType.parse(t)) for n, t in info.inputs]
         key = json.dumps([info.name, sorted(options.to_map().items()), info.inputs, info.outputs,
                           total_timeout_s, is_async], default=str)
         if key in self._functions:
@@ -382,6 +399,18 @@ def _column_types(tokens: list[Token], clause: str) -> list[tuple[str, str]]:
                     current.append(t)
             return result
     return []
+
+
+def _declared_columns(tokens: list[Token], clause: str) -> list[Column]:
+    """The INPUT or OUTPUT columns of a CREATE MODEL, parsed (an unsupported type is an error
+    naming the column)."""
+    columns = []
+    for name, type_text in _column_types(tokens, clause):
+        try:
+            columns.append(Column(name, FlinkType.parse(type_text)))
+        except TritonConfigError as exc:
+            raise TritonConfigError(f"{clause} column `{name}`: {exc.message}") from None
+    return columns
 
 
 def _strip_not_null(type_text: str) -> str:
