@@ -276,15 +276,50 @@ def test_outcomes_give_each_row_a_value_or_its_error(runtime_factory: Any, fault
         outcomes.frame()
 
 
-def test_input_errors_name_the_model_and_never_take_the_default(runtime_factory: Any, triton_url: str) -> None:
+def test_input_errors_name_the_model_fail_alone_and_never_take_the_default(
+        runtime_factory: Any, triton_url: str) -> None:
     rt = runtime_factory("classifier", [Column("features")], default_value="-1")
-    outcomes = rt.outcomes([arrays([[1, 2, 3, 4], [1, 2]])])  # the model takes 4 elements a row
+    iris = [5.1, 3.5, 1.4, 0.2]
+    outcomes = rt.outcomes([arrays([iris, [1, 2], iris])])  # the model takes 4 elements a row
     results = outcomes.results()
-    assert all(isinstance(r, Failed) for r in results)
-    error = results[0].error
+    assert results[0] == results[2] == 0  # the rows that fit still go, in the same request
+    error = results[1].error
     assert isinstance(error, TritonSchemaError)
     assert f"Triton model 'classifier' at {triton_url}" in str(error) and "4 elements" in str(error)
-    assert rt.engine.stats.fallback_rows == 0
+    assert rt.engine.stats.fallback_rows == 0 and rt.engine.stats.failed_rows == 1
+    assert rt.engine.client.stats.requests == 1
+
+
+def test_error_column_mode_keeps_failed_rows_visible(fault: FaultServer) -> None:
+    """Without default: a failed request's rows get NULL outputs and the reason; with a
+    default they get it, and the reason too. Nothing raises; input errors are rows too."""
+    for default, fallback in ((None, None), ("[-1]", [-1.0])):
+        extra = {} if default is None else {"default_value": default}
+        rt = Runtime(EngineConfig.of(model_options(fault.url, "m", batch_size=2, **extra), [Column("x")],
+                                     [Column("OUT_x", FlinkType.parse("ARRAY<FLOAT>"))], error_mode="column"))
+        rt.open()
+        try:
+            fault.actions = [("status", 503, "overloaded")]  # the first request that arrives
+            sent_before = len(fault.infer_requests)
+            frame = rt.predict([arrays([[1, 1], [2, 2], [3, np.nan], [4, 4], None])])
+        finally:
+            rt.close()
+        assert list(frame.columns) == ["OUT_x", "error"]
+        assert len(fault.infer_requests) == sent_before + 2  # rows 0, 1 | row 3
+        failed = fault.infer_requests[sent_before].header_json
+        assert failed is not None
+        rows = [None if v is None else list(v) for v in frame["OUT_x"]]
+        errors = frame["error"].tolist()
+        assert errors[4] is None and rows[4] is None  # a NULL row is not an error
+        assert errors[2].startswith("TritonSchemaError: Triton model 'm' at ") and "NULL element" in errors[2]
+        server_failed = [i for i in (0, 1, 3) if errors[i] is not None]
+        assert len(server_failed) == failed["inputs"][0]["shape"][0]
+        for i in (0, 1, 3):
+            if i in server_failed:
+                assert errors[i] == (f"TritonServiceError: Triton model 'm' at {fault.url}: inference "
+                                     "failed with HTTP 503: overloaded") and rows[i] == fallback
+            else:
+                assert rows[i] == [float(i + 1)] * 2
 
 
 def test_batch_timeout_without_default_is_a_named_timeout_error(fault: FaultServer) -> None:

@@ -271,3 +271,38 @@ def test_an_unreachable_server_does_not_fail_create(sql: TritonSql, caplog: pyte
         f"'endpoint' = 'http://127.0.0.1:{free_port()}', 'model-name' = 'm')")
     assert sql.model("far_away") is not None
     assert any("far_away: the server did not answer" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("is_async", ["false", "true"])
+def test_error_mode_column_keeps_failed_rows_visible(sql: TritonSql, fault: Any, is_async: str) -> None:
+    """CONFIG 'error-mode' = 'column': every input row comes out once; the rows of the request
+    that got a 503 carry NULL outputs and the reason, a row that does not fit the model its own
+    reason, the rest their values; the job does not fail."""
+    sql.execute_sql(
+        f"CREATE TEMPORARY MODEL IF NOT EXISTS flaky_{is_async} INPUT (x ARRAY<FLOAT>) OUTPUT (OUT_x ARRAY<FLOAT>) "
+        f"WITH ('provider' = 'triton', 'endpoint' = '{fault.url}', 'model-name' = 'm', 'batch-size' = '3')")
+    values = [(i, [float(i), float(i)]) for i in range(9)] + [(9, [9.0, None])]
+    table = sql.t_env.from_elements(values, DataTypes.ROW([
+        DataTypes.FIELD("id", DataTypes.INT()), DataTypes.FIELD("x", DataTypes.ARRAY(DataTypes.FLOAT()))]))
+    sql.t_env.create_temporary_view(f"flaky_input_{is_async}", table)
+    fault.actions = [("status", 503, "overloaded")]
+    sent_before = len(fault.infer_requests)
+    got = rows(sql, f"SELECT id, OUT_x, error FROM ML_PREDICT(TABLE flaky_input_{is_async}, "
+                    f"MODEL flaky_{is_async}, DESCRIPTOR(x), MAP['error-mode', 'column', 'async', '{is_async}'])")
+    assert [r[0] for r in got] == list(range(10))
+    by_id = {r[0]: (None if r[1] is None else list(r[1]), r[2]) for r in got}
+    assert by_id[9][0] is None and by_id[9][1].startswith("TritonSchemaError: Triton model 'm' at ")
+    failed = [i for i in range(9) if by_id[i][1] is not None]
+    assert len(failed) == fault.infer_requests[sent_before].header_json["inputs"][0]["shape"][0] >= 1
+    for i in range(9):
+        if i in failed:
+            assert by_id[i] == (None, f"TritonServiceError: Triton model 'm' at {fault.url}: inference "
+                                      "failed with HTTP 503: overloaded")
+        else:
+            assert by_id[i] == ([float(i)] * 2, None)
+
+
+def test_error_mode_must_be_fail_or_column(sql: TritonSql) -> None:
+    with pytest.raises(TritonConfigError, match="'error-mode' must be one of fail, column, got 'maybe'"):
+        sql.sql_query("SELECT * FROM ML_PREDICT(TABLE flowers, MODEL iris, DESCRIPTOR(f), "
+                      "MAP['error-mode', 'maybe'])")

@@ -8,10 +8,12 @@ from .blocking import BlockingEngine
 from .coalescer import Coalescer
 from .engine import EngineConfig, EngineStats, InferenceEngine, fetch_binding, rows_predicted
 from .loop import LoopThread
-from .outcomes import Failed, Outcomes
+from .outcomes import ERROR_FIELD, ERROR_MODES, Failed, Outcomes
 from .types import FlinkType
 
 __all__ = [
+    "ERROR_FIELD",
+    "ERROR_MODES",
     "BlockingEngine",
     "Coalescer",
     "Column",

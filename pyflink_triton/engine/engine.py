@@ -25,12 +25,12 @@ import pandas as pd
 
 from ..client import InferPart, TritonClient
 from ..config import TritonOptions
-from ..errors import TritonError, TritonSchemaError, TritonTimeoutError, describe_target
+from ..errors import TritonConfigError, TritonError, TritonSchemaError, TritonTimeoutError, describe_target
 from .binding import Column, ModelBinding, bind_model
 from .columns import array_lengths, null_mask, to_column, to_tensor
 from .defaults import parse_default_value
 from .loop import LoopThread
-from .outcomes import Outcomes
+from .outcomes import ERROR_MODES, Outcomes
 
 __all__ = ["EngineConfig", "EngineStats", "InferenceEngine", "fetch_binding", "rows_predicted"]
 
@@ -72,6 +72,8 @@ class EngineConfig:
     :param outputs: the wanted outputs (names and declared types), None for all.
     :param fill_value: sent in place of NULL elements inside arrays (None: such rows fail).
     :param total_timeout_s: bound on one batch's total time, retries included.
+    :param error_mode: ``fail`` (a failed row fails the job, or takes ``default-value``) or
+        ``column`` (every row also gets an ``error`` field: NULL, or why it failed).
     """
 
     options: TritonOptions
@@ -79,6 +81,13 @@ class EngineConfig:
     outputs: tuple[Column, ...] | None = None
     fill_value: Any = None
     total_timeout_s: float | None = None
+    error_mode: str = "fail"
+
+    def __post_init__(self) -> None:
+        if self.error_mode not in ERROR_MODES:
+            raise TritonConfigError(
+                f"Invalid error mode {self.error_mode!r}. Accepted: {', '.join(map(repr, ERROR_MODES))}.",
+                option="error-mode")
 
     @classmethod
     def of(cls, options: TritonOptions, inputs: Sequence[Column] | None = None,
@@ -141,7 +150,7 @@ class InferenceEngine:
         n = len(columns[0]) if columns else 0
         if not _FIRST_BATCH_AT:
             _FIRST_BATCH_AT.append(time.monotonic())
-        outcomes = Outcomes(binding.outputs, n)
+        outcomes = Outcomes(binding.outputs, n, error_column=self.config.error_mode == "column")
         valid = np.ones(n, dtype=bool)
         for column in columns:
             valid &= ~null_mask(column)
@@ -198,14 +207,8 @@ class InferenceEngine:
         binding, client = self.binding, self.client
         assert binding is not None and client is not None
         batched = binding.batching
-        try:
-            tensors = {
-                spec.name: to_tensor(col.iloc[positions], spec, batched=batched, fill_value=self.config.fill_value)
-                for spec, col in zip(binding.inputs, columns)
-            }
-        except TritonError as exc:
-            # The rows do not fit the model: an input error, never replaced by the default.
-            outcomes.fail(positions, self._named(exc))
+        positions, tensors = self._tensors(columns, positions, outcomes)
+        if not len(positions):
             return
         parts: list[InferPart] = await client.infer_parts(
             tensors, binding.output_names, datatypes=self._datatypes, split=batched)
@@ -215,6 +218,35 @@ class InferenceEngine:
                 outcomes.put(where, self._values(part, len(where)))
             except TritonError as exc:
                 self._fallback(outcomes, where, exc)
+
+    def _tensors(self, columns: Columns, positions: np.ndarray,
+                 outcomes: Outcomes) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """The group's tensors, and the positions they hold. Rows that do not fit the model
+        (an input error, never replaced by the default) fail alone: on the error path each
+        row is converted on its own, so that the others still go."""
+        binding = self.binding
+        assert binding is not None
+        fill = self.config.fill_value
+
+        def convert(rows: np.ndarray) -> dict[str, np.ndarray]:
+            return {spec.name: to_tensor(col.iloc[rows], spec, batched=binding.batching, fill_value=fill)
+                    for spec, col in zip(binding.inputs, columns)}
+
+        try:
+            return positions, convert(positions)
+        except TritonError as exc:
+            if len(positions) == 1:
+                outcomes.fail(positions, self._named(exc))
+                return positions[:0], {}
+        good = []
+        for p in positions:
+            try:
+                convert(np.array([p]))
+                good.append(p)
+            except TritonError as exc:
+                outcomes.fail(np.array([p]), self._named(exc))
+        kept = np.array(good, dtype=positions.dtype)
+        return kept, (convert(kept) if len(kept) else {})
 
     def _values(self, part: InferPart, rows: int) -> list[Any]:
         """Each output's row values from one request's answer (or raise its error)."""
@@ -234,13 +266,14 @@ class InferenceEngine:
 
     def _fallback(self, outcomes: Outcomes, positions: np.ndarray, error: TritonError) -> None:
         """Rows of a failed request: the ``default-value`` when there is one, else the error."""
+        error = self._named(error)
         if not self._has_default:
-            outcomes.fail(positions, self._named(error))
+            outcomes.fail(positions, error)
             return
         self.stats.fallback_rows += len(positions)
         log.warning("Triton inference failed for %d rows; using 'default-value': %s",
                     len(positions), error)
-        outcomes.put_default(positions, self._default)
+        outcomes.put_default(positions, self._default, error)
 
     def _named(self, error: TritonError) -> TritonError:
         return with_context(error, self.options)

@@ -17,7 +17,12 @@ from ..errors import TritonError
 from .binding import TensorSpec
 from .types import NUMPY_DTYPES
 
-__all__ = ["Failed", "OutputColumn", "Outcomes"]
+__all__ = ["ERROR_FIELD", "ERROR_MODES", "Failed", "OutputColumn", "Outcomes", "describe_error"]
+
+#: The field an error-column result adds after the outputs.
+ERROR_FIELD = "error"
+#: ``fail``: a failed row fails the job (or takes ``default-value``); ``column``: it carries its error.
+ERROR_MODES = ("fail", "column")
 
 
 @dataclass(frozen=True)
@@ -82,25 +87,35 @@ def _plain(value: Any) -> Any:
 
 
 class Outcomes:
-    """One outcome per row of a batch, in input order."""
+    """One outcome per row of a batch, in input order.
 
-    def __init__(self, specs: Sequence[TensorSpec], n: int) -> None:
+    :param error_column: the rows' errors are values too (an extra ``error`` STRING field:
+        NULL where the row succeeded, the error's text where it failed): nothing raises.
+    """
+
+    def __init__(self, specs: Sequence[TensorSpec], n: int, *, error_column: bool = False) -> None:
         self.n = n
+        self.error_column = error_column
         self.columns = [OutputColumn(spec, n) for spec in specs]
-        self._errors: dict[int, TritonError] = {}  # few rows fail: a dict, not an array
+        # Few rows fail: dicts, not arrays. Rows given the default keep their error apart.
+        self._errors: dict[int, TritonError] = {}
+        self._recovered: dict[int, TritonError] = {}
 
     def put(self, positions: np.ndarray, columns: Sequence[Any]) -> None:
         """Set each output's values at ``positions`` (one sequence per output)."""
         for column, values in zip(self.columns, columns):
             column.put(positions, values)
 
-    def put_default(self, positions: np.ndarray, value: Any) -> None:
-        """Give ``positions`` the parsed ``default-value`` (a tuple of fields for several outputs)."""
+    def put_default(self, positions: np.ndarray, value: Any, error: TritonError) -> None:
+        """Give ``positions`` the parsed ``default-value`` (a tuple of fields for several
+        outputs) in place of what ``error`` stopped."""
         if len(self.columns) == 1:
             self.columns[0].put_default(positions, value)
         elif value is not None:
             for column, field_value in zip(self.columns, value):
                 column.put_default(positions, field_value)
+        for p in positions.tolist():
+            self._recovered[p] = error
 
     def fail(self, positions: np.ndarray, error: TritonError) -> None:
         """Make ``error`` the outcome of ``positions``."""
@@ -112,8 +127,9 @@ class Outcomes:
         done = np.zeros(self.n, dtype=bool)
         for column in self.columns:
             done |= column.present
-        if self._errors:
-            done[list(self._errors)] = True
+        for rows in (self._errors, self._recovered):
+            if rows:
+                done[list(rows)] = True
         return done
 
     @property
@@ -122,25 +138,41 @@ class Outcomes:
         return len(self._errors)
 
     def first_error(self) -> TritonError | None:
-        """The error of the first failed row, if any."""
-        return self._errors[min(self._errors)] if self._errors else None
+        """The error of the first failed row, if any (None in error-column mode)."""
+        if self.error_column or not self._errors:
+            return None
+        return self._errors[min(self._errors)]
+
+    def error_texts(self) -> list[str | None]:
+        """Per row: None, or the text of the error that failed it (defaulted rows included)."""
+        texts: list[str | None] = [None] * self.n
+        for rows in (self._recovered, self._errors):
+            for p, error in rows.items():
+                texts[p] = describe_error(error)
+        return texts
 
     def frame(self) -> pd.Series | pd.DataFrame:
-        """The values as pandas (a Series for one output, a DataFrame for several).
+        """The values as pandas (a Series for one output, a DataFrame for several or with the
+        error column).
 
         :raises TritonError: the first failed row's error: a pandas column cannot hold it.
         """
         error = self.first_error()
         if error is not None:
             raise error
-        if len(self.columns) == 1:
+        if len(self.columns) == 1 and not self.error_column:
             return self.columns[0].series()
-        return pd.DataFrame({c.spec.name: c.series() for c in self.columns})
+        frame = pd.DataFrame({c.spec.name: c.series() for c in self.columns})
+        if self.error_column:
+            frame[ERROR_FIELD] = pd.Series(self.error_texts(), dtype=object)
+        return frame
 
     def results(self, make_row: Callable[..., Any] = lambda *fields: fields) -> list[Any]:
-        """One result per row: its value (``make_row(*fields)`` for several outputs) or
-        :class:`Failed`."""
+        """One result per row: its value (``make_row(*fields)`` for several outputs or with the
+        error column) or :class:`Failed`."""
         per_output = [c.python_values() for c in self.columns]
+        if self.error_column:
+            return [make_row(*fields) for fields in zip(*per_output, self.error_texts())]
         if len(per_output) == 1:
             results = per_output[0]
         else:
@@ -155,3 +187,8 @@ class Outcomes:
 
     def _row_present(self, i: int) -> bool:
         return any(bool(c.present[i]) for c in self.columns)
+
+
+def describe_error(error: BaseException) -> str:
+    """An error as the error column shows it: ``Kind: message`` (model, endpoint, status)."""
+    return f"{type(error).__name__}: {error}"

@@ -206,6 +206,7 @@ def async_triton_udf(
     inputs: Sequence[str | Column] | int | None = None,
     outputs: Sequence[str] | None = None,
     fill_value: Any = None,
+    error_mode: str = "fail",
     name: str | None = None,
 ) -> Any:
     """A PyFlink async scalar UDF that runs a Triton model per row, coalescing rows in flight.
@@ -228,7 +229,8 @@ def async_triton_udf(
     if state == "disabled":
         log.warning("%s is set: the FLINK-39532 workaround is off and PyFlink %s gives rows "
                     "other rows' results", PATCH_ENV, pyflink_version())
-    config, declared = function_config(model, result_type, inputs, outputs, fill_value=fill_value)
+    config, declared = function_config(model, result_type, inputs, outputs, fill_value=fill_value,
+                                       error_mode=error_mode)
     function = TritonAsyncFunction(config, max_batch_rows=max_batch_rows, max_wait_ms=max_wait_ms)
     return udf(function, result_type=to_datatype(declared),
                name=function_name(config.options, "triton_async", name))

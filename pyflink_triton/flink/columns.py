@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..config import ModelLike, TritonOptions, as_options
-from ..engine import Column, EngineConfig, FlinkType, fetch_binding
+from ..engine import ERROR_FIELD, Column, EngineConfig, FlinkType, fetch_binding
 from ..errors import TritonConfigError
 from .types import flink_type_of
 
@@ -68,11 +68,23 @@ def function_config(
     outputs: Sequence[str] | None,
     **engine: Any,
 ) -> tuple[EngineConfig, FlinkType]:
-    """A factory's engine configuration and declared result type (``engine``: fill value,
-    timeout)."""
+    """A factory's engine configuration and its function's result type (``engine``: fill
+    value, timeout, error mode; the ``column`` error mode adds an ``error`` STRING field)."""
     options = as_options(model)
     input_columns, output_columns, declared = resolve_columns(options, result_type, inputs, outputs)
-    return EngineConfig.of(options, input_columns, output_columns, **engine), declared
+    config = EngineConfig.of(options, input_columns, output_columns, **engine)
+    if config.error_mode == "column":
+        declared = with_error_field(declared, output_columns)
+    return config, declared
+
+
+def with_error_field(result: FlinkType, outputs: Sequence[Column]) -> FlinkType:
+    """``ROW<outputs..., error STRING>``: the result type in the ``column`` error mode."""
+    if result.root == "ROW" and len(outputs) > 1:
+        fields = result.fields
+    else:
+        fields = ((outputs[0].name or "result", result),)
+    return FlinkType("ROW", fields=(*fields, (ERROR_FIELD, FlinkType("STRING"))))
 
 
 def function_name(options: TritonOptions, prefix: str, name: str | None) -> str:

@@ -81,6 +81,7 @@ def triton_udf(
     outputs: Sequence[str] | None = None,
     fill_value: Any = None,
     timeout: str | float | None = None,
+    error_mode: str = "fail",
     name: str | None = None,
 ) -> Any:
     """A PyFlink pandas UDF that runs a Triton model, one result per row, in row order.
@@ -99,6 +100,10 @@ def triton_udf(
     :param fill_value: value sent in place of NULL elements inside arrays (default: a row
         with a NULL element fails with a clear error). NULL rows are never sent: they give NULL.
     :param timeout: bound on one batch's total time, retries included (``'30s'``, seconds).
+    :param error_mode: ``'fail'`` (default): a failed row fails the job, or takes the
+        ``default-value``; ``'column'``: the result is a ROW of the outputs and an ``error``
+        STRING (NULL, or why the row failed; its outputs are then the default or NULL), and
+        failures never fail the job.
     :param name: the function's name (for plans and logs).
     :return: a function for ``t_env.create_temporary_function`` or Table API calls.
 
@@ -108,7 +113,7 @@ def triton_udf(
         ...                inputs=["ids", "text", "vec"])
     """
     config, declared = function_config(model, result_type, inputs, outputs, fill_value=fill_value,
-                                       total_timeout_s=_seconds(timeout))
+                                       total_timeout_s=_seconds(timeout), error_mode=error_mode)
     return udf(TritonPandasFunction(config), result_type=to_datatype(declared), func_type="pandas",
                name=function_name(config.options, "triton", name))
 

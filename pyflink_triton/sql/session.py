@@ -14,6 +14,7 @@ provider to run them. This session adds what is missing and nothing else:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import TritonConfigError, TritonError, TritonTransportError
-from ..config import TritonOptions, parse_bool, parse_duration
+from ..config import TritonOptions
 from ..engine import Column, FlinkType, fetch_binding
 from .lexer import (
     Kind,
@@ -35,6 +36,7 @@ from .lexer import (
     tokenize,
     unquote_identifier,
 )
+from .functions import CONFIG_KEYS, PredictConfig, predict_function
 from .predict import PredictCall, rewrite_predict_calls
 
 __all__ = ["TritonSql", "execute_sql", "has_content", "ModelInfo", "java_message"]
@@ -43,7 +45,6 @@ log = logging.getLogger(__name__)
 
 # A CREATE MODEL asks the server only briefly: a slow or absent server is checked at open.
 _CHECK_TIMEOUT_S = 3.0
-_CONFIG_KEYS = ("async", "output-mode", "max-concurrent-operations", "timeout")
 
 
 @dataclass(frozen=True)
@@ -208,10 +209,11 @@ class TritonSql:
         self._validate_with_flink(call, table)
         table = self._materialize_if_literal(table)
         columns = self._table_columns(table)
-        config = dict(call.config or {})
-        unknown = sorted(k for k in config if k not in _CONFIG_KEYS)
+        raw_config = dict(call.config or {})
+        unknown = sorted(k for k in raw_config if k not in CONFIG_KEYS)
         if unknown:
             log.info("ML_PREDICT ignores unknown config keys %s (as Flink does)", unknown)
+        config = PredictConfig.parse(raw_config)
         function = self._function_for(info, config)
         by_name = dict(columns)
         args = []
@@ -222,7 +224,7 @@ class TritonSql:
             args.append(ref)
         taken = {name for name, _ in columns}
         outputs = []
-        for out_name, _ in info.outputs:
+        for out_name in config.output_names([n for n, _ in info.outputs]):
             alias = out_name + "0" if out_name in taken else out_name
             outputs.append((out_name, alias))
         call_sql = f"{quote_identifier(function)}({', '.join(args)})"
@@ -273,53 +275,17 @@ class TritonSql:
         self.t_env.create_temporary_view(name, self.t_env.from_elements(rows, row_type))
         return quote_identifier(name)
 
-    def _function_for(self, info: ModelInfo, config: dict[str, str]) -> str:
+    def _function_for(self, info: ModelInfo, config: PredictConfig) -> str:
         options = TritonOptions.from_map(info.options)
-        total_timeout_s = None
-        if "max-concurrent-operations" in config:
-            value = config["max-concurrent-operations"]
-            if not value.strip().isdigit() or int(value) <= 0:
-                raise TritonConfigError(
-                    f"ML_PREDICT config 'max-concurrent-operations' must be a positive integer, got {value!r}")
-            options = options.replace(max_concurrent_requests=int(value))
-        if "timeout" in config:
-            total_timeout_s = parse_duration(config["timeout"], key="timeout")
-        mode = config.get("output-mode", "ORDERED").strip().upper()
-        if mode not in ("ORDERED", "ALLOW_UNORDERED"):
-            raise TritonConfigError(
-                f"ML_PREDICT config 'output-mode' must be ORDERED or ALLOW_UNORDERED, got {config['output-mode']!r}")
-        is_async = parse_bool(config.get("async", "false"), key="async")
-        outputs = [Column(n, FlinkType.parse(t)) for n, t in info.outputs]
-        inputs = [Column(n, FlinkType.parse(t)) for n, t in info.inputs]
         key = json.dumps([info.name, sorted(options.to_map().items()), info.inputs, info.outputs,
-                          total_timeout_s, is_async], default=str)
-        if key in self._functions:
-            return self._functions[key]
-        result_type = outputs[0].type if len(outputs) == 1 else FlinkType(
-            "ROW", fields=tuple((c.name, c.type) for c in outputs))  # type: ignore[misc]
-        out_names = [c.name for c in outputs]
-        if is_async:
-            from ..flink import async_triton_udf, configure_async
-
-            # Flink's async knobs are per job; ML_PREDICT's config sets them as Flink's own
-            # provider would (rows in flight, per-row timeout), and turns PyFlink's per-row
-            # retries off: the client retries whole requests itself.
-            configure_async(
-                self.t_env,
-                max_concurrent_operations=int(config.get("max-concurrent-operations", 4096)),
-                timeout=config.get("timeout"),
-            )
-            function = async_triton_udf(options, result_type=result_type, inputs=inputs, outputs=out_names)
-        else:
-            from ..flink import triton_udf
-
-            function = triton_udf(options, result_type=result_type, inputs=inputs, outputs=out_names,
-                                  timeout=total_timeout_s)
-        name = "__triton_" + re.sub(r"\W", "_", info.name.split(".")[-1].strip("`")) + "_" + \
-            hashlib.sha1(key.encode()).hexdigest()[:10]
-        self.t_env.create_temporary_system_function(name, function)
-        self._functions[key] = name
-        return name
+                          dataclasses.astuple(config)], default=str)
+        if key not in self._functions:
+            function = predict_function(self.t_env, options, info.inputs, info.outputs, config)
+            name = "__triton_" + re.sub(r"\W", "_", info.name.split(".")[-1].strip("`")) + "_" + \
+                hashlib.sha1(key.encode()).hexdigest()[:10]
+            self.t_env.create_temporary_system_function(name, function)
+            self._functions[key] = name
+        return self._functions[key]
 
 
 def has_content(result: Any) -> bool:

@@ -1,0 +1,75 @@
+"""ML_PREDICT's config map, and the Triton function a call over a triton model runs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..config import TritonOptions, parse_bool, parse_duration
+from ..engine import ERROR_FIELD, ERROR_MODES, Column, FlinkType
+from ..errors import TritonConfigError
+from ..flink import async_triton_udf, configure_async, triton_udf
+
+__all__ = ["CONFIG_KEYS", "PredictConfig", "predict_function"]
+
+#: The keys of ML_PREDICT's config map we read (others are ignored, as Flink does).
+CONFIG_KEYS = ("async", "output-mode", "max-concurrent-operations", "timeout", "error-mode")
+
+
+@dataclass(frozen=True)
+class PredictConfig:
+    """ML_PREDICT's config map, validated."""
+
+    max_concurrent: int | None = None  #: ``max-concurrent-operations``
+    timeout: str | None = None  #: ``timeout`` as written
+    timeout_s: float | None = None
+    is_async: bool = False
+    error_mode: str = "fail"  #: ``error-mode``: ours, ``fail`` or ``column``
+
+    @classmethod
+    def parse(cls, config: Mapping[str, str]) -> PredictConfig:
+        """:raises TritonConfigError: naming the config key and the accepted values."""
+        max_concurrent = None
+        if "max-concurrent-operations" in config:
+            value = config["max-concurrent-operations"]
+            if not value.strip().isdigit() or int(value) <= 0:
+                raise TritonConfigError(
+                    f"ML_PREDICT config 'max-concurrent-operations' must be a positive integer, got {value!r}")
+            max_concurrent = int(value)
+        timeout = config.get("timeout")
+        mode = config.get("output-mode", "ORDERED").strip().upper()
+        if mode not in ("ORDERED", "ALLOW_UNORDERED"):
+            raise TritonConfigError(
+                f"ML_PREDICT config 'output-mode' must be ORDERED or ALLOW_UNORDERED, got {config['output-mode']!r}")
+        error_mode = config.get("error-mode", "fail").strip().lower()
+        if error_mode not in ERROR_MODES:
+            raise TritonConfigError(
+                f"ML_PREDICT config 'error-mode' must be one of {', '.join(ERROR_MODES)}, "
+                f"got {config['error-mode']!r}", option="error-mode")
+        return cls(max_concurrent, timeout, None if timeout is None else parse_duration(timeout, key="timeout"),
+                   parse_bool(config.get("async", "false"), key="async"), error_mode)
+
+    def output_names(self, outputs: list[str]) -> list[str]:
+        """The result's fields: the model's outputs, then ``error`` in the ``column`` mode."""
+        return [*outputs, ERROR_FIELD] if self.error_mode == "column" else outputs
+
+
+def predict_function(t_env: Any, options: TritonOptions, inputs: list[tuple[str, str]],
+                     outputs: list[tuple[str, str]], config: PredictConfig) -> Any:
+    """The UDF for one ML_PREDICT call: its declared INPUT and OUTPUT columns, its config."""
+    if config.max_concurrent is not None:
+        options = options.replace(max_concurrent_requests=config.max_concurrent)
+    declared = [Column(n, FlinkType.parse(t)) for n, t in outputs]
+    result_type = declared[0].type if len(declared) == 1 else FlinkType(
+        "ROW", fields=tuple((c.name, c.type) for c in declared))  # type: ignore[misc]
+    kwargs: dict[str, Any] = dict(
+        result_type=result_type, inputs=[Column(n, FlinkType.parse(t)) for n, t in inputs],
+        outputs=[c.name for c in declared], error_mode=config.error_mode)
+    if not config.is_async:
+        return triton_udf(options, timeout=config.timeout_s, **kwargs)
+    # Flink's async knobs are per job; ML_PREDICT's config sets them as Flink's own provider
+    # would (rows in flight, per-row timeout), and turns PyFlink's per-row retries off: the
+    # client retries whole requests itself.
+    configure_async(t_env, max_concurrent_operations=config.max_concurrent or 4096, timeout=config.timeout)
+    return async_triton_udf(options, **kwargs)
