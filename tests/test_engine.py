@@ -237,7 +237,8 @@ def test_default_value_parsing(text: str, ddl: str, value: Any) -> None:
 
 
 @pytest.mark.parametrize(("text", "ddl"), [("abc", "BIGINT"), ("1.5", "INT"), ("300", "TINYINT"),
-                                           ("[1,", "ARRAY<FLOAT>"), ("maybe", "BOOLEAN"), ('{"z": 1}', "ROW<a INT>")])
+                                           ("[1,", "ARRAY<FLOAT>"), ("maybe", "BOOLEAN"), ('{"z": 1}', "ROW<a INT>"),
+                                           ("[1, null]", "ARRAY<INT NOT NULL>"), ("null", "BIGINT NOT NULL")])
 def test_unparseable_default_value_names_option_and_type(text: str, ddl: str) -> None:
     with pytest.raises(TritonConfigError, match=f"'default-value'.*{ddl.split('<')[0]}"):
         parse_default_value(text, FlinkType.parse(ddl))
@@ -339,3 +340,11 @@ def test_several_outputs_come_back_as_rows_or_a_frame(runtime_factory: Any) -> N
                          [Column("id_times_two"), Column("text_upper")])
     columns = [object_column([1, None]), object_column(["a", "b"]), object_column([[1.0, 1.0, 1.0]] * 2)]
     assert rt.outcomes(columns).results() == [(2, "A"), None]
+
+
+@pytest.mark.parametrize(("text", "ddl"), [("[1, null]", "ARRAY<INT NOT NULL>"), ("null", "BIGINT NOT NULL"),
+                                           ('{"a": null}', "ROW<a INT NOT NULL>")])
+def test_a_null_default_for_a_not_null_type_is_refused_naming_not_null(text: str, ddl: str) -> None:
+    """As Flink's Java provider does when the function opens (it was accepted and emitted)."""
+    with pytest.raises(TritonConfigError, match=r"'default-value'.*NULL where the type is .*NOT NULL"):
+        parse_default_value(text, FlinkType.parse(ddl))

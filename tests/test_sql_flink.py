@@ -306,3 +306,12 @@ def test_error_mode_must_be_fail_or_column(sql: TritonSql) -> None:
     with pytest.raises(TritonConfigError, match="'error-mode' must be one of fail, column, got 'maybe'"):
         sql.sql_query("SELECT * FROM ML_PREDICT(TABLE flowers, MODEL iris, DESCRIPTOR(f), "
                       "MAP['error-mode', 'maybe'])")
+
+
+def test_a_fifth_argument_is_left_to_flink_to_reject(sql: TritonSql) -> None:
+    """It was dropped silently and the query ran; Flink rejects the call, in its own words."""
+    with pytest.raises(TritonConfigError) as info:
+        sql.sql_query("SELECT * FROM ML_PREDICT(TABLE flowers, MODEL iris, DESCRIPTOR(f), "
+                      "MAP['async', 'false'], 'x')")
+    assert str(info.value).startswith("No match found for function signature ML_PREDICT(")
+    assert "Supported signatures are:" in str(info.value)

@@ -34,6 +34,8 @@ def parse_default_value(text: str | None, ftype: FlinkType) -> tuple[bool, Any]:
 
 def _parse_for(value: Any, ftype: FlinkType, *, top: bool = False) -> Any:
     if value is None or (top and value == "null"):
+        if not ftype.nullable:
+            raise ValueError(f"NULL where the type is {ftype.ddl()}")
         return None
     root = ftype.root
     if root in ("ARRAY", "ROW") and isinstance(value, str):

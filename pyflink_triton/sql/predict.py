@@ -35,6 +35,8 @@ class PredictCall:
     :param model: the model identifier text as written (quotes kept).
     :param descriptor: descriptor column names, unquoted.
     :param config: the config map, or None when there is none.
+    :param extra: the text of positional arguments past the fourth: Flink rejects such a
+        call, so they are kept for its validation, never dropped.
     """
 
     text: str
@@ -43,6 +45,7 @@ class PredictCall:
     model: str
     descriptor: list[str]
     config: dict[str, str] | None = field(default=None)
+    extra: tuple[str, ...] = ()
 
 
 def _meaningful(tokens: list[Token]) -> list[Token]:
@@ -133,7 +136,8 @@ def _parse_call(sql: str, tokens: list[Token], open_idx: int, close_idx: int) ->
     config = None
     if "CONFIG" in slots:
         config = _parse_config(slots["CONFIG"])
-    return PredictCall("", table, is_query, model, columns, config)
+    extra = tuple(_text(arg, sql) for arg in positional[4:])
+    return PredictCall("", table, is_query, model, columns, config, extra)
 
 
 def _parse_config(tokens: list[Token]) -> dict[str, str]:

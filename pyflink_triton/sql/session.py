@@ -241,7 +241,8 @@ class TritonSql:
         provider, which is what we bring."""
         config = "" if call.config is None else ", " + map_literal(call.config)
         descriptor = ", ".join(quote_identifier(c) for c in call.descriptor)
-        text = f"ML_PREDICT(TABLE {table}, MODEL {call.model}, DESCRIPTOR({descriptor}){config})"
+        extra = "".join(f", {arg}" for arg in call.extra)
+        text = f"ML_PREDICT(TABLE {table}, MODEL {call.model}, DESCRIPTOR({descriptor}){config}{extra})"
         try:
             self.t_env.sql_query(f"SELECT * FROM {text}")
         except Exception as exc:
