@@ -315,3 +315,13 @@ def test_a_fifth_argument_is_left_to_flink_to_reject(sql: TritonSql) -> None:
                       "MAP['async', 'false'], 'x')")
     assert str(info.value).startswith("No match found for function signature ML_PREDICT(")
     assert "Supported signatures are:" in str(info.value)
+
+
+def test_an_updating_input_is_rejected_as_flink_does(sql: TritonSql) -> None:
+    """An aggregating view makes updates; Flink's ML_PREDICT consumes inserts only (it ran and
+    re-predicted on retractions before)."""
+    sql.execute_sql("CREATE TEMPORARY VIEW IF NOT EXISTS last_review AS "
+                    "SELECT movie, MAX(review) AS review FROM reviews GROUP BY movie")
+    with pytest.raises(TritonConfigError, match=r"^ML_PREDICT doesn't support consuming update and delete "
+                                                r"changes which is produced by node GroupAggregate\(groupBy=\[movie\]"):
+        sql.sql_query("SELECT * FROM ML_PREDICT(TABLE last_review, MODEL sentiment, DESCRIPTOR(review))")

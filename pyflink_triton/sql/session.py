@@ -207,7 +207,9 @@ class TritonSql:
             table = quote_identifier(f"__triton_input_{self._views}")
             self.t_env.create_temporary_view(table.strip("`"), self.t_env.sql_query(call.table))
         self._validate_with_flink(call, table)
-        table = self._materialize_if_literal(table)
+        plan = self._input_plan(table)
+        _check_insert_only(plan)
+        table = self._materialize_if_literal(table, plan)
         columns = self._table_columns(table)
         raw_config = dict(call.config or {})
         unknown = sorted(k for k in raw_config if k not in CONFIG_KEYS)
@@ -255,12 +257,17 @@ class TritonSql:
         schema = self.t_env.sql_query(f"SELECT * FROM {table}")._j_table.getResolvedSchema()
         return [(c.getName(), c.getDataType().toString()) for c in schema.getColumns()]
 
-    def _materialize_if_literal(self, table: str) -> str:
+    def _input_plan(self, table: str) -> str:
+        """The input's optimized physical plan, with each node's changelog mode."""
+        from pyflink.table import ExplainDetail
+
+        plan = self.t_env.explain_sql(f"SELECT * FROM {table}", ExplainDetail.CHANGELOG_MODE)
+        return plan.split("== Optimized Physical Plan ==")[-1].split("== Optimized Execution Plan ==")[0]
+
+    def _materialize_if_literal(self, table: str, optimized: str) -> str:
         """PyFlink 2.3 crashes when a pandas UDF's arguments become literals, which is what
         the planner makes of a ``VALUES`` source. Such a source is small and bounded: read it
         once and serve it through ``from_elements``, a real source."""
-        plan = self.t_env.explain_sql(f"SELECT * FROM {table}")
-        optimized = plan.split("== Optimized Physical Plan ==")[-1]
         if "Values(" not in optimized or "TableSourceScan(" in optimized:
             return table
         source = self.t_env.sql_query(f"SELECT * FROM {table}")
@@ -366,6 +373,18 @@ def _column_types(tokens: list[Token], clause: str) -> list[tuple[str, str]]:
                     current.append(t)
             return result
     return []
+
+
+def _check_insert_only(plan: str) -> None:
+    """ML_PREDICT consumes inserts only, as Flink's does (its docs: no CDC input). Flink would
+    say so itself, in these words, but only once a provider exists: its planner looks for one
+    before it infers changelog modes."""
+    top = next((line.strip() for line in plan.splitlines() if line.strip()), "")
+    mode = re.search(r"changelogMode=\[([A-Z,]*)\]", top)
+    if mode and set(mode.group(1).split(",")) - {"I"}:
+        node = re.sub(r",\s*changelogMode=\[[A-Z,]*\]", "", top)
+        raise TritonConfigError(
+            f"ML_PREDICT doesn't support consuming update and delete changes which is produced by node {node}")
 
 
 def _declared_columns(tokens: list[Token], clause: str) -> list[Column]:
