@@ -325,3 +325,13 @@ def test_an_updating_input_is_rejected_as_flink_does(sql: TritonSql) -> None:
     with pytest.raises(TritonConfigError, match=r"^ML_PREDICT doesn't support consuming update and delete "
                                                 r"changes which is produced by node GroupAggregate\(groupBy=\[movie\]"):
         sql.sql_query("SELECT * FROM ML_PREDICT(TABLE last_review, MODEL sentiment, DESCRIPTOR(review))")
+
+
+def test_ml_predict_over_a_common_table_expression(sql: TritonSql) -> None:
+    """`WITH v AS (...) ... ML_PREDICT(TABLE v, ...)` gave "Object 'v' not found"; a WITH table
+    that uses an earlier one, with a column list, works too."""
+    got = rows(sql, """
+        WITH picked AS (SELECT id, f FROM flowers WHERE id <> 2),
+             renamed(k, features) AS (SELECT id, f FROM picked)
+        SELECT k, class_id FROM ML_PREDICT(TABLE renamed, MODEL iris, DESCRIPTOR(features))""")
+    assert got == [(1, iris_class([5.1, 3.5, 1.4, 0.2])), (3, iris_class([6.3, 3.3, 6.0, 2.5]))]

@@ -109,3 +109,15 @@ def test_ml_predict_in_strings_and_comments_is_not_a_call() -> None:
 def test_render_none_keeps_the_call() -> None:
     sql = "SELECT * FROM ML_PREDICT(TABLE t, MODEL other, DESCRIPTOR(a))"
     assert rewrite_predict_calls(sql, lambda c: None) == sql
+
+
+def test_common_table_expressions_stand_alone_with_the_ones_before_them() -> None:
+    from pyflink_triton.sql.predict import common_table_expressions
+
+    sql = ("WITH v AS (SELECT 1 AS a), `W`(x) AS (SELECT a FROM v) "
+           "SELECT * FROM ML_PREDICT(TABLE W, MODEL m, DESCRIPTOR(x))")
+    assert common_table_expressions(sql) == {
+        "v": "WITH v AS (SELECT 1 AS a) SELECT * FROM v",
+        "w": "WITH v AS (SELECT 1 AS a), `W`(x) AS (SELECT a FROM v) SELECT * FROM `W`",
+    }
+    assert common_table_expressions("CREATE TABLE t (a INT) WITH ('connector' = 'x')") == {}

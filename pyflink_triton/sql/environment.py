@@ -3,10 +3,11 @@ that needs this package and Flink's Python operators shipped with each job."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +39,10 @@ def table_environment(
     :param workdir: where the package archive shipped to a cluster is written.
     :raises TritonConfigError: for a malformed ``jobmanager`` or setting.
     """
-    env_settings = (EnvironmentSettings.in_batch_mode() if mode == "batch"
-                    else EnvironmentSettings.in_streaming_mode())
-    t_env = TableEnvironment.create(env_settings)
+    with _worker_environments_unlogged(workdir):  # the first call to PyFlink starts the JVM
+        env_settings = (EnvironmentSettings.in_batch_mode() if mode == "batch"
+                        else EnvironmentSettings.in_streaming_mode())
+        t_env = TableEnvironment.create(env_settings)
     config = t_env.get_config()
     config.set("parallelism.default", str(parallelism))
     configure_inference(t_env, batch_size=batch_size, max_latency_ms=max_latency_ms)
@@ -54,6 +56,48 @@ def table_environment(
     if jobmanager:
         _ship_flink_python(config)
     return t_env
+
+
+#: Beam's bundle factory logs a Python worker's whole environment, every variable of the process
+#: that started Flink (exported tokens and passwords among them), at INFO when it closes the
+#: worker ("Closing environment ... beam:env:process:v1") and at WARN when that fails. No Flink
+#: or PyFlink option turns this off; the logger's level does.
+_ENVIRONMENT_LOGGER = "org.apache.beam.runners.fnexecution.control.DefaultJobBundleFactory"
+
+
+@contextlib.contextmanager
+def _worker_environments_unlogged(workdir: Path) -> Iterator[None]:
+    """Start a local JVM with Flink's log4j configuration plus :data:`_ENVIRONMENT_LOGGER` at ERROR.
+
+    PyFlink launches the JVM with ``LOG4J_PROPERTIES`` or ``$FLINK_CONF_DIR/log4j-cli.properties``;
+    a configuration of the user's own (``LOG4J_PROPERTIES``) is left as it is.
+    """
+    config = None if "LOG4J_PROPERTIES" in os.environ else _quiet_log_config(workdir)
+    if config is not None:
+        os.environ["LOG4J_PROPERTIES"] = str(config)
+    try:
+        yield
+    finally:
+        if config is not None:
+            os.environ.pop("LOG4J_PROPERTIES", None)
+
+
+def _quiet_log_config(workdir: Path) -> Path | None:
+    from pyflink.find_flink_home import _find_flink_home
+
+    conf_dir = Path(os.environ.get("FLINK_CONF_DIR") or Path(_find_flink_home()) / "conf")
+    try:
+        lines = (conf_dir / "log4j-cli.properties").read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    # The copy lives as long as the workdir: log4j must not watch it (monitorInterval).
+    lines = [line for line in lines if not line.strip().startswith("monitorInterval")]
+    lines += ["", "# pyflink-triton: Python worker environments (exported secrets among them) stay out of the log.",
+              f"logger.pyflink_triton_worker_env.name = {_ENVIRONMENT_LOGGER}",
+              "logger.pyflink_triton_worker_env.level = ERROR", ""]
+    path = workdir / "log4j-cli.properties"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
 
 
 def _submit_to(config: Any, jobmanager: str, python_executable: str | None, workdir: Path) -> None:

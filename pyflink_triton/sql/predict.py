@@ -150,6 +150,35 @@ def _parse_config(tokens: list[Token]) -> dict[str, str]:
     return dict(zip(values[0::2], values[1::2]))
 
 
+def common_table_expressions(sql: str) -> dict[str, str]:
+    """The statement's ``WITH name AS (...)`` tables: lower-cased name -> a query that yields
+    it on its own (``WITH`` every table up to it ``SELECT * FROM name``), so that one can stand
+    where the statement's context is gone (a view, Flink's validation of one call)."""
+    tokens = _meaningful(tokenize(sql))
+    start = next((i for i, t in enumerate(tokens[:-2]) if t.is_word("WITH")
+                  and tokens[i + 1].kind in (Kind.WORD, Kind.QUOTED)), None)
+    if start is None:
+        return {}
+    texts: list[str] = []
+    result: dict[str, str] = {}
+    j = start + 1
+    while j + 2 < len(tokens) and tokens[j].kind in (Kind.WORD, Kind.QUOTED):
+        name = tokens[j]
+        j += 1
+        if tokens[j].text == "(":  # a column list: v(a, b) AS (...)
+            j = _close(tokens, j) + 1
+        if j + 1 >= len(tokens) or not tokens[j].is_word("AS") or tokens[j + 1].text != "(":
+            break
+        end = _close(tokens, j + 1)
+        texts.append(sql[name.start:tokens[end].end])
+        result[unquote_identifier(name.text).lower()] = f"WITH {', '.join(texts)} SELECT * FROM {name.text}"
+        j = end + 1
+        if j >= len(tokens) or tokens[j].text != ",":
+            break
+        j += 1
+    return result
+
+
 def find_predict_calls(sql: str) -> list[tuple[int, int, PredictCall]]:
     """Every outermost ``ML_PREDICT`` call: ``(start, end, call)`` spans in ``sql``."""
     tokens = _meaningful(tokenize(sql))

@@ -37,7 +37,7 @@ from .lexer import (
     unquote_identifier,
 )
 from .functions import CONFIG_KEYS, PredictConfig, predict_function
-from .predict import PredictCall, rewrite_predict_calls
+from .predict import PredictCall, common_table_expressions, rewrite_predict_calls
 
 __all__ = ["TritonSql", "execute_sql", "has_content", "ModelInfo", "java_message"]
 
@@ -111,7 +111,15 @@ class TritonSql:
 
     def rewrite(self, statement: str) -> str:
         """The statement with every triton ``ML_PREDICT`` call replaced (others kept)."""
-        return rewrite_predict_calls(statement, self._render)
+        ctes = common_table_expressions(statement)
+
+        def render(call: PredictCall) -> str | None:
+            query = None if call.table_is_query else ctes.get(unquote_identifier(call.table).lower())
+            if query is not None:  # a WITH table: its query stands in for it
+                call = dataclasses.replace(call, table=query, table_is_query=True)
+            return self._render(call)
+
+        return rewrite_predict_calls(statement, render)
 
     # -- models ---------------------------------------------------------------------------
 
