@@ -9,26 +9,29 @@
 ``--jobmanager``): SELECT results are printed as tables, INSERT jobs report rows and rows/s
 while they run, and a failure exits non-zero with the error's own message. ``${VAR}`` and
 ``${VAR:-default}`` are taken from the environment, so endpoints and tokens need not be
-written into scripts. When a script uses ``${TRITON_ENDPOINT}`` and it is not set, a local
-Triton is started on the repository's models for the run.
+written into scripts; the variables a script uses are taken out of the environment Flink and its
+Python workers inherit (see :func:`_hidden_from_flink`). When a script uses
+``${TRITON_ENDPOINT}`` and it is not set, a local Triton is started on the repository's models
+for the run.
 """
 
 from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import contextlib
 import os
 import re
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
 from .errors import TritonConfigError, TritonError
 
-__all__ = ["main", "substitute_variables"]
+__all__ = ["main", "script_variables", "substitute_variables"]
 
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 LOCAL_ENDPOINT_VARIABLE = "TRITON_ENDPOINT"
@@ -50,6 +53,36 @@ def substitute_variables(text: str, env: Mapping[str, str]) -> str:
             f"Variable ${{{name}}} (line {line}) is not set: export it, or write ${{{name}:-default}}")
 
     return _VARIABLE.sub(replace, text)
+
+
+# What a JVM or a Python process reads from its environment: a script may use these too
+# (${HOME}/data.csv), and they stay.
+_KEPT_VARIABLES = frozenset({"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "TZ", "TMPDIR", "PWD",
+                             "HOSTNAME", "TERM"})
+_KEPT_PREFIXES = ("LC_", "JAVA_", "JVM_", "FLINK_", "HADOOP_", "PYTHON", "LD_")
+
+
+def script_variables(text: str) -> set[str]:
+    """The names of the ``${VAR}`` and ``${VAR:-default}`` variables ``text`` uses."""
+    return {m.group(1) for m in _VARIABLE.finditer(text)}
+
+
+@contextlib.contextmanager
+def _hidden_from_flink(names: Iterable[str]) -> Iterator[None]:
+    """Take ``names`` out of ``os.environ`` for the run, and put them back after.
+
+    The JVM inherits this process's environment, and hands all of it to every Python worker
+    it starts; Beam's ``DefaultJobBundleFactory`` logs a worker's environment whole at INFO
+    when it closes it ("Closing environment ... beam:env:process:v1"), so a token exported for
+    ``${TRITON_TOKEN}`` would land in Flink's log. Substituted into the SQL text, the values
+    reach the functions in the job itself, never through the environment.
+    """
+    hidden = {name: os.environ.pop(name) for name in sorted(names)
+              if name in os.environ and name not in _KEPT_VARIABLES and not name.startswith(_KEPT_PREFIXES)}
+    try:
+        yield
+    finally:
+        os.environ.update(hidden)
 
 
 def _make_env(args: argparse.Namespace, workdir: Path) -> Any:
@@ -162,7 +195,8 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
     try:
         # Report a missing variable before anything slow starts.
         substitute_variables(text, {LOCAL_ENDPOINT_VARIABLE: "", **env})
-        with tempfile.TemporaryDirectory(prefix="pyflink-triton-") as workdir:
+        with _hidden_from_flink(script_variables(text)), \
+                tempfile.TemporaryDirectory(prefix="pyflink-triton-") as workdir:
             if _uses(text, LOCAL_ENDPOINT_VARIABLE) and LOCAL_ENDPOINT_VARIABLE not in env:
                 from .server import TritonServer
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,9 +33,15 @@ class FaultServer:
 
     Actions: ``("status", code, text)``, ``("stall", seconds)``, ``("reset",)``,
     ``("garbage",)``, ``("echo",)``, ``("echo_rows", n)`` (echo, but only the first n rows).
-    ``get_actions`` script metadata and config GETs with ``("status", code, text)``, then they
-    answer normally. With ``gzip_responses``, inference answers are gzip-encoded
-    for a client that accepts gzip.
+    Body faults: ``("raw", status, headers, body)``; ``("announce", status, length, prefix)``
+    (``Content-Length: length``, then ``prefix`` and silence until the client hangs up);
+    ``("endless", status)`` (a chunked body that never ends; ``sent`` counts its bytes);
+    ``("bomb", status, size)`` (``size`` zero bytes, a multiple of 1 MiB, gzip-encoded); ``("cut", length, prefix)``
+    (``Content-Length: length``, ``prefix``, then the connection is closed);
+    ``("slow_body", length, prefix)`` (``prefix``, then silence). ``get_actions`` script
+    metadata and config GETs with ``("status", code, text)`` or a body fault, then they answer
+    normally. With ``gzip_responses``, inference answers are gzip-encoded for a client that
+    accepts gzip. ``datatype`` is what the metadata declares for ``x`` and ``OUT_x``.
     """
 
     max_batch_size: int = 1024
@@ -47,6 +54,8 @@ class FaultServer:
     in_flight: int = 0
     max_in_flight: int = 0
     stall_each_s: float = 0.0
+    datatype: str = "FP32"
+    sent: int = 0  # bytes of 'endless' bodies written
 
     async def start(self) -> FaultServer:
         app = web.Application(client_max_size=256 * 1024 * 1024)
@@ -83,8 +92,10 @@ class FaultServer:
         if path.endswith("/health/ready"):
             return web.Response(status=self.ready_status)
         if not path.endswith("/infer") and self.get_actions:
-            _, status, text = self.get_actions.pop(0)
-            return web.json_response({"error": text}, status=status)
+            action = self.get_actions.pop(0)
+            if action[0] == "status":
+                return web.json_response({"error": action[2]}, status=action[1])
+            return await self._body_fault(request, action)
         if path.endswith("/config"):
             return web.json_response({"name": "m", "max_batch_size": self.max_batch_size})
         if not path.endswith("/infer"):
@@ -92,8 +103,8 @@ class FaultServer:
             shape = [-1, -1] if self.max_batch_size else [-1]
             return web.json_response({
                 "name": "m", "versions": ["1"], "platform": "fault",
-                "inputs": [{"name": "x", "datatype": "FP32", "shape": shape}],
-                "outputs": [{"name": "OUT_x", "datatype": "FP32", "shape": shape}],
+                "inputs": [{"name": "x", "datatype": self.datatype, "shape": shape}],
+                "outputs": [{"name": "OUT_x", "datatype": self.datatype, "shape": shape}],
             })
         if request.headers.get("Content-Encoding") == "gzip":
             body = gzip.decompress(body)
@@ -117,6 +128,8 @@ class FaultServer:
                 return web.Response(status=200)
             if kind == "garbage":
                 return web.Response(body=b'{"outputs": [', content_type="application/json")
+            if kind in _BODY_FAULTS:
+                return await self._body_fault(request, action)
             response = self._echo(rec.header_json, body[hlen:], action[1] if kind == "echo_rows" else None)
             if self.gzip_responses and "gzip" in request.headers.get("Accept-Encoding", ""):
                 assert isinstance(response.body, bytes)
@@ -125,6 +138,37 @@ class FaultServer:
             return response
         finally:
             self.in_flight -= 1
+
+    async def _body_fault(self, request: web.Request, action: tuple[Any, ...]) -> web.StreamResponse:
+        kind = action[0]
+        if kind == "raw":
+            return web.Response(status=action[1], headers=action[2], body=action[3])
+        if kind == "bomb":
+            packer, size = zlib.compressobj(9, zlib.DEFLATED, 31), action[2]  # gzip framing
+            body = b"".join(packer.compress(bytes(1 << 20)) for _ in range(size >> 20)) + packer.flush()
+            return web.Response(status=action[1], body=body, headers={"Content-Encoding": "gzip"})
+        status = action[1] if kind in ("announce", "endless") else 200
+        response = web.StreamResponse(status=status)
+        if kind == "endless":
+            response.enable_chunked_encoding()
+        else:
+            response.content_length = action[-2]
+        await response.prepare(request)
+        try:
+            if kind == "endless":
+                chunk = b"x" * 65536
+                while True:  # backpressure: write() waits while the client does not read
+                    await response.write(chunk)
+                    self.sent += len(chunk)
+            await response.write(action[-1])
+            if kind == "cut":
+                assert request.transport is not None
+                request.transport.close()
+            else:
+                await _until_closed(request)
+        except (ConnectionError, RuntimeError):
+            pass  # the client hung up: what these faults wait for
+        return response
 
     @staticmethod
     def _echo(header: dict[str, Any], binary: bytes, rows: int | None) -> web.Response:
@@ -155,3 +199,14 @@ class FaultServer:
             headers={"Inference-Header-Content-Length": str(len(head))},
             content_type="application/octet-stream",
         )
+
+
+_BODY_FAULTS = ("raw", "announce", "endless", "bomb", "cut", "slow_body")
+
+
+async def _until_closed(request: web.Request, most_s: float = 30.0) -> None:
+    """Wait until the client closes the connection (at most ``most_s``)."""
+    for _ in range(int(most_s / 0.02)):
+        if request.transport is None or request.transport.is_closing():
+            return
+        await asyncio.sleep(0.02)

@@ -3,14 +3,17 @@ fresh process, the real Triton), with its output asserted; variables; failures."
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
-from pyflink_triton.cli import substitute_variables
+from pyflink_triton.cli import _hidden_from_flink, script_variables, substitute_variables
 from pyflink_triton.errors import TritonConfigError
 
 from .conftest import clean_env
@@ -40,6 +43,38 @@ def test_substitution() -> None:
     assert substitute_variables("x=${A} y=${B:-two} z=${EMPTY:-d} ${A}", env) == "x=1 y=two z= 1"
     with pytest.raises(TritonConfigError, match=r"Variable \$\{MISSING\} \(line 2\) is not set"):
         substitute_variables("ok\n'${MISSING}'", env)
+
+
+def test_the_variables_a_script_uses_are_hidden_from_flink(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Flink's JVM inherits the environment and hands it to every Python worker, whose whole
+    # environment Beam logs: what a script substitutes stays out of it for the run.
+    text = "'${TRITON_TOKEN}' '${SECRET_URL:-http://h}' ${HOME}/x ${FLINK_CONF_DIR:-c} ${UNSET:-d}"
+    assert script_variables(text) == {"TRITON_TOKEN", "SECRET_URL", "HOME", "FLINK_CONF_DIR", "UNSET"}
+    for name, value in [("TRITON_TOKEN", "t0k"), ("SECRET_URL", "http://u:pw@h"), ("HOME", "/home/x"),
+                        ("FLINK_CONF_DIR", "/conf"), ("OTHER", "o")]:
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("UNSET", raising=False)
+    with _hidden_from_flink(script_variables(text)):
+        assert "TRITON_TOKEN" not in os.environ and "SECRET_URL" not in os.environ
+        assert (os.environ["HOME"], os.environ["FLINK_CONF_DIR"], os.environ["OTHER"]) == ("/home/x", "/conf", "o")
+    assert (os.environ["TRITON_TOKEN"], os.environ["SECRET_URL"]) == ("t0k", "http://u:pw@h")
+
+
+def test_the_local_jvm_logs_no_worker_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pyflink_triton.sql import environment
+
+    monkeypatch.delenv("LOG4J_PROPERTIES", raising=False)
+    with environment._worker_environments_unlogged(tmp_path):
+        config = Path(os.environ["LOG4J_PROPERTIES"])
+        text = config.read_text(encoding="utf-8")
+    assert "LOG4J_PROPERTIES" not in os.environ
+    assert f"name = {environment._ENVIRONMENT_LOGGER}" in text and ".level = ERROR" in text
+    assert "rootLogger" in text and "monitorInterval" not in text  # Flink's own, not watched
+    # A configuration of the user's own is left alone.
+    monkeypatch.setenv("LOG4J_PROPERTIES", "/mine.properties")
+    with environment._worker_environments_unlogged(tmp_path / "other"):
+        assert os.environ["LOG4J_PROPERTIES"] == "/mine.properties"
+    assert os.environ["LOG4J_PROPERTIES"] == "/mine.properties"
 
 
 def test_main_job_starts_its_own_triton_and_classifies_the_seed_reviews() -> None:
@@ -94,6 +129,49 @@ def test_advanced_options_example_keeps_the_token_secret(endpoint: dict[str, str
     assert [r[-1] for r in table_rows(result.stdout)] == [
         "positive", "negative", "neutral", "positive", "negative", "neutral"]
     assert secret not in result.stdout and secret not in result.stderr
+
+
+def _keep_reading_logs(root: Path, stop: threading.Event, found: dict[str, str]) -> None:
+    """Read every ``*.log`` under ``root`` until ``stop``: Flink deletes a Python worker's boot
+    log directory (``BOOT_LOG_DIR``, under ``io.tmp.dirs``) when the job ends."""
+    while True:
+        for path in root.rglob("*.log"):
+            with contextlib.suppress(OSError):
+                found[str(path)] = path.read_text(encoding="utf-8", errors="replace")
+        if stop.wait(0.1):
+            return
+
+
+def test_secrets_reach_no_log_file(tmp_path: Path, endpoint: dict[str, str]) -> None:
+    # The token and an endpoint password come from exported variables, as the examples advise;
+    # a third secret is exported but not used by the script. Flink's log goes to tmp_path.
+    token, password, unused = "tok-C4N4RY-71x", "pw-C4N4RY-93q", "other-C4N4RY-58z"
+    address = endpoint["TRITON_ENDPOINT"].split("://", 1)[1]
+    script = tmp_path / "secret.sql"
+    script.write_text((SQL / "advanced_options.sql").read_text(encoding="utf-8").replace(
+        "'${TRITON_ENDPOINT}'", "'http://alice:${TRITON_PASSWORD}@${TRITON_ADDRESS}'"), encoding="utf-8")
+    log_dir, tmp_dir = tmp_path / "log", tmp_path / "tmp"
+    tmp_dir.mkdir()
+    boot_logs: dict[str, str] = {}
+    stop = threading.Event()
+    reader = threading.Thread(target=_keep_reading_logs, args=(tmp_dir, stop, boot_logs))
+    reader.start()
+    try:
+        result = run_cli("run", str(script), "--set", f"io.tmp.dirs={tmp_dir}", env={
+            "TRITON_TOKEN": token, "TRITON_PASSWORD": password, "TRITON_ADDRESS": address,
+            "SERVICE_API_SECRET": unused, "FLINK_LOG_DIR": str(log_dir)})
+    finally:
+        stop.set()
+        reader.join()
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert len(table_rows(result.stdout)) == 6
+    logs = {str(p): p.read_text(encoding="utf-8", errors="replace") for p in log_dir.rglob("*") if p.is_file()}
+    # The run wrote Flink's log, with the Python worker's lines in it, and the worker's boot log.
+    assert any("PythonWorker" in text for text in logs.values()), sorted(logs)
+    assert any(name.endswith("flink-python-udf-boot.log") for name in boot_logs), sorted(boot_logs)
+    for name, text in [("stdout", result.stdout), ("stderr", result.stderr), *logs.items(), *boot_logs.items()]:
+        for secret in (token, password, unused):
+            assert secret not in text, f"{secret} in {name}"
 
 
 def test_streaming_datagen_example_reports_progress(endpoint: dict[str, str]) -> None:

@@ -171,6 +171,7 @@ async def test_wrong_row_count_is_a_schema_error(loop_fault: FaultServer) -> Non
 async def test_batches_are_split_to_the_model_limit_and_rejoined_in_order(loop_fault: FaultServer) -> None:
     loop_fault.max_batch_size = 4
     loop_fault.stall_each_s = 0.05
+    loop_fault.datatype = "INT64"  # the metadata the client checks the echo against
     x = np.arange(22, dtype=np.int64).reshape(11, 2)
     async with client_for(loop_fault.url, max_concurrent_requests="2") as c:
         out = await c.infer({"x": x, "s": np.array([str(i) for i in range(11)], dtype=object)})
@@ -189,6 +190,7 @@ async def test_batch_size_option_caps_below_the_model_limit(loop_fault: FaultSer
 
 async def test_sequence_chunks_go_in_order_with_start_and_end_flags(loop_fault: FaultServer) -> None:
     loop_fault.max_batch_size = 2
+    loop_fault.datatype = "INT32"
     async with client_for(loop_fault.url, sequence_id="42", sequence_start="true",
                           sequence_end="true", priority="3") as c:
         await c.infer({"x": np.arange(5, dtype=np.int32).reshape(5, 1)})

@@ -19,6 +19,7 @@ import pytest
 
 from pyflink_triton.errors import TritonProtocolError, TritonSchemaError
 from pyflink_triton.protocol import jsonio
+from pyflink_triton.protocol.body import MAX_GZIP_MEMBERS, BodyDecoder
 from pyflink_triton.protocol import (
     BF16,
     BYTES,
@@ -875,3 +876,141 @@ def test_error_message() -> None:
     assert error_message(b'{"other": 1}', "application/json") == '{"other": 1}'
     assert error_message(b"\xff\xfe oops", None).endswith("oops")
     assert error_message(b'{"error": broken', "application/json") == '{"error": broken'
+
+
+# ------------------------------------------------- JSON data that numpy would change
+
+
+def json_output(datatype: str, data: list[Any], shape: list[int] | None = None) -> bytes:
+    entry = {"name": "y", "datatype": datatype, "shape": shape or [len(data)], "data": data}
+    return json.dumps({"model_name": "m", "outputs": [entry]}).encode()
+
+
+@pytest.mark.parametrize(
+    ("datatype", "data", "bad"),
+    [
+        ("INT64", [1, 2.5, 3], "2.5"),  # numpy would truncate to 2
+        ("INT32", [-0.5], "-0.5"),
+        ("UINT8", [1, 300], "300"),  # numpy would wrap to 44
+        ("UINT8", [-1], "-1"),
+        ("INT8", [128], "128"),
+        ("INT64", [2**63], str(2**63)),
+        ("UINT32", [1e10], "10000000000.0"),
+        ("INT32", ["12"], "'12'"),  # numpy would read the string as 12
+        ("INT16", [True], "True"),
+        ("INT64", [1, None], "None"),
+        ("BOOL", [2], "2"),  # numpy would make it True
+        ("BOOL", ["false"], "'false'"),  # ... and this too
+    ],
+)
+def test_json_integer_and_bool_outputs_are_exact_or_refused(datatype: str, data: list[Any], bad: str) -> None:
+    with pytest.raises(TritonProtocolError, match=rf"output 'y': data does not match {datatype}: ") as info:
+        decode_response(json_output(datatype, data))
+    assert f": {bad} is not" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("datatype", "data", "expected"),
+    [
+        ("INT64", [1, -2, 3.0], [1, -2, 3]),  # an integral float is that integer
+        ("UINT64", [2**64 - 1, 5, 0], [2**64 - 1, 5, 0]),  # numpy alone would round these to float64
+        ("UINT64", [2**63 + 1, 1.0], [2**63 + 1, 1]),
+        ("INT8", [-128, 127], [-128, 127]),
+        ("BOOL", [True, False, 1, 0], [True, False, True, False]),
+        ("INT32", [], []),
+    ],
+)
+def test_json_integer_and_bool_outputs_that_are_exact(datatype: str, data: list[Any], expected: list[Any]) -> None:
+    out = decode_response(json_output(datatype, data)).outputs["y"]
+    assert out.dtype == numpy_dtype(datatype) and out.tolist() == expected
+
+
+def test_json_integer_outputs_keep_nested_shapes() -> None:
+    out = decode_response(json_output("UINT64", [[2**64 - 1, 1], [2.0, 3]], [2, 2])).outputs["y"]
+    assert out.tolist() == [[2**64 - 1, 1], [2, 3]] and out.dtype == np.uint64
+
+
+def test_response_datatypes_are_reported() -> None:
+    body, length = make_response([("a", BF16, np.ones(2, np.float32), True), ("b", "INT8", np.ones(2, np.int8), False)])
+    assert decode_response(body, header_length=length).datatypes == {"a": BF16, "b": "INT8"}
+
+
+def test_deeply_nested_header_is_a_protocol_error() -> None:
+    with pytest.raises(TritonProtocolError, match="not valid JSON"):
+        decode_response(b"[" * 100_000)
+    assert error_message(b"[" * 100_000, "application/json").startswith("[[[")
+
+
+def test_error_message_redacts_before_shortening() -> None:
+    secret = "tok-S3CRET-value"
+    text = ("x" * 495 + secret).encode()
+    message = error_message(text, "text/plain", redact=lambda t: t.replace(secret, "<redacted>"))
+    assert "tok-" not in message and message.endswith("...")
+
+
+# ---------------------------------------------------------- bodies under a limit
+
+
+def gzip_bomb(size: int) -> bytes:
+    """``size`` zero bytes, gzip-compressed without holding them in memory."""
+    packer, zeros = zlib.compressobj(9, zlib.DEFLATED, 31), bytes(1 << 20)
+    parts = [packer.compress(zeros) for _ in range(size >> 20)]
+    return b"".join(parts) + packer.compress(bytes(size & ((1 << 20) - 1))) + packer.flush()
+
+
+def test_body_decoder_passes_a_body_of_exactly_the_limit() -> None:
+    data = bytes(range(256)) * 40
+    for encoding, wire in ((None, data), ("gzip", gzip.compress(data)), ("deflate", zlib.compress(data))):
+        decoder = BodyDecoder(encoding, len(data))
+        for i in range(0, len(wire), 7):
+            assert decoder.feed(wire[i:i + 7])
+        assert decoder.result() == data
+        over = BodyDecoder(encoding, len(data) - 1)
+        assert not over.feed(wire) and over.over
+        assert over.result(partial=True) == data[:-1]
+
+
+def test_body_decoder_bounds_a_gzip_bomb_while_inflating() -> None:
+    bomb = gzip_bomb(256 * 1024 * 1024)  # 256 MiB of zeros in about 256 KiB
+    decoder = BodyDecoder("gzip", 1024 * 1024)
+    fed = 0
+    for i in range(0, len(bomb), 65536):
+        fed += 1
+        if not decoder.feed(bomb[i:i + 65536]):
+            break
+    assert decoder.over and fed == 1 and decoder.size == 1024 * 1024 + 1
+
+
+def test_body_decoder_counts_compressed_bytes_too() -> None:
+    empty_members = gzip.compress(b"") * 10  # inflates to nothing, still bytes read
+    decoder = BodyDecoder("gzip", 50)
+    assert not decoder.feed(empty_members) and decoder.over
+
+
+@pytest.mark.parametrize(
+    ("encoding", "wire", "match"),
+    [
+        ("gzip", b"not gzip at all", "incorrect header check"),
+        ("gzip", gzip.compress(b"{}" * 100)[:-9], "truncated"),
+        ("gzip", gzip.compress(b"{}") + b"trailing junk", "incorrect header check"),
+        ("gzip", gzip.compress(b"{}") * (MAX_GZIP_MEMBERS + 1), "after the end of the stream"),
+        ("deflate", zlib.compress(b"{}") + b"x", "after the end of the stream"),
+        ("deflate", b"x", "truncated"),
+        ("br", b"", "unsupported response Content-Encoding 'br'"),
+    ],
+)
+def test_body_decoder_refuses_what_it_cannot_decode(encoding: str, wire: bytes, match: str) -> None:
+    with pytest.raises(TritonProtocolError, match=match):
+        decoder = BodyDecoder(encoding, 1 << 20)
+        decoder.feed(wire)
+        decoder.result()
+
+
+def test_body_decoder_reads_concatenated_gzip_members() -> None:
+    decoder = BodyDecoder("x-gzip", 100)
+    assert decoder.feed(gzip.compress(b'{"a":') + gzip.compress(b"1}"))
+    assert decoder.result() == b'{"a":1}'
+
+
+def test_gzip_bomb_helper() -> None:
+    assert gzip.decompress(gzip_bomb(3 << 20 | 5)) == bytes(3 << 20 | 5)

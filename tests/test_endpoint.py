@@ -58,3 +58,42 @@ def test_bad_endpoint_errors_hide_passwords() -> None:
     with pytest.raises(TritonConfigError) as info:
         Endpoint.parse("ftp://bob:hunter2@h/x")
     assert "hunter2" not in str(info.value)
+
+
+def _pieces(secret: str) -> set[str]:
+    """Every substring of ``secret`` of length >= 3."""
+    return {secret[i:j] for i in range(len(secret)) for j in range(i + 3, len(secret) + 1)}
+
+
+@pytest.mark.parametrize(
+    ("url", "password"),
+    [
+        ("http://u:p/ss#w@host:8000", "p/ss#w"),  # '/' and '#' end urlsplit's authority early
+        ("http://u:hunter/2@h:8000/v2", "hunter/2"),
+        ("http://u:Pa55#word@h", "Pa55#word"),
+        ("http://u:Pa55?word@h", "Pa55?word"),
+        ("http://u:Pa55[word@h", "Pa55[word"),
+        ("http://u:123/secret@host/v2", "123/secret"),  # parses as host 'u', port 123, path '/secret@host'
+        ("http://u:Pa@55@word@h:x", "Pa@55@word"),
+        ("ftp://u:Pa/55word@h", "Pa/55word"),
+        ("u:Pa55/word@http://h", "Pa55/word"),
+        ("http://u:Pa55/word@h/v2?q=1", "Pa55/word"),
+    ],
+)
+def test_passwords_with_url_delimiters_never_leak(url: str, password: str) -> None:
+    with pytest.raises(TritonConfigError) as info:
+        Endpoint.parse(url)
+    text = f"{info.value} {info.value!r} {info.value.args}"
+    leaked = sorted(p for p in _pieces(password) if p in text)
+    assert not leaked, text
+    assert info.value.option == "endpoint" and "'endpoint'" in str(info.value)
+    # The error still says where the URL went wrong, with the credentials cut out.
+    assert "<redacted>" in str(info.value)
+
+
+def test_an_at_sign_outside_the_credentials_is_rejected() -> None:
+    with pytest.raises(TritonConfigError, match="'endpoint'.*%40"):
+        Endpoint.parse("http://h:8000/v2@x")
+    # Percent-encoded, every character may be in a password.
+    ep = Endpoint.parse("http://u:p%2Fss%23w%40x@host:8000/v2")
+    assert (ep.base_url, ep.password) == ("http://host:8000", "p%2Fss%23w%40x")

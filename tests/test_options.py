@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 
 import pytest
@@ -11,13 +12,15 @@ from pyflink_triton.config import (
     OPTION_SPECS,
     SUPPORTED_KEYS,
     TritonOptions,
+    TritonProvider,
     format_duration,
     parse_bool,
     parse_duration,
     parse_map,
 )
 
-BASE = {"provider": "triton", "endpoint": "http://localhost:8000/v2/models", "model-name": "m"}
+EP = "http://localhost:8000/v2/models"
+BASE = {"provider": "triton", "endpoint": EP, "model-name": "m"}
 
 JAVA_KEYS = {
     "endpoint", "model-name", "model-version", "timeout", "flatten-batch-dim", "priority",
@@ -271,3 +274,55 @@ def test_python_values_in_a_dict_are_accepted() -> None:
                                 "default-value": [1, 2], "circuit-breaker-failure-threshold": 0.3})
     assert (o.max_retries, o.flatten_batch_dim, o.default_value) == (2, True, "[1, 2]")
     assert o.circuit_breaker_failure_threshold == 0.3
+
+
+# Control characters (C0, DEL, C1 such as U+0085, and the Unicode line/paragraph separators):
+# each is rejected when the options are validated, naming the option (and the header), never
+# echoing a secret, instead of failing later inside aiohttp or going on the wire.
+CONTROL_CHARACTERS = ["\x00", "\x01", "\t", "\x0b", "\x1b", "\x1f", "\x7f", "\x85", "\x9f", "\u2028", "\u2029",
+                      "\r", "\n"]
+CONTROL_CASES = [
+    pytest.param("auth-token", "Bearer tok{c}S3CRET", None, id="auth-token"),
+    pytest.param("sequence-id", "conv{c}42", None, id="sequence-id"),
+    pytest.param("model-name", "text{c}classifier", None, id="model-name"),
+    pytest.param("endpoint", "http://user:S3CRET-pw@h{c}x:8000/v2/models", None, id="endpoint"),
+    pytest.param("custom-headers", lambda c: json.dumps({"X-Api-Key": f"S3CRET{c}key"}), "X-Api-Key",
+                 id="header-json"),
+    pytest.param("custom-headers", lambda c: {"X-Trace": f"abc{c}def"}, "X-Trace", id="header-dict"),
+    pytest.param("request-parameters", lambda c: json.dumps({"my_param": f"a{c}b"}), "my_param", id="param-json"),
+    pytest.param("request-parameters", lambda c: {"my_param": f"a{c}b"}, "my_param", id="param-dict"),
+    pytest.param("request-parameters", lambda c: {f"my{c}param": "v"}, None, id="param-name"),
+]
+
+
+@pytest.mark.parametrize("char", CONTROL_CHARACTERS, ids=lambda c: f"U+{ord(c):04X}")
+@pytest.mark.parametrize(("key", "template", "name"), CONTROL_CASES)
+def test_control_characters_are_rejected_naming_the_option(key: str, template: object, name: str | None,
+                                                           char: str) -> None:
+    value = template(char) if callable(template) else str(template).format(c=char)
+    with pytest.raises(TritonConfigError) as info:
+        TritonOptions.from_map({**BASE, key: value})
+    text = str(info.value)
+    assert info.value.option == key and f"option '{key}'" in text
+    assert "control character" in text and "Accepted:" in text
+    if name is not None:
+        assert repr(name) in text  # which header or parameter
+    assert "S3CRET" not in text and "S3CRET" not in repr(info.value)
+
+
+@pytest.mark.parametrize("char", ["\x00", "\x7f", "\x85", "\u2028"], ids=lambda c: f"U+{ord(c):04X}")
+def test_control_characters_in_direct_construction_and_the_provider(char: str) -> None:
+    with pytest.raises(TritonConfigError, match="'custom-headers'.*'X-A'"):
+        TritonOptions(endpoint="http://h:1", model_name="m", custom_headers={"X-A": f"a{char}b"})
+    with pytest.raises(TritonConfigError, match="'auth-token'") as info:
+        TritonProvider(endpoint=EP, model_name="m", auth_token=f"S3CRET{char}x").to_triton_options()
+    assert "S3CRET" not in str(info.value)
+
+
+def test_ordinary_text_is_still_accepted() -> None:
+    o = opts(auth_token="Bearer abc.def-ghi_jkl", sequence_id="conv 42", model_name="my model",
+             custom_headers='{"X-A": "a b\u00e9\u4e2d"}', request_parameters='{"p": "x y", "n": 2}')
+    assert (o.auth_token, o.sequence_id, o.model_name) == ("Bearer abc.def-ghi_jkl", "conv 42", "my model")
+    assert o.custom_headers == {"X-A": "a b\u00e9\u4e2d"} and o.request_parameters == {"p": "x y", "n": 2}
+    # Surrounding whitespace is trimmed as before: a trailing newline of a pasted endpoint is not an error.
+    assert opts(endpoint="http://h:8000/v2\n").safe_endpoint == "http://h:8000"

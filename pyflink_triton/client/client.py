@@ -28,9 +28,11 @@ from .health import HealthChecker
 from .request import (
     Batch,
     build_headers,
+    check_outputs,
     check_rows,
     error_context,
     json_object,
+    output_datatypes,
     plan_chunks,
     request_parameters,
 )
@@ -227,7 +229,13 @@ class TritonClient:
             (e.g. ``FP16`` from float32, ``BF16``).
         :param parameters: extra request parameters, merged over ``request-parameters``.
         :param split: whether to split to the model's limit (needs the model config once).
+            With ``split`` (or ``binary-data`` false) the model's metadata is fetched once
+            too, and every response's output datatypes are checked against it; without,
+            they are checked when the metadata is known already (:meth:`model_metadata`).
         :raises TritonError: a subclass saying what failed, naming model and endpoint.
+        :raises TritonSchemaError: an output named in ``outputs`` is missing from a response,
+            or one comes back with another datatype than the model's metadata declares
+            (the answer decodes, but its tensors do not fit: like a wrong row count).
         """
         parts = await self.infer_parts(
             inputs, outputs, datatypes=datatypes, parameters=parameters, split=split
@@ -258,17 +266,20 @@ class TritonClient:
         if not tensors:
             raise TritonSchemaError("infer() needs at least one input", **self._context)
         binary_outputs: tuple[str, ...] = ()
+        required = outputs  # what the caller asked for must come back; a default need not
+        declared: dict[str, str] = {}
+        if split or not self.options.binary_data or self._metadata is not None:
+            declared = output_datatypes(await self.model_metadata())
         if not self.options.binary_data:
             # JSON mode: name the outputs, so those JSON cannot carry (FP16/BF16) come binary.
-            meta_outputs = (await self.model_metadata()).get("outputs", [])
             if outputs is None:
-                outputs = [o["name"] for o in meta_outputs]
-            binary_outputs = tuple(
-                o["name"] for o in meta_outputs if o.get("datatype") in ("FP16", "BF16")
-            )
+                outputs = list(declared)
+            binary_outputs = tuple(n for n, dt in declared.items() if dt in ("FP16", "BF16"))
         limit = await self.max_batch_size() if split else 0
         rows, chunks = plan_chunks(tensors, limit, self._context)
-        batch = Batch(tensors, rows, bool(limit), outputs, binary_outputs, parameters)
+        batch = Batch(
+            tensors, rows, bool(limit), outputs, binary_outputs, parameters, required, declared
+        )
         if len(chunks) == 1:
             return [await self._infer_chunk(batch, *chunks[0], last=True)]
         if self.options.sequence_id:
@@ -295,7 +306,7 @@ class TritonClient:
                 parameters=params or None,
                 compression=self.options.compression,
             )
-            response = await self._send(request.body, request.headers, stop - start)
+            response = await self._send(request.body, request.headers, stop - start, batch)
             if "sequence_id" in params:
                 self._sequence_open = not params.get("sequence_end", False)
             rows = stop - start if batch.checked else None
@@ -303,7 +314,9 @@ class TritonClient:
         except TritonError as exc:
             return InferPart(start, stop, error=exc)
 
-    async def _send(self, body: bytes, headers: Mapping[str, str], rows: int) -> InferResponse:
+    async def _send(
+        self, body: bytes, headers: Mapping[str, str], rows: int, batch: Batch
+    ) -> InferResponse:
         """One logical request: breaker gate, bounded concurrency, retries; one breaker outcome."""
         _, semaphore = await self._ensure_open()
         breaker = self.breaker
@@ -316,7 +329,7 @@ class TritonClient:
             nonlocal unhealthy
             async with semaphore:  # per attempt: a backoff sleep holds no slot
                 try:
-                    return await self._post_infer(body, headers, rows)
+                    return await self._post_infer(body, headers, rows, batch)
                 except TritonError as exc:
                     unhealthy = unhealthy or exc.retryable
                     raise
@@ -333,9 +346,9 @@ class TritonClient:
         return response
 
     async def _post_infer(
-        self, body: bytes, headers: Mapping[str, str], rows: int
+        self, body: bytes, headers: Mapping[str, str], rows: int, batch: Batch
     ) -> InferResponse:
-        """One HTTP attempt, counted in :attr:`stats`."""
+        """One HTTP attempt, counted in :attr:`stats`; its outputs checked against ``batch``."""
         stats = self.stats
         stats.requests += 1
         stats.in_flight_requests += 1
@@ -346,9 +359,16 @@ class TritonClient:
             self._raise_for_status(resp, "inference")
             length = resp.headers.get("Inference-Header-Content-Length")
             try:
-                response = decode_response(resp.body, header_length=int(length) if length else None)
+                # A malformed header length is the codec's protocol error, not a ValueError here.
+                response = decode_response(resp.body, header_length=length)
             except TritonError as exc:
-                raise type(exc)(f"inference response: {exc.message}", **self._context) from exc
+                # The message may quote the body: redacted, and the original not chained.
+                message = self._transport.redact(f"inference response: {exc.message}")
+                raise type(exc)(message, **self._context) from None
+            problem = check_outputs(response.datatypes, batch.required, batch.declared)
+            if problem:
+                message = self._transport.redact(f"inference response: {problem}")
+                raise TritonSchemaError(message, **self._context)
             stats.rows += rows
             return response
         except TritonError:
@@ -389,7 +409,9 @@ class TritonClient:
 
     def _raise_for_status(self, resp: Response, what: str) -> None:
         if resp.status != 200:
-            message = error_message(resp.body, resp.headers.get("Content-Type"))
+            message = error_message(
+                resp.body, resp.headers.get("Content-Type"), redact=self._transport.redact
+            )
             raise server_error_for_status(resp.status, message, action=what, **self._context)
 
     def __repr__(self) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -21,9 +21,11 @@ from ..protocol import Tensor
 __all__ = [
     "Batch",
     "build_headers",
+    "check_outputs",
     "check_rows",
     "error_context",
     "json_object",
+    "output_datatypes",
     "plan_chunks",
     "request_parameters",
 ]
@@ -41,6 +43,8 @@ class Batch:
     outputs: Sequence[str] | None
     binary_outputs: tuple[str, ...]
     parameters: Mapping[str, Any] | None
+    required: Sequence[str] | None = None  # outputs the caller named: each must come back
+    declared: Mapping[str, str] = field(default_factory=dict)  # output -> datatype (metadata)
 
 
 def error_context(options: TritonOptions) -> dict[str, str | None]:
@@ -144,8 +148,50 @@ def json_object(payload: bytes, what: str, context: Mapping[str, str | None]) ->
     """
     try:
         result = json.loads(payload)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise TritonProtocolError(f"{what}: the server's answer is not JSON", **context) from None
     if not isinstance(result, dict):
         raise TritonProtocolError(f"{what}: expected a JSON object", **context)
     return result
+
+
+def output_datatypes(metadata: Mapping[str, Any]) -> dict[str, str]:
+    """Output name -> datatype, as the model's metadata declares them (entries without
+    both are left out: nothing can be checked against them)."""
+    outputs = metadata.get("outputs")
+    declared: dict[str, str] = {}
+    for entry in outputs if isinstance(outputs, list) else ():
+        if isinstance(entry, dict):
+            name, datatype = entry.get("name"), entry.get("datatype")
+            if isinstance(name, str) and isinstance(datatype, str):
+                declared[name] = datatype
+    return declared
+
+
+def check_outputs(
+    received: Mapping[str, str], requested: Sequence[str] | None, declared: Mapping[str, str]
+) -> str | None:
+    """What is wrong with the outputs a 200 response carried, in words; ``None``: nothing.
+
+    :param received: output name -> datatype, as the response gave them.
+    :param requested: the outputs the caller named (``None``: whatever the server sends).
+    :param declared: output name -> datatype from the model's metadata (may be empty).
+    """
+    missing = [name for name in requested or () if name not in received]
+    if missing:
+        got = _names(list(received)) or "none"
+        return f"requested output(s) {_names(missing)} missing from the response (it has {got})"
+    for name, datatype in received.items():
+        expected = declared.get(name)
+        if expected is not None and expected != datatype:
+            return (
+                f"output {_names([name])} came back as {datatype}, but the model's metadata "
+                f"declares {expected}"
+            )
+    return None
+
+
+def _names(names: Sequence[str], most: int = 10) -> str:
+    """``'a', 'b'`` for a message: at most ``most`` names, each shortened."""
+    shown = ", ".join(repr(n if len(n) <= 80 else n[:80] + "...") for n in names[:most])
+    return shown + (f", ... ({len(names)} in all)" if len(names) > most else "")

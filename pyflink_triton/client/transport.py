@@ -7,7 +7,13 @@ its status (an error status is the client's business: the server did answer), an
 
 A request that never completed (aiohttp, asyncio timeout or OS errors) becomes one of our
 transport errors in one place, :meth:`Transport._translate`, driven by :data:`ERROR_MAP`,
-with credentials redacted from the backend's text.
+with credentials redacted from the backend's text (:class:`~.redact.Redactor`).
+
+Bodies are read piece by piece and never past a limit: a 200 body up to ``max-response-size``
+(checked against ``Content-Length`` before reading, and counted again after decompression,
+which is ours, not aiohttp's), any other body up to :data:`ERROR_BODY_MAX`, of which the rest
+is left unread. A body we cannot decode is a :class:`TritonProtocolError`, not retried; a body
+cut short by the network stays a :class:`TritonConnectionError`, retried.
 """
 
 from __future__ import annotations
@@ -21,14 +27,18 @@ from typing import NamedTuple
 import aiohttp
 
 from ..config import TritonOptions
+from ..config import format_size
 from ..errors import (
     TritonConfigError,
     TritonConnectionError,
+    TritonProtocolError,
     TritonTimeoutError,
     TritonTransportError,
 )
+from ..protocol.body import BodyDecoder
+from .redact import Redactor
 
-__all__ = ["ERROR_MAP", "Response", "Transport", "ssl_context"]
+__all__ = ["ERROR_BODY_MAX", "ERROR_MAP", "Response", "Transport", "ssl_context"]
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +47,9 @@ log = logging.getLogger(__name__)
 #: ``OSError``, so timeouts come first.
 ERROR_MAP: tuple[tuple[type[BaseException], type[TritonTransportError], str], ...] = (
     (asyncio.TimeoutError, TritonTimeoutError, "{what} timed out after {timeout_s:g}s"),
+    (aiohttp.ClientConnectorCertificateError, TritonConnectionError,
+     "{what} failed: {name}: {text} (to trust the server's certificate, give the CA that "
+     "signed it in option 'tls-ca-file')"),
     (aiohttp.ClientError, TritonConnectionError, "{what} failed: {name}: {text}"),
     (OSError, TritonConnectionError, "{what} failed: {name}: {text}"),
 )
@@ -45,9 +58,14 @@ _MAPPED: tuple[type[BaseException], ...] = tuple(backend for backend, _, _ in ER
 #: Idle pooled connections are kept this long (seconds) so bursts reuse them.
 KEEPALIVE_S = 60.0
 
+#: The most bytes of a non-200 body (or a health probe's) read, decoded; the rest is not read.
+#: Triton's error messages are short, and ours keep at most 2,000 characters of them.
+ERROR_BODY_MAX = 64 * 1024
+
 
 class Response(NamedTuple):
-    """What the server answered: status, headers (case-insensitive) and the whole body."""
+    """What the server answered: status, headers (case-insensitive) and the decoded body
+    (all of a 200 body; the first :data:`ERROR_BODY_MAX` bytes of any other)."""
 
     status: int
     headers: Mapping[str, str]
@@ -92,8 +110,9 @@ class Transport:
         self._context = dict(context)
         self._timeout = aiohttp.ClientTimeout(total=options.timeout_s)
         self._probe_timeout = aiohttp.ClientTimeout(total=options.health_check_timeout_s)
-        secrets = (options.parsed_endpoint.password, options.auth_token)
-        self._secrets = tuple(s for s in secrets if s)
+        #: The client's one redaction function: every text from the server or aiohttp.
+        self.redact = Redactor(options)
+        self._max_size = options.max_response_size
         self.session: aiohttp.ClientSession | None = None
 
     @property
@@ -118,11 +137,19 @@ class Transport:
             connector=connector,
             headers=self._headers,
             # Request bodies are encoded (and gzip-compressed when asked) by us and sent as
-            # they are: aiohttp compresses nothing unless told to. Responses: aiohttp does
-            # decompress gzip bodies, so the codec always gets plain bytes.
-            auto_decompress=True,
+            # they are: aiohttp compresses nothing unless told to. Responses are decompressed
+            # by us too (_read_body), under the size limit, so the codec gets plain bytes.
+            auto_decompress=False,
             timeout=self._timeout,
         )
+        if not self._options.tls_verify:
+            # open() makes the session once per client: one warning per client.
+            log.warning(
+                "Option 'tls-verify' is false: the TLS certificate of the Triton server at %s "
+                "is not verified, so anyone on the network path can impersonate it and read "
+                "the requests and their credentials",
+                self._context.get("endpoint"),
+            )
 
     async def close(self) -> None:
         """Close the pool. Idempotent."""
@@ -148,7 +175,9 @@ class Transport:
     async def probe(self, url: str) -> bool:
         """``GET`` with ``health-check-timeout``: ``True`` on 200, ``False`` on anything else."""
         try:
-            response = await self._request("GET", url, self._probe_timeout, "health probe")
+            response = await self._request(
+                "GET", url, self._probe_timeout, "health probe", whole_body=False
+            )
         except TritonTransportError as exc:
             log.debug("Health probe of %s failed: %s", url, exc)
             return False
@@ -162,7 +191,10 @@ class Transport:
         what: str,
         body: bytes | None = None,
         headers: Mapping[str, str] | None = None,
+        *,
+        whole_body: bool = True,
     ) -> Response:
+        """One request; ``whole_body``: a 200 body is read whole (else capped like errors)."""
         session = self.session
         if session is None:
             raise RuntimeError("the transport is not open")
@@ -170,9 +202,50 @@ class Transport:
             async with session.request(
                 method, url, data=body, headers=headers, timeout=timeout
             ) as resp:
-                return Response(resp.status, resp.headers, await resp.read())
+                # Leaving the block with the body unread closes the connection (not pooled).
+                whole = whole_body and resp.status == 200
+                return Response(resp.status, resp.headers, await self._read_body(resp, what, whole))
         except _MAPPED as exc:
             raise self._translate(exc, what, timeout.total or 0.0) from None
+
+    async def _read_body(self, resp: aiohttp.ClientResponse, what: str, whole: bool) -> bytes:
+        """The decoded body: all of it (``whole``, up to ``max-response-size``, else an error),
+        or its first :data:`ERROR_BODY_MAX` bytes.
+
+        :raises TritonProtocolError: ``whole`` and the body is too large or cannot be decoded.
+        """
+        limit = self._max_size if whole else ERROR_BODY_MAX
+        length = resp.content_length
+        if whole and length is not None and length > limit:
+            raise self._too_large(what, f"Content-Length {length} announced; not read")
+        try:
+            decoder = BodyDecoder(resp.headers.get("Content-Encoding"), limit)
+            async for piece in resp.content.iter_any():
+                if not decoder.feed(piece):
+                    break
+            body = b"" if whole and decoder.over else decoder.result(partial=not whole)
+        except TritonProtocolError as exc:
+            if not whole:
+                # An error answer still has its status; say why its text is missing.
+                return f"(the {what} error body cannot be decoded: {exc.message})".encode()
+            raise TritonProtocolError(
+                self.redact(f"{what} response: {exc.message}"), **self._context
+            ) from None
+        if whole and decoder.over:
+            inflated = decoder.encoding is not None and decoder.read <= limit
+            raise self._too_large(what, (
+                f"its {decoder.encoding} body inflates to more; decompression stopped"
+                if inflated else "more arrived; reading stopped"
+            ))
+        return body
+
+    def _too_large(self, what: str, detail: str) -> TritonProtocolError:
+        limit = self._max_size
+        return TritonProtocolError(
+            f"{what} response exceeds the limit of {format_size(limit)} ({limit} bytes) set by "
+            f"option 'max-response-size' ({detail})",
+            **self._context,
+        )
 
     def _translate(self, exc: BaseException, what: str, timeout_s: float) -> TritonTransportError:
         """The one place where backend errors become ours.
@@ -182,13 +255,7 @@ class Transport:
         """
         for backend, ours, template in ERROR_MAP:
             if isinstance(exc, backend):
-                name, text = type(exc).__name__, self._redact(str(exc))
+                name, text = type(exc).__name__, self.redact(str(exc))
                 message = template.format(what=what, timeout_s=timeout_s, name=name, text=text)
                 return ours(message, **self._context)
         raise TypeError(f"no mapping for {type(exc).__name__}")  # pragma: no cover - _MAPPED
-
-    def _redact(self, text: str) -> str:
-        # aiohttp's texts may quote the URL or a header; none of ours may show a secret.
-        for secret in self._secrets:
-            text = text.replace(secret, "<redacted>")
-        return text

@@ -1,7 +1,8 @@
 """Configuration: the options of a triton model, the provider keyword API, the endpoint.
 
-Modules, bottom up: ``values`` (option text <-> Python values), ``spec`` (the option table),
-``endpoint``, ``request_extras`` (custom headers and request parameters), ``options``
+Modules, bottom up: ``maps`` (map syntax) and ``values`` (option text <-> Python values),
+``text`` (no control characters), ``spec`` (the option table), ``endpoint`` (credentials never
+shown), ``request_extras`` (custom headers and request parameters), ``options``
 (``TritonOptions``: all validation), ``provider`` (PyFlink's ``TritonProvider``), ``coerce``
 (``as_options``). Other layers import from this package only.
 """
@@ -12,9 +13,9 @@ from .coerce import ModelLike, as_options
 from .endpoint import Endpoint
 from .options import PRIORITY_MAX, PRIORITY_MIN, TritonOptions
 from .provider import TritonDefaultValue, TritonProvider
-from .request_extras import RESERVED_PARAMETERS
+from .request_extras import RESERVED_PARAMETERS, is_secret_header
 from .spec import OPTION_SPECS, PROVIDER_KEYWORDS, REQUIRED_KEYS, SUPPORTED_KEYS, OptionSpec
-from .values import format_default_value, format_duration, parse_bool, parse_duration, parse_map
+from .values import format_default_value, format_duration, format_size, parse_bool, parse_duration, parse_map
 
 __all__ = [
     "Endpoint",
@@ -33,6 +34,8 @@ __all__ = [
     "as_options",
     "format_default_value",
     "format_duration",
+    "format_size",
+    "is_secret_header",
     "parse_bool",
     "parse_duration",
     "parse_map",

@@ -9,10 +9,12 @@ segment boundary, so a host named ``triton-v2.example.com`` is never mistaken fo
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import SplitResult, quote, urlsplit, urlunsplit
 
 from ..errors import TritonConfigError
+from .text import check_no_control
 
 __all__ = ["Endpoint"]
 
@@ -32,36 +34,22 @@ class Endpoint:
 
     @classmethod
     def parse(cls, url: str, *, option: str = "endpoint") -> Endpoint:
-        """Parse a user-written endpoint; raise :class:`TritonConfigError` naming ``option``."""
+        """Parse a user-written endpoint; raise :class:`TritonConfigError` naming ``option``.
+
+        No message ever shows the ``user:password@`` part, however the URL is malformed.
+        """
         if not isinstance(url, str) or not url.strip():
             raise TritonConfigError(
                 f"Option '{option}' must be an http(s) URL such as 'http://localhost:8000', "
                 "got an empty value.",
                 option=option,
             )
-        try:
-            parts = urlsplit(url.strip())
-            port = parts.port  # raises ValueError on a bad port
-        except ValueError as exc:
-            raise TritonConfigError(
-                f"Option '{option}' is not a valid URL ({exc}): {_redact_raw(url)}", option=option
-            ) from None
-        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-            raise TritonConfigError(
-                f"Option '{option}' must be an http:// or https:// URL with a host, such as "
-                f"'http://localhost:8000/v2/models', got {_redact_raw(url)!r}.",
-                option=option,
-            )
-        if parts.query or parts.fragment:
-            raise TritonConfigError(
-                f"Option '{option}' must not contain a query string or fragment: "
-                f"{_redact_raw(url)!r}.",
-                option=option,
-            )
+        check_no_control(url.strip(), option, accepted="an http(s) URL")
+        parts, port = _split(url, option)
         segments = [s for s in parts.path.split("/") if s]
         if "v2" in segments:
             segments = segments[: segments.index("v2")]
-        host = parts.hostname
+        host = parts.hostname or ""
         if ":" in host:  # IPv6 literal
             host = f"[{host}]"
         netloc = host if port is None else f"{host}:{port}"
@@ -90,12 +78,59 @@ class Endpoint:
         return self.base_url
 
 
+def _split(url: str, option: str) -> tuple[SplitResult, int | None]:
+    """``urlsplit`` and the port, every way the URL can be wrong reported without credentials."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port  # raises ValueError on a bad port
+    except ValueError as exc:
+        raise TritonConfigError(
+            f"Option '{option}' is not a valid URL ({_reason(exc)}): {_redact_raw(url)!r}. "
+            "Accepted: an http(s) URL such as 'http://localhost:8000/v2/models'.",
+            option=option,
+        ) from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        problem = "must be an http:// or https:// URL with a host"
+    elif parts.query or parts.fragment:
+        problem = "must not contain a query string or fragment"
+    elif "@" in parts.path:
+        # A password with '/', '#' or '?' in it ends the user:password@ part early: what
+        # follows is taken for a host, a path or a fragment. Percent-encoded, it parses.
+        problem = ("has an '@' after its host: percent-encode '/', '#', '?' and '@' in a "
+                   "user name or password (%2F, %23, %3F, %40)")
+    else:
+        return parts, port
+    raise TritonConfigError(
+        f"Option '{option}' {problem}, got {_redact_raw(url)!r}. Accepted: an http(s) URL "
+        "such as 'http://localhost:8000/v2/models'.",
+        option=option,
+    )
+
+
+def _reason(exc: ValueError) -> str:
+    # urllib's own messages quote parts of the authority, which may be a piece of a password
+    # (cut at a '/', '#' or '?' in it): say what is wrong in our words instead.
+    text = str(exc)
+    if "IPv" in text:
+        return "a malformed IPv6 address in brackets"
+    if "ort" in text:  # "Port could not be cast...", "Port out of range 0-65535"
+        return "the port is not a number in 0-65535"
+    return "characters that are not allowed in a host"
+
+
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
+
+
 def _redact_raw(url: str) -> str:
-    """Strip ``user:password@`` from a URL we could not parse, for error messages."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return url if "@" not in url else "<redacted>"
-    authority, slash, tail = rest.partition("/")
-    if "@" in authority:
-        authority = authority.rsplit("@", 1)[1]
-    return f"{scheme}://{authority}{slash}{tail}"
+    """``url`` with everything before the last ``@`` but the scheme replaced, for messages.
+
+    The last ``@`` ends any ``user:password@`` part, whatever delimiters the password holds
+    (``urlsplit`` cuts it at the first ``/``, ``#`` or ``?``), so nothing of it survives.
+    """
+    if "@" not in url:
+        return url
+    head, _, tail = url.rpartition("@")
+    scheme, sep, _ = head.partition("://")
+    if sep and _SCHEME.fullmatch(scheme.strip()):
+        return f"{scheme}://<redacted>@{tail}"
+    return f"<redacted>@{tail}"

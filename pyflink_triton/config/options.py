@@ -19,6 +19,7 @@ from ..errors import TritonConfigError
 from .endpoint import Endpoint
 from .request_extras import check_headers, check_parameters, is_secret_header
 from .spec import OPTION_SPECS, PROVIDER, REQUIRED_KEYS, SPEC_BY_ATTR, SPEC_BY_KEY, SUPPORTED_KEYS
+from .text import check_no_control
 from .values import format_duration, format_value, invalid_value, parse_value
 
 __all__ = ["PRIORITY_MAX", "PRIORITY_MIN", "TritonOptions"]
@@ -92,6 +93,7 @@ class TritonOptions:
     health_check_timeout_s: float = _default("health_check_timeout_s")
     tls_verify: bool = _default("tls_verify")
     tls_ca_file: str | None = _default("tls_ca_file")
+    max_response_size: int = _default("max_response_size")
 
     # -- construction -------------------------------------------------------------------
 
@@ -130,6 +132,8 @@ class TritonOptions:
         self._set("request_parameters", check_parameters(self.request_parameters))
         if self.tls_ca_file is not None and not str(self.tls_ca_file).strip():
             self._set("tls_ca_file", None)
+        if self.tls_ca_file is not None:
+            check_no_control(str(self.tls_ca_file), "tls-ca-file", accepted="the path of a PEM file")
 
     # -- validators (each normalises and checks a few related fields) ---------------------
 
@@ -148,10 +152,11 @@ class TritonOptions:
         if not isinstance(self.model_name, str) or not self.model_name.strip():
             raise _bad("model-name", self.model_name, "a non-empty model name")
         self._set("model_name", self.model_name.strip())
+        check_no_control(self.model_name, "model-name", accepted="a model name")
         version = "latest" if self.model_version in (None, "") else str(self.model_version).strip()
         if version.lower() == "latest":
             version = "latest"
-        elif not version.isdigit():
+        elif not (version.isascii() and version.isdigit()):
             raise _bad("model-version", self.model_version, "'latest' or a version number such as '1'")
         self._set("model_version", version)
 
@@ -171,6 +176,7 @@ class TritonOptions:
     def _check_sequence_and_compression(self) -> None:
         if self.sequence_id is not None:
             self._set("sequence_id", str(self.sequence_id).strip() or None)
+            check_no_control(self.sequence_id or "", "sequence-id", accepted="a sequence id")
         if self.compression is not None:
             comp: str | None = str(self.compression).strip().lower()
             if comp in ("", "none"):
@@ -182,12 +188,9 @@ class TritonOptions:
     def _check_auth_and_headers(self) -> None:
         if self.auth_token is not None:
             token = str(self.auth_token)
-            if "\r" in token or "\n" in token:
-                # Not _bad(): even a redacted repr would say nothing more useful.
-                raise TritonConfigError(
-                    "Invalid value for option 'auth-token': it must not contain line breaks.",
-                    option="auth-token",
-                )
+            # Anywhere, even at an end: a line break would start a header of its own. Only
+            # the position is shown, never the token.
+            check_no_control(token, "auth-token", accepted="a token ('Bearer <token>' or the token alone)")
             self._set("auth_token", token.strip() or None)
         self._set("custom_headers", check_headers(self.custom_headers))
         if self.auth_token and any(h.lower() == "authorization" for h in self.custom_headers):
@@ -228,6 +231,9 @@ class TritonOptions:
         if self.batch_size is not None:
             self._require("batch_size", self.batch_size > 0, "an integer > 0")
         self._require("max_concurrent_requests", self.max_concurrent_requests > 0, "an integer > 0")
+        self._require(
+            "max_response_size", self.max_response_size > 0, "a byte size greater than zero, such as '64mb'"
+        )
 
     # -- derived views ------------------------------------------------------------------
 
@@ -290,7 +296,7 @@ def _check_provider(provider: Any) -> None:
 
 def _check_keys(opts: Mapping[str, Any]) -> None:
     # Flink's own messages (FactoryUtil), so users see what they know from the Java provider.
-    unknown = sorted(k for k in opts if k not in SPEC_BY_KEY)
+    unknown = sorted(str(k) for k in opts if k not in SPEC_BY_KEY)
     if unknown:
         raise TritonConfigError(
             "Unsupported options found for 'triton'.\n\n"

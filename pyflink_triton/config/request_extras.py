@@ -7,11 +7,13 @@ parameters extension (seed ``003_*.txt``).
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from ..errors import TritonConfigError
+from .text import check_no_control
 from .values import invalid_value, parse_map
 
 __all__ = ["RESERVED_PARAMETERS", "check_headers", "check_parameters", "is_secret_header"]
@@ -50,23 +52,24 @@ def is_secret_header(name: str) -> bool:
     return bool(_SECRET_HEADER.search(name))
 
 
+_HEADER_NAME_HELP = "a header name of letters, digits and !#$%&'*+-.^_`|~ (RFC 9110 token)"
+
+
 def _check_header(name: str, text: str, key: str) -> None:
-    if not _HEADER_NAME.match(name):
+    if not _HEADER_NAME.fullmatch(name):
         raise TritonConfigError(
-            f"Invalid value for option '{key}': {name!r} is not a valid HTTP header name.",
+            f"Invalid value for option '{key}': {name!r} is not a valid HTTP header name. "
+            f"Accepted: {_HEADER_NAME_HELP}.",
             option=key,
         )
-    # A line break would let a value start a header (or a body) of its own.
-    if "\r" in text or "\n" in text:
-        raise TritonConfigError(
-            f"Invalid value for option '{key}': the value of header {name!r} contains a "
-            "line break.",
-            option=key,
-        )
+    # A line break would let a value start a header (or a body) of its own; other controls
+    # (NUL, DEL, U+0085, U+2028...) fail inside the HTTP library. The value is never shown.
+    check_no_control(text, key, accepted="header values", where=f" (header {name!r})")
     if name.lower() in _FRAMING_HEADERS:
         raise TritonConfigError(
             f"Invalid value for option '{key}': header {name!r} is set by the client "
-            "itself and cannot be overridden.",
+            "itself and cannot be overridden. Accepted: any header but "
+            f"{', '.join(sorted(_FRAMING_HEADERS))}.",
             option=key,
         )
 
@@ -89,8 +92,14 @@ def check_headers(headers: Any, *, key: str = "custom-headers") -> dict[str, str
     return result
 
 
+_PARAMETER_HELP = "a string, an integer, a boolean or a finite number"
+
+
 def check_parameters(params: Any, *, key: str = "request-parameters") -> dict[str, Any]:
     """Validate custom request parameters (a map or its ``WITH`` text); reserved names fail.
+
+    Values are what Triton's parameters extension takes: strings, integers, booleans and
+    numbers (as in the ``WITH`` text's JSON form), so the options round-trip through it.
 
     :raises TritonConfigError: naming ``key``.
     """
@@ -98,12 +107,27 @@ def check_parameters(params: Any, *, key: str = "request-parameters") -> dict[st
         params = parse_map(params, key=key)
     if not isinstance(params, Mapping):
         raise invalid_value(key, params, "a mapping of parameter names to values")
-    for name in params:
-        if name in RESERVED_PARAMETERS or str(name).startswith("triton_"):
+    result: dict[str, Any] = {}
+    for name, value in params.items():
+        name = str(name)
+        if name in RESERVED_PARAMETERS or name.startswith("triton_"):
             raise TritonConfigError(
                 f"Invalid value for option '{key}': parameter {name!r} is reserved by Triton "
                 f"(reserved: {', '.join(sorted(RESERVED_PARAMETERS))}, and every 'triton_*'). "
                 "Use the dedicated options ('priority', 'sequence-id', ...) instead.",
                 option=key,
             )
-    return dict(params)
+        check_no_control(name, key, accepted="parameter names")
+        where = f" (parameter {name!r})"
+        if isinstance(value, str):
+            check_no_control(value, key, accepted="parameter values", where=where)
+        elif not isinstance(value, (bool, int, float)) or (
+            isinstance(value, float) and not math.isfinite(value)
+        ):
+            raise TritonConfigError(
+                f"Invalid value for option '{key}'{where}: a {type(value).__name__} value. "
+                f"Accepted: {_PARAMETER_HELP}.",
+                option=key,
+            )
+        result[name] = value
+    return result

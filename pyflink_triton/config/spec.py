@@ -130,6 +130,8 @@ OPTION_SPECS: tuple[OptionSpec, ...] = (
                description="Verify the server's TLS certificate."),
     OptionSpec("tls-ca-file", "tls_ca_file", "string", None, None, ours=True,
                description="PEM file of CA certificates to trust for https endpoints."),
+    OptionSpec("max-response-size", "max_response_size", "size", "256mb", None, ours=True,
+               description="Largest response body read, after decompression ('64mb', '1gb' or bytes); larger ones fail."),
 )
 
 SPEC_BY_KEY: dict[str, OptionSpec] = {s.key: s for s in OPTION_SPECS}

@@ -1,9 +1,10 @@
 """Option values: text of a ``WITH`` clause <-> Python values, following Flink's own rules.
 
 Durations and booleans read as Flink's ``TimeUtils`` / ``ConfigurationUtils`` read them, maps
-in Flink's ``'k1:v1,k2:v2'`` syntax (or as a JSON object), and :func:`format_default_value`
-writes a Python fallback value the way PyFlink's ``TritonProvider`` does. Every parse error
-is a :class:`TritonConfigError` naming the option key and what is accepted.
+in Flink's ``'k1:v1,k2:v2'`` syntax or as a JSON object (:mod:`.maps`), and
+:func:`format_default_value` writes a Python fallback value the way PyFlink's ``TritonProvider``
+does. Every parse error is a :class:`TritonConfigError` naming the option key and what is
+accepted.
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ from collections.abc import Callable, Mapping
 from typing import Any, Literal, Union
 
 from ..errors import TritonConfigError
+from .maps import parse_map
 
 __all__ = [
     "Kind",
     "TritonDefaultValue",
     "format_default_value",
     "format_duration",
+    "format_size",
     "format_value",
     "invalid_value",
     "parse_bool",
@@ -28,12 +31,13 @@ __all__ = [
     "parse_float",
     "parse_int",
     "parse_map",
+    "parse_size",
     "parse_value",
 ]
 
 #: The value kinds of an option; each has a parser (:func:`parse_value`) and a writer
 #: (:func:`format_value`). ``raw`` stays text until the output type is known (default-value).
-Kind = Literal["string", "int", "float", "bool", "duration", "map", "raw"]
+Kind = Literal["string", "int", "float", "bool", "duration", "size", "map", "raw"]
 
 #: What ``default-value`` may be given as from Python (PyFlink's ``_TritonDefaultValue``).
 TritonDefaultValue = Union[str, int, float, bool, list[Any], tuple[Any, ...], Mapping[str, Any]]
@@ -41,10 +45,31 @@ TritonDefaultValue = Union[str, int, float, bool, list[Any], tuple[Any, ...], Ma
 
 def invalid_value(key: str, value: Any, accepted: str, *, secret: bool = False) -> TritonConfigError:
     """The error for a bad ``value`` of option ``key``; a secret value is never shown."""
-    shown = "<redacted>" if secret else repr(value)
+    shown = "<redacted>" if secret else _shown(value)
     return TritonConfigError(
         f"Invalid value for option '{key}': {shown}. Accepted: {accepted}.", option=key
     )
+
+
+def _shown(value: Any) -> str:
+    try:
+        return repr(value)
+    except ValueError:  # an int past Python's digit limit for str()
+        return f"<a {type(value).__name__} too long to show>"
+
+
+#: Flink reads integers, and the number of a duration or size, as a Java long.
+_LONG_MAX = 2**63 - 1
+
+
+def _long(digits: str) -> int | None:
+    """``digits`` as an int, or None past a Java long (checked before ``int()``, which refuses
+    more than 4300 digits)."""
+    significant = digits.lstrip("0")
+    if len(significant) > len(str(_LONG_MAX)):
+        return None
+    number = int(significant or "0")
+    return number if number <= _LONG_MAX else None
 
 
 # ---------------------------------------------------------------------------------------
@@ -67,7 +92,7 @@ for _factor, _names in (
 _DURATION = re.compile(r"^\s*(\d+)\s*([a-zµ]*)\s*$")
 _DURATION_HELP = (
     "a duration such as '10s', '30000ms', '1 min' or a bare number of milliseconds "
-    "(units: d, h, min/m, s, ms, us, ns)"
+    "(units: d, h, min/m, s, ms, us, ns; a number of at most 2^63-1)"
 )
 
 
@@ -80,24 +105,80 @@ def parse_duration(value: Any, *, key: str = "duration") -> float:
         raise invalid_value(key, value, _DURATION_HELP)
     if isinstance(value, (int, float)):
         # A Python number follows Flink's rule for a bare number: milliseconds.
-        if value < 0 or not math.isfinite(value):
+        if value < 0 or value > _LONG_MAX or not math.isfinite(value):  # a huge int: no isfinite()
             raise invalid_value(key, value, _DURATION_HELP)
+        if isinstance(value, float):
+            value = round(value * 1e6) / 1e6  # whole nanoseconds, Flink's resolution
         return float(value) / 1000.0
     match = _DURATION.match(str(value).lower())
-    if not match or (match.group(2) and match.group(2) not in _DURATION_UNITS):
+    number = _long(match.group(1)) if match else None
+    if number is None or (match.group(2) and match.group(2) not in _DURATION_UNITS):
         raise invalid_value(key, str(value), _DURATION_HELP)
-    number, unit = match.groups()
-    return int(number) * _DURATION_UNITS[unit or "ms"]
+    return number * _DURATION_UNITS[match.group(2) or "ms"]
 
 
 def format_duration(seconds: float) -> str:
-    """Format seconds the way Flink prints durations: ``'30s'``, ``'2min'``, ``'100ms'``."""
+    """Format seconds the way Flink prints durations: ``'30s'``, ``'2min'``, ``'100ms'``
+    (``'250us'``, ``'1500ns'`` below a millisecond), so that :func:`parse_duration` reads
+    the same duration back."""
     ms = round(seconds * 1000)
+    if not math.isclose(seconds * 1000, ms, rel_tol=1e-12, abs_tol=1e-7):
+        ns = round(seconds * 1e9)
+        return f"{ns // 1000}us" if ns % 1000 == 0 else f"{ns}ns"
     if ms % 60000 == 0 and ms:
         return f"{ms // 60000}min"
     if ms % 1000 == 0:
         return f"{ms // 1000}s"
     return f"{ms}ms"
+
+
+# ---------------------------------------------------------------------------------------
+# Byte sizes (Flink's MemorySize.parse: binary units, a bare number is bytes).
+# ---------------------------------------------------------------------------------------
+
+_SIZE_UNITS: dict[str, int] = {}
+for _power, _names in (
+    (0, ("", "b", "bytes")),
+    (1, ("k", "kb", "kibibytes")),
+    (2, ("m", "mb", "mebibytes")),
+    (3, ("g", "gb", "gibibytes")),
+    (4, ("t", "tb", "tebibytes")),
+):
+    for _name in _names:
+        _SIZE_UNITS[_name] = 1024**_power
+
+_SIZE = re.compile(r"^\s*(\d+)\s*([a-z]*)\s*$")
+_SIZE_HELP = (
+    "a byte size such as '64mb', '1gb', '512kb' or a bare number of bytes "
+    "(units: b, kb, mb, gb, tb; 1kb = 1024 bytes)"
+)
+
+
+def parse_size(value: Any, *, key: str = "size") -> int:
+    """Parse a Flink memory size (``'64mb'``, ``'1 gb'``, ``'1048576'`` = bytes) into bytes.
+
+    :raises TritonConfigError: naming ``key`` when the text is not a size.
+    """
+    if isinstance(value, (bool, float)):
+        raise invalid_value(key, value, _SIZE_HELP)
+    if isinstance(value, int):
+        if value > _LONG_MAX:
+            raise invalid_value(key, value, _SIZE_HELP)
+        return value  # a Python int is a number of bytes (the range is checked by the option)
+    match = _SIZE.match(str(value).lower())
+    number = _long(match.group(1)) if match else None
+    if number is None or match.group(2) not in _SIZE_UNITS:
+        raise invalid_value(key, str(value), _SIZE_HELP)
+    return number * _SIZE_UNITS[match.group(2)]
+
+
+def format_size(size: int) -> str:
+    """Format bytes the way :func:`parse_size` reads them: ``'256mb'``, ``'1gb'``, ``'1000'``."""
+    for unit in ("tb", "gb", "mb", "kb"):
+        factor = _SIZE_UNITS[unit]
+        if size and size % factor == 0:
+            return f"{size // factor}{unit}"
+    return str(size)
 
 
 # ---------------------------------------------------------------------------------------
@@ -116,26 +197,29 @@ def parse_bool(value: Any, *, key: str = "boolean") -> bool:
 
 
 def parse_int(value: Any, *, key: str = "integer") -> int:
-    """Parse an integer; a Python bool is not one (``True`` would silently become 1)."""
+    """Parse an integer (a Java long, as Flink); a Python bool is not one (``True`` would
+    silently become 1)."""
     if isinstance(value, bool):
         raise invalid_value(key, value, "an integer")
-    if isinstance(value, int):
-        return value
-    try:
-        return int(str(value).strip())
-    except ValueError:
-        raise invalid_value(key, value, "an integer") from None
+    number: int | None = value if isinstance(value, int) else None
+    if number is None:
+        text = str(value).strip()
+        try:  # a long text is no 64-bit integer (and int() refuses over 4300 digits)
+            number = int(text) if len(text) <= 64 else None
+        except ValueError:
+            number = None
+    if number is None or not -_LONG_MAX - 1 <= number <= _LONG_MAX:
+        raise invalid_value(key, value, "an integer")
+    return number
 
 
 def parse_float(value: Any, *, key: str = "number") -> float:
     """Parse a number; a Python bool is not one."""
     if isinstance(value, bool):
         raise invalid_value(key, value, "a number")
-    if isinstance(value, (int, float)):
-        return float(value)
     try:
-        return float(str(value).strip())
-    except ValueError:
+        return float(value) if isinstance(value, (int, float)) else float(str(value).strip())
+    except (ValueError, OverflowError):  # OverflowError: an int past the float range
         raise invalid_value(key, value, "a number") from None
 
 
@@ -174,109 +258,6 @@ def _parse_raw(value: Any, key: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------
-# Maps (Flink's ConfigurationUtils map syntax, or a JSON object).
-# ---------------------------------------------------------------------------------------
-
-
-def _read_quoted(text: str, i: int, stop: str) -> tuple[str, int]:
-    """Read a token quoted with ``text[i]`` (a doubled quote escapes it) up to ``stop``."""
-    n = len(text)
-    quote, i, buf = text[i], i + 1, []
-    while True:
-        if i >= n:
-            raise ValueError(f"unclosed quote {quote}")
-        if text[i] == quote:
-            if i + 1 < n and text[i + 1] == quote:
-                buf.append(quote)
-                i += 2
-                continue
-            i += 1
-            break
-        buf.append(text[i])
-        i += 1
-    while i < n and text[i].isspace():
-        i += 1
-    if i < n and text[i] != stop:
-        raise ValueError(f"unexpected {text[i]!r} after a quoted token")
-    return "".join(buf), i
-
-
-def _read_token(text: str, i: int, stop: str) -> tuple[str, int]:
-    """Read one key or value starting at ``i``; quoted ('x' or "x") or plain up to ``stop``.
-    Returns the token and the index of the stop (or the end)."""
-    n = len(text)
-    while i < n and text[i].isspace():
-        i += 1
-    if i < n and text[i] in "'\"":
-        return _read_quoted(text, i, stop)
-    j = text.find(stop, i)
-    j = n if j < 0 else j
-    return text[i:j].strip(), j
-
-
-def _parse_pairs(text: str) -> dict[str, str]:
-    """Flink map syntax: ``k1:v1,k2:v2``; a value runs to the next comma, so it may hold
-    colons (URLs); quote a key or value to put ``,`` or ``:`` in it."""
-    result: dict[str, str] = {}
-    i, n = 0, len(text)
-    while i < n:
-        key, i = _read_token(text, i, ":")
-        if i >= n:
-            if key:
-                raise ValueError(f"entry {key!r} has no 'key:value' form")
-            break
-        if not key:
-            raise ValueError("an entry has an empty key")
-        value, i = _read_token(text, i + 1, ",")
-        result[key] = value
-        i += 1  # past the comma
-    return result
-
-
-_MAP_HELP = "Flink map syntax 'key1:value1,key2:value2' or a JSON object '{\"key1\": \"value1\"}'"
-
-
-def _parse_json_object(text: str, key: str) -> dict[str, Any]:
-    try:
-        parsed = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise TritonConfigError(
-            f"Invalid value for option '{key}': not valid JSON ({exc.msg} at position "
-            f"{exc.pos}). Accepted: {_MAP_HELP}.",
-            option=key,
-        ) from None
-    if not isinstance(parsed, dict) or any(
-        isinstance(v, (dict, list)) or v is None for v in parsed.values()
-    ):
-        raise TritonConfigError(
-            f"Invalid value for option '{key}': the JSON must be an object of scalar values. "
-            f"Accepted: {_MAP_HELP}.",
-            option=key,
-        )
-    return parsed
-
-
-def parse_map(value: Any, *, key: str = "map") -> dict[str, Any]:
-    """Parse Flink map syntax ``'k1:v1,k2:v2'`` (quotes allowed) or a JSON object.
-
-    JSON values keep their JSON types (numbers, booleans); map-syntax values are strings.
-    """
-    if isinstance(value, Mapping):
-        return {str(k): v for k, v in value.items()}
-    text = str(value).strip()
-    if not text:
-        return {}
-    if text.startswith("{"):
-        return _parse_json_object(text, key)
-    try:
-        return _parse_pairs(text)
-    except ValueError as exc:
-        raise TritonConfigError(
-            f"Invalid value for option '{key}': {exc}. Accepted: {_MAP_HELP}.", option=key
-        ) from None
-
-
-# ---------------------------------------------------------------------------------------
 # By kind.
 # ---------------------------------------------------------------------------------------
 
@@ -287,6 +268,7 @@ _PARSERS: dict[str, Callable[[Any, str], Any]] = {
     "float": lambda v, k: parse_float(v, key=k),
     "bool": lambda v, k: parse_bool(v, key=k),
     "duration": lambda v, k: parse_duration(v, key=k),
+    "size": lambda v, k: parse_size(v, key=k),
     "map": lambda v, k: parse_map(v, key=k),
 }
 
@@ -303,6 +285,8 @@ def format_value(kind: Kind, value: Any) -> str:
     """Write a parsed value back as ``WITH`` clause text; inverse of :func:`parse_value`."""
     if kind == "duration":
         return format_duration(value)
+    if kind == "size":
+        return format_size(value)
     if kind == "bool":
         return "true" if value else "false"
     if kind == "map":

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import json
 import math
-import zlib
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -15,6 +14,7 @@ import numpy as np
 from pyflink_triton.errors import TritonProtocolError, TritonSchemaError
 
 from . import jsonio
+from .body import decompress
 from .bytes_tensor import decode_bytes_section
 from .datatypes import BF16, BYTES, numpy_dtype
 from .tensors import bf16_to_float32
@@ -27,13 +27,16 @@ _ERROR_TEXT = 500
 
 @dataclass(frozen=True)
 class InferResponse:
-    """A decoded inference response; ``outputs`` maps names to arrays in response order."""
+    """A decoded inference response; ``outputs`` maps names to arrays in response order,
+    ``datatypes`` names to the Triton datatype the response gave each (``BF16`` arrays are
+    float32, so the array alone cannot say)."""
 
     outputs: dict[str, np.ndarray]
     model_name: str
     model_version: str
     id: str | None
     parameters: dict[str, Any]
+    datatypes: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +54,7 @@ class _Output:
 def decode_response(
     body: bytes,
     *,
-    header_length: int | None = None,
+    header_length: int | str | None = None,
     content_encoding: str | None = None,
 ) -> InferResponse:
     """Decode an inference response body (JSON header, then binary outputs if any).
@@ -70,10 +73,12 @@ def decode_response(
     """
     if not isinstance(body, bytes):
         body = bytes(body)
-    body = _decompress(body, content_encoding)
+    if (content_encoding or "").strip().lower() not in ("", "identity"):
+        body = decompress(body, content_encoding)
     header_end = _header_end(header_length, len(body))
     result = _parse_header(body if header_end == len(body) else body[:header_end])
-    outputs = _decode_outputs(result["outputs"], body, header_end)
+    datatypes: dict[str, str] = {}
+    outputs = _decode_outputs(result["outputs"], body, header_end, datatypes)
     request_id = result.get("id")
     parameters = result.get("parameters")
     return InferResponse(
@@ -82,30 +87,40 @@ def decode_response(
         model_version=str(result.get("model_version", "")),
         id=None if request_id is None else str(request_id),
         parameters=parameters if isinstance(parameters, dict) else {},
+        datatypes=datatypes,
     )
 
 
-def error_message(body: bytes, content_type: str | None = None) -> str:
+def error_message(
+    body: bytes,
+    content_type: str | None = None,
+    *,
+    redact: Callable[[str], str] | None = None,
+) -> str:
     """Extract the text of Triton's ``{"error": "..."}`` from an error response body.
 
     Other bodies come back as text shortened to about 500 characters; an empty
     body gives ``""``.
+
+    :param redact: applied to the whole text before it is shortened, so that a secret the
+        server echoes is never cut in half (and so half shown).
     """
     if not body:
         return ""
     body = bytes(body)
+    clean = redact or (lambda text: text)
     if (content_type and "json" in content_type.lower()) or body.lstrip()[:1] == b"{":
         # the standard library, not jsonio: error bodies are small, and its output is
         # meant for people (spaced JSON, integers beyond 64 bits kept exact)
         try:
             parsed = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             parsed = None
         if isinstance(parsed, dict) and "error" in parsed:
             error = parsed["error"]
             text = error if isinstance(error, str) else json.dumps(error)
-            return _snippet(text, 4 * _ERROR_TEXT)
-    return _snippet(body.decode("utf-8", "replace").strip(), _ERROR_TEXT)
+            return _snippet(clean(text), 4 * _ERROR_TEXT)
+    return _snippet(clean(body.decode("utf-8", "replace").strip()), _ERROR_TEXT)
 
 
 def _snippet(data: bytes | str, limit: int = _SNIPPET) -> str:
@@ -113,30 +128,13 @@ def _snippet(data: bytes | str, limit: int = _SNIPPET) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-def _decompress(body: bytes, content_encoding: str | None) -> bytes:
-    encoding = (content_encoding or "").strip().lower()
-    if encoding in ("", "identity"):
-        return body
-    try:
-        if encoding in ("gzip", "x-gzip"):
-            return zlib.decompress(body, 47)  # gzip or zlib framing, auto-detected
-        if encoding == "deflate":
-            try:
-                return zlib.decompress(body)
-            except zlib.error:
-                return zlib.decompress(body, -15)  # some servers send raw deflate
-    except zlib.error as exc:
-        raise TritonProtocolError(f"cannot decompress {encoding} response: {exc}") from None
-    raise TritonProtocolError(f"unsupported response Content-Encoding {content_encoding!r}")
-
-
-def _header_end(header_length: int | None, size: int) -> int:
-    if header_length is None:
+def _header_end(header_length: int | str | None, size: int) -> int:
+    if header_length is None or header_length == "":
         return size
     try:
         header_end = int(header_length)
     except (TypeError, ValueError):
-        raise TritonProtocolError(f"invalid header length {header_length!r}") from None
+        raise TritonProtocolError(f"invalid header length {_snippet(repr(header_length))}") from None
     if not 0 <= header_end <= size:
         raise TritonProtocolError(f"header length {header_end} outside a body of {size} bytes")
     return header_end
@@ -146,9 +144,9 @@ def _parse_header(header: bytes) -> dict[str, Any]:
     """The header as a JSON object that holds an ``outputs`` list."""
     try:
         result = jsonio.loads(header)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise TritonProtocolError(
-            f"response header is not valid JSON ({exc}): {_snippet(header)}"
+            f"response header is not valid JSON ({_snippet(str(exc))}): {_snippet(header)}"
         ) from None
     if not isinstance(result, dict):
         raise TritonProtocolError(f"response header is not a JSON object: {_snippet(header)}")
@@ -159,11 +157,15 @@ def _parse_header(header: bytes) -> dict[str, Any]:
     return result
 
 
-def _decode_outputs(entries: list[Any], body: bytes, position: int) -> dict[str, np.ndarray]:
-    """Decode the outputs, whose binary data fill ``body`` from ``position`` to its end."""
+def _decode_outputs(
+    entries: list[Any], body: bytes, position: int, datatypes: dict[str, str]
+) -> dict[str, np.ndarray]:
+    """Decode the outputs, whose binary data fill ``body`` from ``position`` to its end;
+    note each output's datatype in ``datatypes``."""
     outputs: dict[str, np.ndarray] = {}
     for entry in entries:
         output = _describe_output(entry, outputs)
+        datatypes[output.name] = output.datatype
         size = output.binary_size
         if size is None:
             array = _json_output(entry, output)
@@ -224,7 +226,7 @@ def _json_output(entry: Mapping[str, Any], output: _Output) -> np.ndarray:
             array = np.empty(len(flat), dtype=object)
             array[:] = [v.encode("utf-8") for v in flat]
         else:
-            array = np.array(data, dtype=output.dtype)
+            array = _json_numbers(data, output)
     except (AttributeError, TypeError, ValueError, OverflowError) as exc:
         raise TritonProtocolError(
             f"output {name!r}: data does not match {datatype}: {_snippet(str(exc))}"
@@ -234,6 +236,60 @@ def _json_output(entry: Mapping[str, Any], output: _Output) -> np.ndarray:
             f"output {name!r}: {array.size} data elements for shape {output.shape}"
         )
     return array
+
+
+def _json_numbers(data: list[Any], output: _Output) -> np.ndarray:
+    """JSON numbers as ``output.dtype``, refusing what numpy would silently change.
+
+    numpy truncates ``1.5`` to ``1`` under an integer dtype, wraps ``300`` to ``44`` under
+    UINT8 and reads the string ``"12"`` as 12: integer and BOOL outputs are read as whatever
+    JSON gave first, then checked to be exact before they are converted.
+
+    :raises ValueError: a value the datatype cannot hold exactly.
+    """
+    dtype = output.dtype
+    if dtype.kind not in "iub":
+        return np.array(data, dtype=dtype)
+    raw = np.array(data)  # ragged nesting raises ValueError; mixed values come out object
+    if raw.size == 0:
+        return raw.astype(dtype)
+    if dtype.kind == "b":
+        if raw.dtype.kind == "b" or (raw.dtype.kind in "iu" and np.isin(raw, (0, 1)).all()):
+            return raw.astype(dtype)
+        raise ValueError(f"{_first_bad(data, _is_boolean)} is not a boolean")
+    info = np.iinfo(dtype)
+    if raw.dtype.kind in "iu":  # the common case: integers all, in one numpy type
+        if int(raw.min()) >= info.min and int(raw.max()) <= info.max:
+            return raw.astype(dtype)
+    elif raw.dtype.kind in "fO":
+        # Floats, or integers numpy could not hold in one integer type (uint64 values past
+        # int64 next to others come out float64, rounded): check the values JSON gave.
+        values = np.array(data, dtype=object).ravel().tolist()
+        if all(_is_integer_in(v, info) for v in values):
+            return np.array([int(v) for v in values], dtype=dtype).reshape(raw.shape)
+    bad = _first_bad(data, lambda v: _is_integer_in(v, info))
+    raise ValueError(f"{bad} is not an integer in [{info.min}, {info.max}]")
+
+
+def _is_integer_in(value: Any, info: np.iinfo) -> bool:
+    """Whether a JSON value is an integer (or an integral float) that ``info``'s type holds."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
+        return False
+    return info.min <= int(value) <= info.max
+
+
+def _is_boolean(value: Any) -> bool:
+    return isinstance(value, bool) or (isinstance(value, int) and value in (0, 1))
+
+
+def _first_bad(data: list[Any], ok: Callable[[Any], bool]) -> str:
+    """The first value of ``data`` (JSON, maybe nested) that is not ``ok``, for the message."""
+    for value in np.array(data, dtype=object).ravel().tolist():
+        if not ok(value):
+            return _snippet(repr(value), 40)
+    return "a value"
 
 
 def _binary_output(body: bytes, start: int, nbytes: int, output: _Output) -> np.ndarray:
