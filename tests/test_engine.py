@@ -348,3 +348,17 @@ def test_a_null_default_for_a_not_null_type_is_refused_naming_not_null(text: str
     """As Flink's Java provider does when the function opens (it was accepted and emitted)."""
     with pytest.raises(TritonConfigError, match=r"'default-value'.*NULL where the type is .*NOT NULL"):
         parse_default_value(text, FlinkType.parse(ddl))
+
+
+def test_a_hung_server_fails_with_the_clients_timeout_naming_model_and_cause(fault: FaultServer) -> None:
+    """Without a batch bound, the client's own timeout ends the wait. It once reached the loop
+    thread as a bare TimeoutError, mistaken for the thread's own, and became a TypeError."""
+    fault.actions = [("stall", 3.0)]
+    rt = Runtime(EngineConfig.of(model_options(fault.url, "m", timeout="300ms"), [Column("x")]))
+    rt.open()
+    try:
+        with pytest.raises(TritonTimeoutError, match=r"Triton model 'm' at http://127\.0\.0\.1:\d+: "
+                                                     r"inference timed out after 0\.3s"):
+            rt.predict([arrays([[1, 2]])])
+    finally:
+        rt.close()
