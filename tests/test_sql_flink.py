@@ -335,3 +335,23 @@ def test_ml_predict_over_a_common_table_expression(sql: TritonSql) -> None:
              renamed(k, features) AS (SELECT id, f FROM picked)
         SELECT k, class_id FROM ML_PREDICT(TABLE renamed, MODEL iris, DESCRIPTOR(features))""")
     assert got == [(1, iris_class([5.1, 3.5, 1.4, 0.2])), (3, iris_class([6.3, 3.3, 6.0, 2.5]))]
+
+
+def test_secrets_stay_out_of_plans_and_function_reprs(sql: TritonSql, triton_url: str) -> None:
+    """The token and the endpoint's password travel inside the function, never in its name,
+    its repr or the printed plan."""
+    token, password = "tok-PLAN-S3CRET", "pw-PLAN-S3CRET"
+    ep = triton_url.replace("http://", f"http://bob:{password}@") + "/v2/models"
+    sql.execute_sql(
+        "CREATE TEMPORARY MODEL IF NOT EXISTS secret_iris INPUT (features ARRAY<FLOAT>) OUTPUT (class_id BIGINT) "
+        f"WITH ('provider' = 'triton', 'endpoint' = '{ep}', 'model-name' = 'classifier', 'auth-token' = '{token}')")
+    table = sql.sql_query("SELECT * FROM ML_PREDICT(TABLE flowers, MODEL secret_iris, DESCRIPTOR(f))")
+    plan = table.explain()
+    assert "PythonCalc" in plan and token not in plan and password not in plan
+    from pyflink_triton.config import TritonOptions
+    from pyflink_triton.engine import EngineConfig, InferenceEngine
+    from pyflink_triton.flink import TritonAsyncFunction, TritonPandasFunction
+
+    config = EngineConfig.of(TritonOptions.from_map(sql.model("secret_iris").options))  # type: ignore[union-attr]
+    for obj in (config.options, InferenceEngine(config), TritonPandasFunction(config), TritonAsyncFunction(config)):
+        assert token not in repr(obj) and password not in repr(obj), type(obj).__name__
