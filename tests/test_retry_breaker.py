@@ -154,11 +154,72 @@ def test_late_success_while_open_is_ignored() -> None:
     assert b.state is CircuitState.OPEN
 
 
-def test_window_restarts_counts() -> None:
+def test_window_halves_counts_and_keeps_the_rate() -> None:
+    # Java's incrementClosedMetrics: at the cap both counts are halved, not zeroed.
     b = CircuitBreaker(0.5, 60, 3, window=20, clock=Clock())
     feed(b, 0, 11)
-    feed(b, 9, 0)  # 20 outcomes, 45 %: counts restart
-    assert b.state is CircuitState.CLOSED and b.failure_rate == 0.0
+    feed(b, 9, 0)  # 20 outcomes, 45 %: halved to 4 of 10
+    assert b.state is CircuitState.CLOSED and b.failure_rate == pytest.approx(0.4)
+    feed(b, 1, 0)  # 5 of 11
+    assert b.state is CircuitState.CLOSED
+    feed(b, 1, 0)  # 6 of 12: an ongoing outage still opens it at once
+    assert b.state is CircuitState.OPEN
+
+
+def test_decay_at_the_cap_keeps_a_high_rate() -> None:
+    # Java's testClosedMetricsDecayKeepsFailureRateNonZeroAtBoundary.
+    b = CircuitBreaker(1.0, 60, 3, clock=Clock())
+    feed(b, 0, 1)
+    feed(b, 9_999, 0)
+    assert b.state is CircuitState.CLOSED
+    assert b.failure_rate > 0.95
+
+
+def test_decay_keeps_a_steady_rate_over_many_windows() -> None:
+    # Java's testClosedMetricsDecayKeepsCountersBounded: 60 % failures, threshold 0.99.
+    b = CircuitBreaker(0.99, 60, 3, clock=Clock())
+    for i in range(50_000):
+        b.record_failure() if i % 5 < 3 else b.record_success()
+    assert b.state is CircuitState.CLOSED
+    assert 0.55 <= b.failure_rate <= 0.65
+
+
+# -- health probes (Java's recordHealthProbe) ------------------------------------------------
+
+
+def test_probes_count_both_ways_while_closed() -> None:
+    b = CircuitBreaker(0.5, 60, 3, clock=Clock())
+    for _ in range(9):
+        b.record_probe(True)
+    b.record_probe(False)
+    assert b.state is CircuitState.CLOSED and b.failure_rate == pytest.approx(0.1)
+    for _ in range(10):
+        b.record_probe(False)  # 11 of 20
+    assert b.state is CircuitState.OPEN
+
+
+def test_healthy_probes_are_ignored_in_half_open_and_failed_ones_reopen() -> None:
+    clock = Clock()
+    b = open_breaker(clock)
+    clock.now += 60
+    assert b.try_acquire() and b.state is CircuitState.HALF_OPEN
+    for _ in range(50):
+        b.record_probe(True)
+    assert b.state is CircuitState.HALF_OPEN
+    assert [b.try_acquire() for _ in range(3)] == [True, True, False]  # no slot was taken
+    b.record_probe(False)
+    assert b.state is CircuitState.OPEN
+
+
+def test_probes_are_ignored_while_open() -> None:
+    clock = Clock()
+    b = open_breaker(clock)
+    clock.now += 59
+    for _ in range(10):
+        b.record_probe(True)
+        b.record_probe(False)
+    assert b.state is CircuitState.OPEN
+    assert b.seconds_until_probe() == pytest.approx(1)
 
 
 def test_gauges_and_validation() -> None:

@@ -1,15 +1,21 @@
 """A CLOSED / OPEN / HALF_OPEN circuit breaker with the semantics of Flink's Java provider.
 
 - CLOSED: requests pass; outcomes are counted. Once at least ``min_requests`` (10) have been
-  counted, a failure rate ``>= failure_threshold`` opens the breaker. Counts restart every
-  ``window`` (10,000) requests so that old successes do not dilute a new outage.
+  counted, a failure rate ``>= failure_threshold`` opens the breaker. When ``window`` (10,000)
+  outcomes have been counted, both counts are halved: the rate is kept, old outcomes weigh
+  less (Java's ``incrementClosedMetrics``; restarting from zero would hide an ongoing outage
+  until 10 new outcomes came in).
 - OPEN: requests are refused until ``open_timeout_s`` has passed; the next request then moves
   the breaker to HALF_OPEN and is the first probe.
 - HALF_OPEN: at most ``half_open_requests`` probes pass; that many successes close the breaker,
   any failure re-opens it. Further requests are refused.
 
-One *logical* request (all its retries) is one outcome. Health-check successes are not
-outcomes (a live server may still fail inference); health-check failures are.
+One *logical* request (all its retries) is one outcome. Health checks report through
+:meth:`CircuitBreaker.record_probe`, as Java's ``recordHealthProbe``: in CLOSED a check is an
+outcome like a request (its success too, so that the rate is not skewed by counting only
+failures); in HALF_OPEN a healthy check is ignored (the probe budget belongs to inference:
+health 200s alone never close the breaker) and a failed one re-opens it; in OPEN checks are
+ignored (only ``open_timeout_s`` leads to HALF_OPEN).
 
 Not thread-safe on purpose: the client drives it from its one event loop.
 """
@@ -45,7 +51,7 @@ class CircuitBreaker:
     :param open_timeout_s: seconds OPEN before the next request probes (HALF_OPEN).
     :param half_open_requests: probes allowed, and successes needed to close, in HALF_OPEN.
     :param min_requests: outcomes needed before the rate is judged.
-    :param window: outcomes after which CLOSED counts restart.
+    :param window: outcomes at which CLOSED counts are halved.
     :param clock: monotonic seconds, injectable for tests.
     :raises TritonConfigError: a threshold outside ``(0, 1]`` or no half-open requests.
     """
@@ -125,10 +131,22 @@ class CircuitBreaker:
         # OPEN: a request that was in flight when the breaker opened; ignored.
 
     def record_failure(self) -> None:
-        """Count a logical request (or health probe) that failed for server-health reasons."""
+        """Count a logical request that failed for server-health reasons."""
         if self._state is CircuitState.CLOSED:
             self._count(failed=True)
         elif self._state is CircuitState.HALF_OPEN:
+            self._enter(CircuitState.OPEN)
+
+    def record_probe(self, healthy: bool) -> None:
+        """Count a periodic health check (Java's ``recordHealthProbe``).
+
+        CLOSED: an outcome, success or failure, like a request. HALF_OPEN: a failure re-opens
+        the breaker; a success is ignored (it neither takes nor fills a probe slot). OPEN:
+        ignored.
+        """
+        if self._state is CircuitState.CLOSED:
+            self._count(failed=not healthy)
+        elif self._state is CircuitState.HALF_OPEN and not healthy:
             self._enter(CircuitState.OPEN)
 
     def refusal(self) -> str:
@@ -150,10 +168,12 @@ class CircuitBreaker:
     def _count(self, *, failed: bool) -> None:
         self._total += 1
         self._failed += failed
+        if self._total >= self.window:
+            # Halve, as Java does, before judging: the rate stays, the counts stay bounded.
+            self._total //= 2
+            self._failed //= 2
         if self._total >= self.min_requests and self.failure_rate >= self.failure_threshold:
             self._enter(CircuitState.OPEN)
-        elif self._total >= self.window:
-            self._total = self._failed = 0
 
     def _enter(self, state: CircuitState) -> None:
         self._state = state

@@ -170,7 +170,8 @@ class TritonClient:
         return await self._health.model_ready()
 
     async def check_health(self) -> bool:
-        """One health check: live, else ready. A failure counts against the breaker."""
+        """One health check: live, and ready only after a non-200 answer; its verdict,
+        success or failure, is told to the breaker."""
         return await self._health.check()
 
     async def model_metadata(self, *, refresh: bool = False) -> dict[str, Any]:
@@ -403,7 +404,7 @@ class TritonClient:
     def _count_retry(self) -> None:
         self.stats.retries += 1
 
-    async def _probe(self, url: str) -> bool:
+    async def _probe(self, url: str) -> bool | None:
         transport, _ = await self._ensure_open()
         return await transport.probe(url)
 

@@ -19,18 +19,26 @@ log = logging.getLogger(__name__)
 class HealthChecker:
     """Probes one server and model; remembers the last verdict in :attr:`healthy`.
 
-    :param probe: ``GET url`` with the health timeout -> answered 200 (never raises for
-        network errors).
+    One check is Java's ``checkServerHealth``: ``/v2/health/live``; only when the server
+    *answered* it with another status than 200, ``/v2/health/ready`` too. When live got no
+    answer (timeout, refused or broken connection) ready is not tried: it would only cost a
+    second ``health-check-timeout`` against a hung server and tell nothing new.
+
+    :param probe: ``GET url`` with the health timeout -> ``True`` answered 200, ``False``
+        answered with another status, ``None`` no answer (timeout, connection failure). It
+        never raises for network errors. A probe that says ``False`` for both (no ``None``)
+        gets ready tried after every failed live probe.
     :param endpoint: the server, for the ``/v2/health/...`` URLs.
     :param model_url: ``.../v2/models/{m}[/versions/{v}]``.
-    :param breaker: counts failed checks, if the client has one.
+    :param breaker: told every check's verdict (:meth:`CircuitBreaker.record_probe`), if the
+        client has one.
     :param sleep: awaitable sleep between periodic checks (injectable for tests).
     :param interval_s: seconds between periodic checks.
     """
 
     def __init__(
         self,
-        probe: Callable[[str], Awaitable[bool]],
+        probe: Callable[[str], Awaitable[bool | None]],
         endpoint: Endpoint,
         model_url: str,
         *,
@@ -48,28 +56,37 @@ class HealthChecker:
         self._task: asyncio.Task[None] | None = None
 
     async def server_live(self) -> bool:
-        """``GET /v2/health/live``."""
-        return await self._probe(self._endpoint.health_url("live"))
+        """``GET /v2/health/live``: answered 200."""
+        return await self._probe(self._endpoint.health_url("live")) is True
 
     async def server_ready(self) -> bool:
-        """``GET /v2/health/ready``."""
-        return await self._probe(self._endpoint.health_url("ready"))
+        """``GET /v2/health/ready``: answered 200."""
+        return await self._probe(self._endpoint.health_url("ready")) is True
 
     async def model_ready(self) -> bool:
-        """``GET /v2/models/{m}[/versions/{v}]/ready``."""
-        return await self._probe(f"{self._model_url}/ready")
+        """``GET /v2/models/{m}[/versions/{v}]/ready``: answered 200."""
+        return await self._probe(f"{self._model_url}/ready") is True
 
     async def check(self) -> bool:
-        """One check: live, else ready. A failure counts against the breaker; a success does
-        not count for it (a live server may still fail inference)."""
-        healthy = await self.server_live() or await self.server_ready()
-        if not healthy:
-            if self.healthy is not False:
-                log.warning("Triton server at %s failed its health check", self._endpoint)
-            if self._breaker is not None:
-                self._breaker.record_failure()
+        """One check (live; ready only after a non-200 answer), its verdict told to the
+        breaker: in CLOSED a success counts as one as well as a failure (see
+        :meth:`CircuitBreaker.record_probe` for HALF_OPEN and OPEN)."""
+        healthy = await self._server_healthy()
+        if not healthy and self.healthy is not False:
+            log.warning("Triton server at %s failed its health check", self._endpoint)
+        if self._breaker is not None:
+            self._breaker.record_probe(healthy)
         self.healthy = healthy
         return healthy
+
+    async def _server_healthy(self) -> bool:
+        live = await self._probe(self._endpoint.health_url("live"))
+        if live is None:
+            return False  # no answer: ready would only wait out another timeout
+        if live:
+            return True
+        log.debug("Triton server at %s answered live with non-200; trying ready", self._endpoint)
+        return await self.server_ready()
 
     async def run(self) -> None:
         """Check, then sleep ``interval``, until cancelled."""

@@ -172,15 +172,16 @@ class Transport:
         """``GET`` ``url``; raises like :meth:`post`."""
         return await self._request("GET", url, self._timeout, what)
 
-    async def probe(self, url: str) -> bool:
-        """``GET`` with ``health-check-timeout``: ``True`` on 200, ``False`` on anything else."""
+    async def probe(self, url: str) -> bool | None:
+        """``GET`` with ``health-check-timeout``: ``True`` answered 200, ``False`` answered
+        with another status, ``None`` no answer (timeout, connection failure)."""
         try:
             response = await self._request(
                 "GET", url, self._probe_timeout, "health probe", whole_body=False
             )
         except TritonTransportError as exc:
             log.debug("Health probe of %s failed: %s", url, exc)
-            return False
+            return None
         return response.status == 200
 
     async def _request(
