@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import numpy as np
@@ -43,6 +43,16 @@ def fault() -> Iterator[FaultServer]:
     finally:
         loop.run(server.stop())
         loop.stop()
+
+
+@pytest.fixture
+async def loop_fault() -> AsyncIterator[FaultServer]:
+    """A fault server on the test's own event loop, for async tests (``fault`` runs on a thread)."""
+    server = await FaultServer().start()
+    try:
+        yield server
+    finally:
+        await server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ import gzip
 import logging
 import pickle
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -38,16 +38,6 @@ from .conftest import free_port
 from .faultserver import FaultServer
 
 SECRET = "tok-S3CRET-value"
-
-
-@pytest.fixture
-async def loop_fault() -> AsyncIterator[FaultServer]:
-    """A fault server on the test's own event loop (conftest's ``fault`` runs on a thread)."""
-    server = await FaultServer().start()
-    try:
-        yield server
-    finally:
-        await server.stop()
 
 
 class Sleeps:

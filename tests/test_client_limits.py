@@ -13,7 +13,6 @@ import gzip
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import numpy as np
@@ -36,15 +35,6 @@ from .faultserver import FaultServer
 from .test_client_faults import SECRET, X, client_for, options_for
 
 MIB = 1024 * 1024
-
-
-@pytest.fixture
-async def loop_fault() -> AsyncIterator[FaultServer]:
-    server = await FaultServer().start()
-    try:
-        yield server
-    finally:
-        await server.stop()
 
 
 def echo_body(outputs: list[dict[str, Any]]) -> bytes:
