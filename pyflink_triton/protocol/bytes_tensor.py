@@ -174,16 +174,16 @@ def decode_bytes_section(buf: bytes, start: int, end: int, count: int, name: str
 
     :raises TritonProtocolError: when the elements do not fill the section exactly.
     """
-    out = np.empty(count, dtype=object)
     size = end - start
     if count == 0:
         if size:
             raise TritonProtocolError(f"BYTES output {name!r}: {size} bytes for 0 elements")
-        return out
+        return np.empty(0, dtype=object)
     if size < 4 * count:
         raise TritonProtocolError(
             f"BYTES output {name!r}: {size} bytes cannot hold {count} elements (truncated)"
         )
+    out = np.empty(count, dtype=object)  # only now: a shape alone must not allocate terabytes
     if not _fill_fixed_width(out, buf, start, end):
         out[:] = _variable_width(buf, start, end, count, name)
     return out

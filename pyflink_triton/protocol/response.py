@@ -76,19 +76,23 @@ def decode_response(
     if (content_encoding or "").strip().lower() not in ("", "identity"):
         body = decompress(body, content_encoding)
     header_end = _header_end(header_length, len(body))
-    result = _parse_header(body if header_end == len(body) else body[:header_end])
-    datatypes: dict[str, str] = {}
-    outputs = _decode_outputs(result["outputs"], body, header_end, datatypes)
-    request_id = result.get("id")
-    parameters = result.get("parameters")
-    return InferResponse(
-        outputs=outputs,
-        model_name=str(result.get("model_name", "")),
-        model_version=str(result.get("model_version", "")),
-        id=None if request_id is None else str(request_id),
-        parameters=parameters if isinstance(parameters, dict) else {},
-        datatypes=datatypes,
-    )
+    try:
+        result = _parse_header(body if header_end == len(body) else body[:header_end])
+        datatypes: dict[str, str] = {}
+        outputs = _decode_outputs(result["outputs"], body, header_end, datatypes)
+        request_id = result.get("id")
+        parameters = result.get("parameters")
+        return InferResponse(
+            outputs=outputs,
+            model_name=str(result.get("model_name", "")),
+            model_version=str(result.get("model_version", "")),
+            id=None if request_id is None else str(request_id),
+            parameters=parameters if isinstance(parameters, dict) else {},
+            datatypes=datatypes,
+        )
+    except RecursionError:
+        # orjson reads JSON nested 1024 deep, deeper than str() or repr() of it can go
+        raise TritonProtocolError("response header is nested too deeply") from None
 
 
 def error_message(
@@ -172,7 +176,12 @@ def _decode_outputs(
         else:
             array = _binary_output(body, position, size, output)
             position += size
-        outputs[output.name] = array.reshape(output.shape)
+        try:
+            outputs[output.name] = array.reshape(output.shape)
+        except ValueError:  # more dimensions, or a larger size, than numpy can hold
+            raise TritonProtocolError(
+                f"output {output.name!r}: numpy cannot hold shape {_snippet(repr(output.shape))}"
+            ) from None
     if position != len(body):
         raise TritonProtocolError(
             f"{len(body) - position} bytes left after the binary outputs "
