@@ -42,6 +42,13 @@ class FaultServer:
     metadata and config GETs with ``("status", code, text)`` or a body fault, then they answer
     normally. With ``gzip_responses``, inference answers are gzip-encoded for a client that
     accepts gzip. ``datatype`` is what the metadata declares for ``x`` and ``OUT_x``.
+
+    Echo faults (a faithful echo, then one thing wrong with it): ``("echo_datatype", dt)``
+    (every output claims datatype ``dt``; the bytes are the echo's); ``("echo_rename", name)``
+    (every output is named ``name``, so the requested one is missing);
+    ``("echo_header_length", delta)`` (``Inference-Header-Content-Length`` off by ``delta``);
+    ``("echo_gzip_corrupt",)`` (``Content-Encoding: gzip``, a valid gzip header, then deflate
+    data that is not: invalid block type).
     """
 
     max_batch_size: int = 1024
@@ -130,6 +137,8 @@ class FaultServer:
                 return web.Response(body=b'{"outputs": [', content_type="application/json")
             if kind in _BODY_FAULTS:
                 return await self._body_fault(request, action)
+            if kind in _ECHO_FAULTS:
+                return self._echo_fault(rec.header_json, body[hlen:], action)
             response = self._echo(rec.header_json, body[hlen:], action[1] if kind == "echo_rows" else None)
             if self.gzip_responses and "gzip" in request.headers.get("Accept-Encoding", ""):
                 assert isinstance(response.body, bytes)
@@ -170,6 +179,30 @@ class FaultServer:
             pass  # the client hung up: what these faults wait for
         return response
 
+    @classmethod
+    def _echo_fault(cls, header: dict[str, Any], binary: bytes, action: tuple[Any, ...]) -> web.Response:
+        kind = action[0]
+        echo = cls._echo(header, binary, None)
+        assert isinstance(echo.body, bytes)
+        hlen = int(echo.headers.get("Inference-Header-Content-Length", len(echo.body)))
+        head, tail = json.loads(echo.body[:hlen]), echo.body[hlen:]
+        for out in head["outputs"]:
+            if kind == "echo_datatype":
+                out["datatype"] = action[1]
+            elif kind == "echo_rename":
+                out["name"] = action[1]
+        packed = json.dumps(head).encode()
+        headers: dict[str, str] = {}
+        if tail or kind == "echo_header_length":
+            lie = action[1] if kind == "echo_header_length" else 0
+            headers["Inference-Header-Content-Length"] = str(len(packed) + lie)
+        payload = packed + tail
+        if kind == "echo_gzip_corrupt":
+            # gzip's 10-byte header, then 0xff: a final block of the reserved type 11.
+            payload = gzip.compress(payload)[:10] + b"\xff" * 32
+            headers["Content-Encoding"] = "gzip"
+        return web.Response(body=payload, headers=headers, content_type="application/octet-stream")
+
     @staticmethod
     def _echo(header: dict[str, Any], binary: bytes, rows: int | None) -> web.Response:
         outputs, chunks, offset = [], [], 0
@@ -202,6 +235,7 @@ class FaultServer:
 
 
 _BODY_FAULTS = ("raw", "announce", "endless", "bomb", "cut", "slow_body")
+_ECHO_FAULTS = ("echo_datatype", "echo_rename", "echo_header_length", "echo_gzip_corrupt")
 
 
 async def _until_closed(request: web.Request, most_s: float = 30.0) -> None:
