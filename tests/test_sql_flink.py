@@ -157,9 +157,9 @@ def test_view_insert_several_calls_and_one_over_another(sql: TritonSql, triton_u
         ("SELECT * FROM ML_PREDICT(TABLE reviews, MODEL sentiment, DESCRIPTOR(id))",
          "Descriptor column 'id' type INT cannot be assigned to model input type STRING at position 0"),
         ("SELECT * FROM ML_PREDICT(TABLE reviews, MODEL sentiment, DESCRIPTOR(review), MAP['output-mode', 'RANDOM'])",
-         "'output-mode' must be ORDERED or ALLOW_UNORDERED"),
+         "Could not parse value 'RANDOM' for key 'output-mode'"),
         ("SELECT * FROM ML_PREDICT(TABLE reviews, MODEL sentiment, DESCRIPTOR(review), MAP['k', 1])",
-         "should be a MAP data type consisting String literals"),
+         r"Invalid argument type at position 3. Data type MAP<STRING, STRING> expected"),
     ],
 )
 def test_flinks_validation_errors(sql: TritonSql, query: str, message: str) -> None:

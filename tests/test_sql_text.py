@@ -121,3 +121,52 @@ def test_common_table_expressions_stand_alone_with_the_ones_before_them() -> Non
         "w": "WITH v AS (SELECT 1 AS a), `W`(x) AS (SELECT a FROM v) SELECT * FROM `W`",
     }
     assert common_table_expressions("CREATE TABLE t (a INT) WITH ('connector' = 'x')") == {}
+
+
+def test_a_call_our_parser_cannot_read_goes_to_the_malformed_callback_first() -> None:
+    """Flink speaks first about such a call (session.py): the callback gets what could be
+    read, the TABLE argument located, and may raise its own error or keep the call."""
+    sql = "SELECT 1 FROM ML_PREDICT(TABLE (SELECT * FROM ML_PREDICT(TABLE t, MODEL a, DESCRIPTOR(x))), MODEL b, DESCRIPTOR(t.y))"
+    seen = []
+
+    def malformed(call) -> bool:
+        seen.append(call)
+        return True
+
+    assert rewrite_predict_calls(sql, lambda c: f"<{c.model}>", malformed) == sql  # kept as written
+    (call,) = seen
+    assert (call.model, call.table, call.table_is_query, call.start) == ("b", "SELECT * FROM <a>", True, 14)
+    assert str(call.error) == "ML_PREDICT: DESCRIPTOR takes column names, got 't.y'"
+    assert call.with_table("`v`") == "ML_PREDICT(TABLE `v`, MODEL b, DESCRIPTOR(t.y))"
+    with pytest.raises(TritonConfigError, match="DESCRIPTOR takes column names"):
+        rewrite_predict_calls(sql, lambda c: None, lambda c: False)
+    with pytest.raises(TritonConfigError, match="DESCRIPTOR takes column names"):
+        rewrite_predict_calls(sql, lambda c: None)
+
+
+def test_an_unclosed_call_spans_the_rest_of_the_statement_when_not_strict() -> None:
+    sql = "SELECT * FROM ML_PREDICT(TABLE t, MODEL m, DESCRIPTOR(a)"
+    with pytest.raises(TritonConfigError, match=r"Unbalanced '\('"):
+        find_predict_calls(sql)
+    ((start, end, call),) = find_predict_calls(sql, strict=False)
+    assert (start, end, call.text, call.table_span) == (14, len(sql), sql[14:], None)
+    assert str(call.error) == "Unbalanced '(' in ML_PREDICT call"
+    from pyflink_triton.sql.predict import common_table_expressions
+
+    assert common_table_expressions("WITH v AS (SELECT 1 SELECT * FROM v") == {}
+
+
+def test_flink_positions_are_moved_to_where_the_user_wrote_them() -> None:
+    from pyflink_triton.sql.predict import statement_positions
+
+    statement = "WITH v AS (SELECT 1 AS a)\nSELECT *\n  FROM ML_PREDICT(TABLE v, MODEL m DESCRIPTOR(a))"
+    ((_, _, call),) = find_predict_calls(statement, strict=False)
+    probe = "SELECT * FROM " + call.with_table("`__triton_input_1`")
+    at = probe.index("DESCRIPTOR") + 1
+    message = f'Encountered "DESCRIPTOR" at line 1, column {at}.\nWas expecting one of: ...'
+    moved = statement_positions(message, probe, 14, call, "`__triton_input_1`", statement)
+    column = statement.splitlines()[2].index("DESCRIPTOR") + 1
+    assert moved == f'Encountered "DESCRIPTOR" at line 3, column {column}.\nWas expecting one of: ...'
+    inside = statement_positions("at line 1, column 32", probe, 14, call, "`__triton_input_1`", statement)
+    assert inside == f"at line 3, column {statement.splitlines()[2].index(' v,') + 2}"  # the view: where v is
+    assert statement_positions("at line 1, column 3", probe, 14, call, None, statement) == "at line 1, column 3"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -11,7 +12,9 @@ from ..engine import ERROR_FIELD, ERROR_MODES, Column, FlinkType
 from ..errors import TritonConfigError
 from ..flink import async_triton_udf, configure_async, triton_udf
 
-__all__ = ["CONFIG_KEYS", "PredictConfig", "predict_function"]
+__all__ = ["CONFIG_KEYS", "PredictConfig", "flink_config_error", "predict_function"]
+
+log = logging.getLogger(__name__)
 
 #: The keys of ML_PREDICT's config map we read (others are ignored, as Flink does).
 CONFIG_KEYS = ("async", "output-mode", "max-concurrent-operations", "timeout", "error-mode")
@@ -30,13 +33,19 @@ class PredictConfig:
     @classmethod
     def parse(cls, config: Mapping[str, str]) -> PredictConfig:
         """:raises TritonConfigError: naming the config key and the accepted values."""
+        is_async = parse_bool(config.get("async", "false"), key="async")
         max_concurrent = None
         if "max-concurrent-operations" in config:
             value = config["max-concurrent-operations"]
-            if not value.strip().isdigit() or int(value) <= 0:
+            if not value.strip().lstrip("-").isdigit():
                 raise TritonConfigError(
                     f"ML_PREDICT config 'max-concurrent-operations' must be a positive integer, got {value!r}")
-            max_concurrent = int(value)
+            if int(value) > 0:
+                max_concurrent = int(value)
+            elif is_async:  # Flink's check and text; it ignores the key in sync mode, and so do we
+                raise TritonConfigError(
+                    "Invalid runtime config option 'max-concurrent-operations'. "
+                    f"Its value should be positive integer but was {int(value)}.")
         timeout = config.get("timeout")
         mode = config.get("output-mode", "ORDERED").strip().upper()
         if mode not in ("ORDERED", "ALLOW_UNORDERED"):
@@ -48,11 +57,56 @@ class PredictConfig:
                 f"ML_PREDICT config 'error-mode' must be one of {', '.join(ERROR_MODES)}, "
                 f"got {config['error-mode']!r}", option="error-mode")
         return cls(max_concurrent, timeout, None if timeout is None else parse_duration(timeout, key="timeout"),
-                   parse_bool(config.get("async", "false"), key="async"), error_mode)
+                   is_async, error_mode)
 
     def output_names(self, outputs: list[str]) -> list[str]:
         """The result's fields: the model's outputs, then ``error`` in the ``column`` mode."""
         return [*outputs, ERROR_FIELD] if self.error_mode == "column" else outputs
+
+
+#: The planner rule that checks ML_PREDICT's config map in Flink 2.3 (``validateRuntimeConfig``).
+_CONFIG_RULE = "org.apache.flink.table.planner.plan.rules.physical.common.PhysicalMLPredictTableFunctionRule"
+
+
+def flink_config_error(t_env: Any, config: Mapping[str, str]) -> str | None:
+    """Flink's own message about ML_PREDICT's config map, or None when Flink accepts it.
+
+    Flink checks the map only while planning a call over a model it has a provider for, which
+    PyFlink 2.3 never reaches for a triton model; so this runs that check, Flink's own code
+    (``PhysicalMLPredictTableFunctionRule.validateRuntimeConfig``), and gives its message with
+    the messages of its causes (``Failed to parse the config. Could not parse value 'yes' for
+    key 'async'. ...``). None as well where this Flink has no such check: ours then speak.
+    """
+    if not config:
+        return None
+    try:
+        from pyflink.java_gateway import get_gateway
+
+        gateway = get_gateway()
+        loader = t_env._j_tenv.getPlanner().getClass().getClassLoader()
+        rule = gateway.jvm.java.lang.Class.forName(_CONFIG_RULE, True, loader)
+        method = next(m for m in rule.getDeclaredMethods() if m.getName() == "validateRuntimeConfig")
+        method.setAccessible(True)
+        java_map = gateway.jvm.java.util.HashMap()
+        for key, value in config.items():
+            java_map.put(key, value)
+        args = gateway.new_array(gateway.jvm.java.lang.Object, 1)
+        args[0] = java_map
+    except Exception as exc:  # another Flink: no such rule or method
+        log.debug("Flink's ML_PREDICT config check is not available: %s", exc)
+        return None
+    try:
+        method.invoke(None, args)
+    except Exception as exc:
+        cause = getattr(exc, "java_exception", None)
+        cause = cause.getCause() if cause is not None else None  # InvocationTargetException's target
+        messages = []
+        while cause is not None:
+            if cause.getMessage():
+                messages.append(str(cause.getMessage()).strip())
+            cause = cause.getCause()
+        return " ".join(messages) or None
+    return None
 
 
 def predict_function(t_env: Any, options: TritonOptions, inputs: list[tuple[str, str]],

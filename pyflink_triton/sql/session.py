@@ -29,15 +29,14 @@ from ..engine import Column, FlinkType, fetch_binding
 from .lexer import (
     Kind,
     Token,
-    map_literal,
     quote_identifier,
     split_statements,
     string_value,
     tokenize,
     unquote_identifier,
 )
-from .functions import CONFIG_KEYS, PredictConfig, predict_function
-from .predict import PredictCall, common_table_expressions, rewrite_predict_calls
+from .functions import CONFIG_KEYS, PredictConfig, flink_config_error, predict_function
+from .predict import PredictCall, common_table_expressions, rewrite_predict_calls, statement_positions
 
 __all__ = ["TritonSql", "execute_sql", "has_content", "ModelInfo", "java_message"]
 
@@ -110,16 +109,22 @@ class TritonSql:
             yield statement, self.execute_sql(statement)
 
     def rewrite(self, statement: str) -> str:
-        """The statement with every triton ``ML_PREDICT`` call replaced (others kept)."""
+        """The statement with every triton ``ML_PREDICT`` call replaced (others kept).
+
+        Flink speaks first about every call: a call our parser cannot read, and every call
+        over a triton model before our own checks, goes to Flink as written; its message, if
+        it has one, is the error.
+        """
         ctes = common_table_expressions(statement)
 
-        def render(call: PredictCall) -> str | None:
+        def own_table(call: PredictCall) -> PredictCall:
             query = None if call.table_is_query else ctes.get(unquote_identifier(call.table).lower())
             if query is not None:  # a WITH table: its query stands in for it
                 call = dataclasses.replace(call, table=query, table_is_query=True)
-            return self._render(call)
+            return call
 
-        return rewrite_predict_calls(statement, render)
+        return rewrite_predict_calls(statement, lambda call: self._render(own_table(call), statement),
+                                     lambda call: self._malformed(own_table(call), statement))
 
     # -- models ---------------------------------------------------------------------------
 
@@ -204,26 +209,24 @@ class TritonSql:
 
     # -- ML_PREDICT -----------------------------------------------------------------------
 
-    def _render(self, call: PredictCall) -> str | None:
+    def _render(self, call: PredictCall, statement: str) -> str | None:
         info = self.model(call.model)
         if info is None or not info.is_triton:
             return None  # Flink reports unknown models, and runs other providers itself
-        table = call.table
-        if call.table_is_query:
-            # Flink's ML_PREDICT takes a table name only: a query input becomes a view.
-            self._views += 1
-            table = quote_identifier(f"__triton_input_{self._views}")
-            self.t_env.create_temporary_view(table.strip("`"), self.t_env.sql_query(call.table))
-        self._validate_with_flink(call, table)
-        plan = self._input_plan(table)
-        _check_insert_only(plan)
-        table = self._materialize_if_literal(table, plan)
-        columns = self._table_columns(table)
+        table = self._input_table(call)
+        self._validate_with_flink(call, table, statement)
+        flink_says = flink_config_error(self.t_env, call.config or {})
+        if flink_says:
+            raise TritonConfigError(flink_says)
         raw_config = dict(call.config or {})
         unknown = sorted(k for k in raw_config if k not in CONFIG_KEYS)
         if unknown:
             log.info("ML_PREDICT ignores unknown config keys %s (as Flink does)", unknown)
         config = PredictConfig.parse(raw_config)
+        plan = self._input_plan(table)
+        _check_insert_only(plan)
+        table = self._materialize_if_literal(table, plan)
+        columns = self._table_columns(table)
         function = self._function_for(info, config)
         by_name = dict(columns)
         args = []
@@ -246,20 +249,39 @@ class TritonSql:
         return (f"(SELECT {inputs}, {fields} FROM "
                 f"(SELECT *, {call_sql} AS `__triton_r` FROM {table}) AS `__triton_t`)")
 
-    def _validate_with_flink(self, call: PredictCall, table: str) -> None:
-        """Let Flink validate the call (its own messages); it then fails only for want of a
-        provider, which is what we bring."""
-        config = "" if call.config is None else ", " + map_literal(call.config)
-        descriptor = ", ".join(quote_identifier(c) for c in call.descriptor)
-        extra = "".join(f", {arg}" for arg in call.extra)
-        text = f"ML_PREDICT(TABLE {table}, MODEL {call.model}, DESCRIPTOR({descriptor}){config}{extra})"
+    def _malformed(self, call: PredictCall, statement: str) -> bool:
+        """A call our parser cannot read: Flink's message about it when it has one; True (leave
+        the call to Flink) for another provider's model; else our parser's message follows."""
+        self._validate_with_flink(call, self._input_table(call) if call.table else None, statement)
         try:
-            self.t_env.sql_query(f"SELECT * FROM {text}")
+            info = self.model(call.model) if call.model else None
+        except TritonConfigError:
+            info = None
+        return info is not None and not info.is_triton
+
+    def _input_table(self, call: PredictCall) -> str:
+        """The call's input as a name: a query input (ours, or a WITH table) becomes a view."""
+        if not call.table_is_query:
+            return call.table
+        self._views += 1
+        table = quote_identifier(f"__triton_input_{self._views}")
+        self.t_env.create_temporary_view(table.strip("`"), self.t_env.sql_query(call.table))
+        return table
+
+    def _validate_with_flink(self, call: PredictCall, table: str | None, statement: str) -> None:
+        """Let Flink validate the call as written, its input named ``table`` (its own messages,
+        positions counted in ``statement``); it then fails only for want of a provider, which
+        is what we bring, or inside itself (an exception no user can act on: ours follow)."""
+        body = call.with_table(table) if table is not None else call.text
+        probe = f"SELECT * FROM {body}"
+        try:
+            self.t_env.sql_query(probe)
         except Exception as exc:
             message = java_message(exc)
-            if "model provider" in message or "ModelProviderFactory" in message:
+            if "model provider" in message or "ModelProviderFactory" in message or _internal_error(exc):
                 return
-            raise TritonConfigError(message) from None
+            raise TritonConfigError(
+                statement_positions(message, probe, len("SELECT * FROM "), call, table, statement)) from None
 
     def _table_columns(self, table: str) -> list[tuple[str, str]]:
         schema = self.t_env.sql_query(f"SELECT * FROM {table}")._j_table.getResolvedSchema()
@@ -439,6 +461,23 @@ def java_message(exc: BaseException) -> str:
         return causes[-1].strip()
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     return lines[0] if lines else repr(exc)
+
+
+_INTERNAL = ("IndexOutOfBoundsException", "ArrayIndexOutOfBoundsException", "NullPointerException",
+             "ClassCastException", "IllegalStateException", "AssertionError", "UnsupportedOperationException")
+
+
+def _internal_error(exc: BaseException) -> bool:
+    """Whether Flink's innermost error is a Java runtime one (``IndexOutOfBoundsException``:
+    "index (1) must be less than size (1)"), a failure inside Flink rather than its word on
+    the call."""
+    cause = getattr(exc, "java_exception", None)
+    try:
+        while cause is not None and cause.getCause() is not None:
+            cause = cause.getCause()
+        return cause is not None and str(cause.getClass().getSimpleName()) in _INTERNAL
+    except Exception:  # the gateway may be gone
+        return False
 
 
 def _python_error_line(text: str) -> str | None:
