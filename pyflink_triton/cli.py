@@ -240,7 +240,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--jobmanager", metavar="HOST:PORT", help="submit to a running cluster (its REST address)")
     r.add_argument("--mode", choices=("streaming", "batch"), default="streaming")
     r.add_argument("--parallelism", type=int, default=1)
-    r.add_argument("--batch-size", type=int, default=4096, help="rows per Arrow batch handed to the UDF")
+    r.add_argument("--batch-size", type=int, default=None,
+                   help="rows per Arrow batch handed to the UDF (default: 20000, see the README's Tuning)")
     r.add_argument("--max-latency-ms", type=int, default=None, help="python.fn-execution.bundle.time")
     r.add_argument("--python-executable", default=None, help="Python of the cluster's workers")
     r.add_argument("--set", action="append", metavar="KEY=VALUE", help="a Flink configuration option")

@@ -198,7 +198,7 @@ class InferenceEngine:
                   if spec.is_array and (not spec.dims or spec.dims[-1] < 0)]
         if not ragged:
             return [rows]
-        lengths = np.stack([array_lengths(columns[i].iloc[rows]) for i in ragged], axis=1)
+        lengths = np.stack([array_lengths(_take(columns[i], rows)) for i in ragged], axis=1)
         keys, inverse = np.unique(lengths, axis=0, return_inverse=True)
         inverse = inverse.reshape(-1)
         return [rows[inverse == k] for k in range(len(keys))]
@@ -229,7 +229,7 @@ class InferenceEngine:
         fill = self.config.fill_value
 
         def convert(rows: np.ndarray) -> dict[str, np.ndarray]:
-            return {spec.name: to_tensor(col.iloc[rows], spec, batched=binding.batching, fill_value=fill)
+            return {spec.name: to_tensor(_take(col, rows), spec, batched=binding.batching, fill_value=fill)
                     for spec, col in zip(binding.inputs, columns)}
 
         try:
@@ -281,6 +281,11 @@ class InferenceEngine:
     def __repr__(self) -> str:
         o = self.options
         return f"InferenceEngine({describe_target(o.model_name, o.model_version, o.safe_endpoint)})"
+
+
+def _take(column: pd.Series | pd.DataFrame, rows: np.ndarray) -> pd.Series | pd.DataFrame:
+    """The rows at ``rows`` (increasing positions); the column itself when that is all of them."""
+    return column if len(rows) == len(column) else column.iloc[rows]
 
 
 def with_context(error: TritonError, options: TritonOptions) -> TritonError:

@@ -12,7 +12,7 @@ Example::
     >>> classify = triton_udf(
     ...     TritonProvider(endpoint="http://localhost:8000", model_name="classifier"),
     ...     result_type="BIGINT")
-    >>> configure_inference(t_env, batch_size=4096)
+    >>> configure_inference(t_env)  # rows per batch: DEFAULT_BATCH_SIZE
     >>> t_env.create_temporary_function("classify", classify)
     >>> t_env.sql_query("SELECT id, classify(features) AS class_id FROM iris")
 """
@@ -32,7 +32,15 @@ from .columns import ModelLike, describe_function, function_config, function_nam
 from .metrics import TritonMetrics
 from .types import to_datatype
 
-__all__ = ["TritonPandasFunction", "configure_inference", "triton_udf"]
+__all__ = ["DEFAULT_BATCH_SIZE", "TritonPandasFunction", "configure_inference", "default_batching", "triton_udf"]
+
+#: Rows per Arrow batch and per bundle where nothing else sets them (``TritonSql``, the CLI,
+#: ``predict()``): the best of the batch sweep in BENCHMARKS.md. Flink's own default, 1000,
+#: gives about a third of the throughput; the bound on added latency stays Flink's
+#: ``python.fn-execution.bundle.time`` (1 s).
+DEFAULT_BATCH_SIZE = 20000
+
+_BATCH_KEYS = ("python.fn-execution.arrow.batch.size", "python.fn-execution.bundle.size")
 
 class TritonPandasFunction(ScalarFunction):
     """A pandas (vectorized) scalar function that runs a Triton model.
@@ -123,7 +131,7 @@ def _seconds(timeout: str | float | None) -> float | None:
 
 
 def configure_inference(
-    t_env: Any, *, batch_size: int = 4096, max_latency_ms: int | None = None
+    t_env: Any, *, batch_size: int = DEFAULT_BATCH_SIZE, max_latency_ms: int | None = None
 ) -> None:
     """Set PyFlink's batch settings for inference on a ``TableEnvironment``.
 
@@ -145,3 +153,16 @@ def configure_inference(
         if max_latency_ms <= 0:
             raise TritonConfigError(f"max_latency_ms must be > 0, got {max_latency_ms}")
         config.set("python.fn-execution.bundle.time", str(max_latency_ms))
+
+
+def default_batching(t_env: Any) -> bool:
+    """:func:`configure_inference` with its defaults, unless the job (or the cluster's
+    configuration) sets a batch or bundle size already: those are left as they are.
+
+    :return: whether the defaults were set.
+    """
+    config = t_env.get_config()
+    if any(config.get(key, None) is not None for key in _BATCH_KEYS):
+        return False
+    configure_inference(t_env)
+    return True

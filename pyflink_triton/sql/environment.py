@@ -14,7 +14,7 @@ from typing import Any
 from pyflink.table import EnvironmentSettings, TableEnvironment
 
 from ..errors import TritonConfigError
-from ..flink import configure_inference
+from ..flink import DEFAULT_BATCH_SIZE, configure_inference
 
 __all__ = ["table_environment"]
 
@@ -25,7 +25,7 @@ def table_environment(
     *,
     mode: str = "streaming",
     parallelism: int = 1,
-    batch_size: int = 4096,
+    batch_size: int | None = None,
     max_latency_ms: int | None = None,
     jobmanager: str | None = None,
     python_executable: str | None = None,
@@ -45,6 +45,7 @@ def table_environment(
         t_env = TableEnvironment.create(env_settings)
     config = t_env.get_config()
     config.set("parallelism.default", str(parallelism))
+    batch_size = DEFAULT_BATCH_SIZE if batch_size is None else batch_size
     configure_inference(t_env, batch_size=batch_size, max_latency_ms=max_latency_ms)
     if jobmanager:
         _submit_to(config, jobmanager, python_executable, workdir)

@@ -10,7 +10,7 @@ from typing import Any
 from ..config import TritonOptions, parse_bool, parse_duration
 from ..engine import ERROR_FIELD, ERROR_MODES, Column, FlinkType
 from ..errors import TritonConfigError
-from ..flink import async_triton_udf, configure_async, triton_udf
+from ..flink import async_triton_udf, configure_async, default_batching, triton_udf
 
 __all__ = ["CONFIG_KEYS", "PredictConfig", "flink_config_error", "predict_function"]
 
@@ -120,6 +120,9 @@ def predict_function(t_env: Any, options: TritonOptions, inputs: list[tuple[str,
     kwargs: dict[str, Any] = dict(
         result_type=result_type, inputs=[Column(n, FlinkType.parse(t)) for n, t in inputs],
         outputs=[c.name for c in declared], error_mode=config.error_mode)
+    # Flink's default of 1000 rows a batch (and bundle) costs most of the throughput: the
+    # job gets ours unless something sets them (configure_inference, --set, the cluster).
+    default_batching(t_env)
     if not config.is_async:
         return triton_udf(options, timeout=config.timeout_s, **kwargs)
     # Flink's async knobs are per job; ML_PREDICT's config sets them as Flink's own provider
