@@ -901,6 +901,8 @@ def json_output(datatype: str, data: list[Any], shape: list[int] | None = None) 
         ("INT64", [1, None], "None"),
         ("BOOL", [2], "2"),  # numpy would make it True
         ("BOOL", ["false"], "'false'"),  # ... and this too
+        ("FP32", [1.0, 1e300], "1e+300"),  # numpy would make it infinite
+        ("FP16", [[1.0], [70000.0]], "70000.0"),
     ],
 )
 def test_json_integer_and_bool_outputs_are_exact_or_refused(datatype: str, data: list[Any], bad: str) -> None:

@@ -257,6 +257,8 @@ def _json_numbers(data: list[Any], output: _Output) -> np.ndarray:
     :raises ValueError: a value the datatype cannot hold exactly.
     """
     dtype = output.dtype
+    if dtype.kind == "f":
+        return _json_floats(data, dtype)
     if dtype.kind not in "iub":
         return np.array(data, dtype=dtype)
     raw = np.array(data)  # ragged nesting raises ValueError; mixed values come out object
@@ -278,6 +280,19 @@ def _json_numbers(data: list[Any], output: _Output) -> np.ndarray:
             return np.array([int(v) for v in values], dtype=dtype).reshape(raw.shape)
     bad = _first_bad(data, lambda v: _is_integer_in(v, info))
     raise ValueError(f"{bad} is not an integer in [{info.min}, {info.max}]")
+
+
+def _json_floats(data: list[Any], dtype: np.dtype) -> np.ndarray:
+    """Floats; a finite value too large for ``dtype`` (1e300 as FP32) is refused, not made
+    infinite. Infinities JSON wrote as such stay infinite."""
+    with np.errstate(over="ignore"):
+        values = np.array(data, dtype=dtype)
+    if values.dtype.itemsize < 8 and values.size and not np.isfinite(values).all():
+        wide = np.array(data, dtype=np.float64)
+        overflow = np.isinf(values) & np.isfinite(wide)
+        if overflow.any():
+            raise ValueError(f"{wide[overflow].flat[0]!r} is not within the range of {dtype.name}")
+    return values
 
 
 def _is_integer_in(value: Any, info: np.iinfo) -> bool:
