@@ -97,6 +97,59 @@ def test_patch_is_applied_once_and_idempotent() -> None:
     assert op.process_element.__wrapped__.__qualname__ == "AsyncScalarFunctionOperation.process_element"
 
 
+class _Handler:
+    """PyFlink's result handler, as the runner sees it: completed once, with a value or an error."""
+
+    def __init__(self, done: list[Any], all_done: threading.Event, n: int) -> None:
+        self.done, self.all_done, self.n = done, all_done, n
+
+    def complete(self, result: Any) -> None:
+        self._add(result)
+
+    def complete_exceptionally(self, error: Exception) -> None:
+        self._add(("error", str(error)))
+
+    def _add(self, outcome: Any) -> None:
+        self.done.append(outcome)
+        if len(self.done) == self.n:
+            self.all_done.set()
+
+
+def test_burst_patch_starts_every_row_in_order_with_few_wake_ups() -> None:
+    from pyflink.fn_execution.datastream.process.async_function.operation import AsyncFunctionRunner
+
+    assert patch_state() == "applied" and hasattr(AsyncFunctionRunner.run_async, "__wrapped__")
+    runner = AsyncFunctionRunner()
+    runner.daemon = True
+    runner.start()
+    runner.wait_ready()
+    wake_ups = [0]
+    call_soon_threadsafe = runner._loop.call_soon_threadsafe
+
+    def counting(*args: Any) -> Any:
+        wake_ups[0] += 1
+        return call_soon_threadsafe(*args)
+
+    runner._loop.call_soon_threadsafe = counting  # type: ignore[method-assign]
+    done: list[Any] = []
+
+    async def work(record: int) -> int:
+        if record == 7:
+            raise ValueError("row 7")
+        return record * 2
+
+    n = 5000
+    all_done = threading.Event()
+    try:
+        for i in range(n):
+            runner.run_async(work, i, _Handler(done, all_done, n))
+        assert all_done.wait(30), f"{len(done)} of {n} rows completed"
+    finally:
+        runner.stop()
+    assert done == [("error", "row 7") if i == 7 else i * 2 for i in range(n)]  # each once, in order
+    assert wake_ups[0] < n / 2, f"{wake_ups[0]} wake-ups for {n} rows"
+
+
 def test_coalescer_batches_by_size_and_by_time() -> None:
     sent: list[list[int]] = []
 

@@ -1,0 +1,1 @@
+"""The benchmark suite: `make bench`, or `python benchmarks/run.py [--quick | --tiny]` (see runner)."""
