@@ -45,6 +45,7 @@ class OptionSpec:
     :param ours: an addition of this project, unknown to Flink's Java provider.
     :param secret: never shown in ``repr``, ``str`` or error messages.
     :param description: one line for users.
+    :param example: a value users would write (``'10s'``), shown in ``docs/options.md``.
     """
 
     key: str
@@ -55,6 +56,7 @@ class OptionSpec:
     ours: bool = False
     secret: bool = False
     description: str = ""
+    example: str = ""
 
     def __post_init__(self) -> None:
         # PyFlink's TritonProvider has a keyword for exactly the Java provider's options.
@@ -70,67 +72,97 @@ class OptionSpec:
 OPTION_SPECS: tuple[OptionSpec, ...] = (
     # --- Flink's Java provider (same keys, types and defaults) ---
     OptionSpec("endpoint", "endpoint", "string", None, "endpoint",
+               example="http://triton:8000/v2/models",
                description="Triton HTTP URL, e.g. http://localhost:8000/v2/models (required)."),
     OptionSpec("model-name", "model_name", "string", None, "model_name",
+               example="text-classification",
                description="Model name on the server (required)."),
     OptionSpec("model-version", "model_version", "string", "latest", "model_version",
+               example="1",
                description="Model version: digits, or 'latest' for the server's choice."),
     OptionSpec("timeout", "timeout_s", "duration", "30s", "timeout",
+               example="10s",
                description="HTTP request timeout; a bare number means milliseconds."),
     OptionSpec("flatten-batch-dim", "flatten_batch_dim", "bool", "false", "flatten_batch_dim",
+               example="true",
                description="Send array inputs as [N] instead of [1, N] (models without a batch dim)."),
     OptionSpec("priority", "priority", "int", None, "priority",
+               example="1",
                description="Request priority (parameters.priority), 0 to 255; 0 = model default, lower = higher."),
     OptionSpec("sequence-id", "sequence_id", "string", None, "sequence_id",
+               example="42",
                description="Sequence id for stateful models (uint64 digits or a string)."),
     OptionSpec("sequence-start", "sequence_start", "bool", "false", "sequence_start",
+               example="true",
                description="Mark requests as the start of the sequence."),
     OptionSpec("sequence-end", "sequence_end", "bool", "false", "sequence_end",
+               example="true",
                description="Mark requests as the end of the sequence."),
     OptionSpec("compression", "compression", "string", None, "compression",
+               example="gzip",
                description="Request body compression: 'gzip' (responses are then asked gzip too)."),
     OptionSpec("auth-token", "auth_token", "string", None, "auth_token", secret=True,
+               example="${TRITON_TOKEN}",
                description="Sent as 'Authorization: Bearer <token>'."),
     OptionSpec("custom-headers", "custom_headers", "map", None, "custom_headers",
+               example="X-Tenant:a,X-Env:prod",
                description="Extra HTTP headers: 'X-A:1,X-B:2' or a JSON object."),
     OptionSpec("max-retries", "max_retries", "int", "0", "max_retries",
+               example="3",
                description="Retries after the first attempt, on network errors, timeouts and 5xx only."),
     OptionSpec("retry-initial-backoff", "retry_initial_backoff_s", "duration", "100ms", "retry_initial_backoff",
+               example="200ms",
                description="First backoff; doubles each retry, with equal jitter."),
     OptionSpec("retry-max-backoff", "retry_max_backoff_s", "duration", "30s", "retry_max_backoff",
+               example="5s",
                description="Backoff cap; at least 'retry-initial-backoff' when retrying."),
     OptionSpec("default-value", "default_value", "raw", None, "default_value",
+               example="null",
                description="Fallback output when inference fails; 'null' = SQL NULL; parsed for the output type."),
     OptionSpec("health-check-enabled", "health_check_enabled", "bool", "false", "health_check_enabled",
+               example="true",
                description="Probe /v2/health/live periodically (failures count against the circuit breaker)."),
     OptionSpec("health-check-interval", "health_check_interval_s", "duration", "30s", "health_check_interval",
+               example="10s",
                description="Health probe period."),
     OptionSpec("circuit-breaker-enabled", "circuit_breaker_enabled", "bool", "false", "circuit_breaker_enabled",
+               example="true",
                description="Enable the CLOSED/OPEN/HALF_OPEN circuit breaker."),
     OptionSpec("circuit-breaker-failure-threshold", "circuit_breaker_failure_threshold", "float", "0.5",
                "circuit_breaker_failure_threshold",
+               example="0.3",
                description="Failure rate in (0, 1] that opens the breaker, judged after >= 10 requests."),
     OptionSpec("circuit-breaker-timeout", "circuit_breaker_timeout_s", "duration", "60s", "circuit_breaker_timeout",
+               example="30s",
                description="Time OPEN before HALF_OPEN."),
     OptionSpec("circuit-breaker-half-open-requests", "circuit_breaker_half_open_requests", "int", "3",
                "circuit_breaker_half_open_requests",
+               example="5",
                description="Successful probes needed to close the breaker."),
     # --- ours ---
     OptionSpec("batch-size", "batch_size", "int", None, None, ours=True,
+               example="256",
                description="Max rows per request (unset: the model's max_batch_size)."),
     OptionSpec("binary-data", "binary_data", "bool", "true", None, ours=True,
+               example="false",
                description="Binary tensor extension; false sends JSON."),
     OptionSpec("max-concurrent-requests", "max_concurrent_requests", "int", "4", None, ours=True,
+               example="8",
                description="Requests in flight per client; also sizes the connection pool."),
     OptionSpec("request-parameters", "request_parameters", "map", None, None, ours=True,
+               example="tag:nightly",
                description="Custom request parameters (Triton parameters extension); reserved names rejected."),
     OptionSpec("health-check-timeout", "health_check_timeout_s", "duration", "5s", None, ours=True,
+               example="2s",
                description="Timeout of one health probe."),
     OptionSpec("tls-verify", "tls_verify", "bool", "true", None, ours=True,
+               example="false",
                description="Verify the server's TLS certificate."),
     OptionSpec("tls-ca-file", "tls_ca_file", "string", None, None, ours=True,
+               example="/etc/ssl/certs/triton-ca.pem",
                description="PEM file of CA certificates to trust for https endpoints."),
     OptionSpec("max-response-size", "max_response_size", "size", "256mb", None, ours=True,
+               example="64mb",
                description="Largest response body read, after decompression ('64mb', '1gb' or bytes); larger ones fail."),
 )
 
