@@ -191,10 +191,10 @@ def test_architecture_page_names_every_layer_with_its_rank() -> None:
     assert documented == LAYERS
 
 
-def test_module_paths_named_in_docs_exist() -> None:
+def test_files_named_in_docs_exist() -> None:
     missing = []
     for page in sorted(DOCS.glob("*.md")):
-        for path in re.findall(r"`([\w./-]+\.py)`", page.read_text(encoding="utf-8")):
+        for path in re.findall(r"`([\w./-]+\.(?:py|sql))`", page.read_text(encoding="utf-8")):
             if not any((base / path).is_file() for base in (ROOT, ROOT / "pyflink_triton")):
                 missing.append(f"{page.name}: {path}")
     assert not missing, missing
