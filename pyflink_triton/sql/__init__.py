@@ -8,7 +8,8 @@ from __future__ import annotations
 from .environment import table_environment
 from .lexer import split_statements, tokenize
 from .predict import PredictCall, find_predict_calls, rewrite_predict_calls
-from .session import ModelInfo, TritonSql, execute_sql, has_content, java_message
+from .java_errors import java_message
+from .session import ModelInfo, TritonSql, execute_sql, has_content
 from .table_api import predict
 
 __all__ = [

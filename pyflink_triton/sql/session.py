@@ -35,6 +35,8 @@ from .lexer import (
     tokenize,
     unquote_identifier,
 )
+from .java_errors import internal_error, java_message
+from .planner_thread import PlannerThreads
 from .functions import CONFIG_KEYS, PredictConfig, flink_config_error, predict_function
 from .predict import PredictCall, common_table_expressions, rewrite_predict_calls, statement_positions
 
@@ -78,11 +80,19 @@ class TritonSql:
         self.check_models = check_models
         self._functions: dict[str, str] = {}
         self._views = 0
+        self._planner = PlannerThreads(t_env)
 
     # -- entry points ---------------------------------------------------------------------
 
     def execute_sql(self, statement: str) -> Any:
         """Run one statement (a ``TableResult``, as ``t_env.execute_sql`` returns)."""
+        return self._planner.run(lambda: self._execute_sql(statement))
+
+    def sql_query(self, query: str) -> Any:
+        """A ``Table`` for a query that may use ``ML_PREDICT`` over triton models."""
+        return self._planner.run(lambda: self.t_env.sql_query(self.rewrite(query)))
+
+    def _execute_sql(self, statement: str) -> Any:
         tokens = [t for t in tokenize(statement) if not t.trivia]
         if not tokens:
             raise TritonConfigError("empty statement")
@@ -94,10 +104,6 @@ class TritonSql:
             self._check_alter_model(tokens)
             return self.t_env.execute_sql(statement)
         return self.t_env.execute_sql(self.rewrite(statement))
-
-    def sql_query(self, query: str) -> Any:
-        """A ``Table`` for a query that may use ``ML_PREDICT`` over triton models."""
-        return self.t_env.sql_query(self.rewrite(query))
 
     def execute_script(self, script: str) -> list[Any]:
         """Run every statement of a script in order; return their ``TableResult``s."""
@@ -278,7 +284,7 @@ class TritonSql:
             self.t_env.sql_query(probe)
         except Exception as exc:
             message = java_message(exc)
-            if "model provider" in message or "ModelProviderFactory" in message or _internal_error(exc):
+            if "model provider" in message or "ModelProviderFactory" in message or internal_error(exc):
                 return
             raise TritonConfigError(
                 statement_positions(message, probe, len("SELECT * FROM "), call, table, statement)) from None
@@ -431,62 +437,3 @@ def _declared_columns(tokens: list[Token], clause: str) -> list[Column]:
 
 def _strip_not_null(type_text: str) -> str:
     return re.sub(r"\s+NOT\s+NULL\s*$", "", type_text.strip(), flags=re.IGNORECASE)
-
-
-def java_message(exc: BaseException) -> str:
-    """The message of the innermost cause of a py4j (Flink) error, where the reason is:
-    "SQL validation failed. Invalid function call:" wraps "Number of descriptor columns...".
-    """
-    java = getattr(exc, "java_exception", None)
-    if java is not None:
-        try:
-            message = None
-            cause = java
-            while cause is not None:
-                text = cause.getMessage()
-                if text:
-                    message = str(text)
-                cause = cause.getCause()
-            if message:
-                return _python_error_line(message) or (
-                    message.strip().splitlines()[0] if "\n\tat " in message else message.strip())
-        except Exception:  # the gateway may be gone: fall back to the text
-            pass
-    text = str(exc)
-    python_line = _python_error_line(text)
-    if python_line:
-        return python_line
-    causes = re.findall(r"(?m)^(?:Caused by: |: )[\w.$]+: (.+)$", text)
-    if causes:
-        return causes[-1].strip()
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    return lines[0] if lines else repr(exc)
-
-
-_INTERNAL = ("IndexOutOfBoundsException", "ArrayIndexOutOfBoundsException", "NullPointerException",
-             "ClassCastException", "IllegalStateException", "AssertionError", "UnsupportedOperationException")
-
-
-def _internal_error(exc: BaseException) -> bool:
-    """Whether Flink's innermost error is a Java runtime one (``IndexOutOfBoundsException``:
-    "index (1) must be less than size (1)"), a failure inside Flink rather than its word on
-    the call."""
-    cause = getattr(exc, "java_exception", None)
-    try:
-        while cause is not None and cause.getCause() is not None:
-            cause = cause.getCause()
-        return cause is not None and str(cause.getClass().getSimpleName()) in _INTERNAL
-    except Exception:  # the gateway may be gone
-        return False
-
-
-def _python_error_line(text: str) -> str | None:
-    """A Python worker's traceback, as Flink relays it, reduced to its last exception line
-    (``pyflink_triton.errors.TritonServiceError: Triton model 'm' at ...: ...``)."""
-    if "Traceback (most recent call last)" not in text:
-        return None
-    for line in reversed(text.splitlines()):
-        m = re.match(r"^\s*([A-Za-z_][\w.]*(?:Error|Exception|Warning)): (.+)$", line)
-        if m and not m.group(1).startswith(("java.", "org.")):
-            return f"{m.group(1).rsplit('.', 1)[-1]}: {m.group(2)}"
-    return None
