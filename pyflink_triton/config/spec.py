@@ -132,6 +132,8 @@ OPTION_SPECS: tuple[OptionSpec, ...] = (
                description="PEM file of CA certificates to trust for https endpoints."),
     OptionSpec("max-response-size", "max_response_size", "size", "256mb", None, ours=True,
                description="Largest response body read, after decompression ('64mb', '1gb' or bytes); larger ones fail."),
+    OptionSpec("tracing", "tracing", "bool", "false", None, ours=True,
+               description="Send a W3C traceparent header (trace per batch) for Triton's OpenTelemetry tracing."),
 )
 
 SPEC_BY_KEY: dict[str, OptionSpec] = {s.key: s for s in OPTION_SPECS}
