@@ -165,6 +165,7 @@ OPTION_SPECS: tuple[OptionSpec, ...] = (
                example="64mb",
                description="Largest response body read, after decompression ('64mb', '1gb' or bytes); larger ones fail."),
     OptionSpec("tracing", "tracing", "bool", "false", None, ours=True,
+               example="true",
                description="Send a W3C traceparent header (trace per batch) for Triton's OpenTelemetry tracing."),
 )
 
