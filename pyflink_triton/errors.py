@@ -49,6 +49,8 @@ class TritonError(Exception):
     :param model: model name the error concerns, if any.
     :param version: model version ('' or None for the latest).
     :param endpoint: server URL, already stripped of credentials.
+    :param request_id: the id of the inference request that failed (``X-Request-ID``, and
+        the ``id`` Triton logs), when one was sent.
     """
 
     #: retried by the client's retry policy
@@ -61,16 +63,20 @@ class TritonError(Exception):
         model: str | None = None,
         version: str | None = None,
         endpoint: str | None = None,
+        request_id: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.model = model
         self.version = version
         self.endpoint = endpoint
+        self.request_id = request_id
 
     def __str__(self) -> str:
         context = describe_target(self.model, self.version, self.endpoint)
-        return f"{context}: {self.message}" if context else self.message
+        text = f"{context}: {self.message}" if context else self.message
+        # Last, so that the message reads the same with or without one; grep the id in Triton's log.
+        return f"{text} [request {self.request_id}]" if self.request_id else text
 
     def __reduce__(self) -> tuple[Any, ...]:
         # args holds only the message; the context travels in __dict__.

@@ -313,6 +313,15 @@ class FlinkCluster:
                 parts.append(f"--- {path.name} ---\n{text[-chars:]}")
         return "\n".join(parts)
 
+    # -- flink run ----------------------------------------------------------------------------------
+    def flink_run(self, args: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None,
+                  timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        """``bin/flink run ARGS`` of the wheel against this cluster (its ``FLINK_CONF_DIR``, whose
+        ``rest.address``/``rest.port`` are this cluster's), attached: it returns when the job does."""
+        command = ["bash", str(PYFLINK_HOME / "bin" / "flink"), "run", "-m", self.rest_address, *args]
+        return subprocess.run(command, env={**self._env(), **(env or {})}, cwd=cwd or self.root,
+                              capture_output=True, text=True, timeout=timeout, check=False)
+
 
 _HIDING_SITECUSTOMIZE = """\
 \"\"\"Hide {packages!r} from this interpreter (their editable-install finders, and the source

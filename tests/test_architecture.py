@@ -23,6 +23,7 @@ LAYERS = {
     "flink": 5,
     "sql": 6,
     "cli": 7,
+    "job": 8,
 }
 ONLY_IMPORTED_BY = {
     "aiohttp": ("client/transport.py",),

@@ -95,7 +95,8 @@ async def test_three_503s_exhaust_two_retries_with_a_clear_error(loop_fault: Fau
     assert sleeps.delays == [pytest.approx(0.1), pytest.approx(0.2)]
     err = info.value
     assert err.status == 503 and err.server_message == "queue full" and err.model == "m"
-    assert str(err) == (f"Triton model 'm' at {loop_fault.url}: inference failed with HTTP 503: queue full")
+    assert str(err) == (f"Triton model 'm' at {loop_fault.url}: inference failed with HTTP 503: queue full "
+                        f"[request {err.request_id}]") and err.request_id
 
 
 async def test_400_is_never_retried(loop_fault: FaultServer) -> None:
@@ -197,7 +198,7 @@ async def test_string_sequence_ids_and_custom_parameters(loop_fault: FaultServer
         await c.infer(X)
     params = loop_fault.infer_requests[0].header_json["parameters"]
     assert params["sequence_id"] == "conv-001" and params["temperature"] == 0.5
-    assert "id" not in loop_fault.infer_requests[0].header_json  # never the request id
+    assert loop_fault.infer_requests[0].header_json["id"] != "conv-001"  # the request id, not the sequence's
 
 
 async def test_headers_auth_and_gzip(loop_fault: FaultServer) -> None:

@@ -240,7 +240,7 @@ async def test_requested_output_missing_from_the_answer(loop_fault: FaultServer)
         parts = await c.infer_parts(X, outputs=["OUT_y"], split=False)
     assert str(info.value) == (
         f"Triton model 'm' at {loop_fault.url}: inference response: requested output(s) 'OUT_y' "
-        "missing from the response (it has 'OUT_x')")
+        f"missing from the response (it has 'OUT_x') [request {info.value.request_id}]")
     assert isinstance(parts[0].error, TritonSchemaError) and "'OUT_y'" in str(parts[0].error)
 
 
@@ -268,7 +268,7 @@ async def test_output_datatype_other_than_the_metadata_is_refused(loop_fault: Fa
             await c.infer(ints)
     assert str(info.value) == (
         f"Triton model 'm' at {loop_fault.url}: inference response: output 'OUT_x' came back as "
-        "INT64, but the model's metadata declares FP32")
+        f"INT64, but the model's metadata declares FP32 [request {info.value.request_id}]")
     loop_fault.datatype = "INT64"
     async with client_for(loop_fault.url) as c:
         np.testing.assert_array_equal((await c.infer(ints))["OUT_x"], ints["x"])

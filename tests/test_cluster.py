@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -130,3 +131,42 @@ SELECT id, `output` FROM ML_PREDICT(TABLE reviews, MODEL unreachable, DESCRIPTOR
     assert error, result.stderr[-3000:]
     assert f"Triton model 'text-classification' at http://127.0.0.1:{closed}" in error, error[-3000:]
     assert insert_job_states(new_jobs(cluster, before)) == ["FAILED"]
+
+
+def package_zip(directory: Path) -> Path:
+    """This package as ``flink run -pyfs`` ships it: a zip with ``pyflink_triton/`` at its root."""
+    archive = directory / "pyflink_triton.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in (ROOT / "pyflink_triton").rglob("*.py"):
+            zf.write(path, path.relative_to(ROOT))
+    return archive
+
+
+def test_flink_run_pym_runs_a_script_on_the_cluster(cluster: FlinkCluster, worker_python: HiddenPackagesPython,
+                                                   endpoint: dict[str, str], tmp_path: Path) -> None:
+    # As a user submits a Python job: `flink run -pym pyflink_triton.job -pyfs <zip> --script ...`.
+    # The client and the workers run a Python that finds pyflink_triton only in the shipped zip.
+    before = {job["jid"] for job in cluster.jobs()}
+    printed_before = len(cluster.taskmanager_out())
+    imports_before = len(worker_python.imports())
+    python = str(worker_python.executable)
+    result = cluster.flink_run(
+        ["-pyclientexec", python, "-pyexec", python, "-pyfs", str(package_zip(tmp_path)),
+         "-pym", "pyflink_triton.job", "--script", str(ROOT / "sql" / "movie_reviews.sql")],
+        env=endpoint, cwd=tmp_path)
+    assert result.returncode == 0, failure_report(cluster, result) + f"\nstdout:\n{result.stdout[-3000:]}"
+
+    # The client process and the workers both imported the package from what -pyfs shipped.
+    imports = worker_python.imports()[imports_before:]
+    assert len({pid for pid, _, _ in imports}) >= 2 and all(
+        origin.endswith("pyflink_triton/__init__.py") and "pyflink_triton.zip" not in origin
+        and not origin.startswith(str(ROOT)) for _, _, origin in imports), imports
+
+    out = cluster.wait_for_output("+I[1, ", "+I[2, ", "+I[3, ", since=printed_before, timeout_s=30)
+    printed = re.findall(r"\+I\[(\d+), ([^,]+), (\w+), (\w+)\]", out)
+    assert sorted(printed) == [("1", "好电影", "positive", "positive"), ("2", "无聊的电影", "negative", "negative"),
+                               ("3", "一般的电影", "neutral", "neutral")], out
+    # The job is named after the script (pipeline.name set by pyflink_triton.job) and finished.
+    jobs = new_jobs(cluster, before)
+    assert jobs.get("movie_reviews") == "FINISHED", jobs
+    assert set(jobs.values()) == {"FINISHED"}, jobs

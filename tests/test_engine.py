@@ -318,7 +318,7 @@ def test_error_column_mode_keeps_failed_rows_visible(fault: FaultServer) -> None
         for i in (0, 1, 3):
             if i in server_failed:
                 assert errors[i] == (f"TritonServiceError: Triton model 'm' at {fault.url}: inference "
-                                     "failed with HTTP 503: overloaded") and rows[i] == fallback
+                                     f"failed with HTTP 503: overloaded [request {failed['id']}]") and rows[i] == fallback
             else:
                 assert rows[i] == [float(i + 1)] * 2
 

@@ -296,8 +296,9 @@ def test_error_mode_column_keeps_failed_rows_visible(sql: TritonSql, fault: Any,
     assert len(failed) == fault.infer_requests[sent_before].header_json["inputs"][0]["shape"][0] >= 1
     for i in range(9):
         if i in failed:
+            request_id = fault.infer_requests[sent_before].header_json["id"]
             assert by_id[i] == (None, f"TritonServiceError: Triton model 'm' at {fault.url}: inference "
-                                      "failed with HTTP 503: overloaded")
+                                      f"failed with HTTP 503: overloaded [request {request_id}]")
         else:
             assert by_id[i] == ([float(i)] * 2, None)
 

@@ -24,6 +24,7 @@ from ..config import TritonOptions
 from ..errors import TritonCircuitOpenError, TritonError, TritonSchemaError, server_error_for_status
 from ..protocol import InferResponse, Tensor, decode_response, encode_request, error_message
 from .breaker import CircuitBreaker
+from .correlation import BatchTag, RequestIds
 from .health import HealthChecker
 from .request import (
     Batch,
@@ -45,12 +46,17 @@ __all__ = ["TritonClient", "ClientStats", "InferPart"]
 
 @dataclass(frozen=True)
 class InferPart:
-    """The outcome of one inference request: rows ``[start, stop)`` of the batch."""
+    """The outcome of one inference request: rows ``[start, stop)`` of the batch.
+
+    ``request_id``: the id the server echoed in its response (``None`` if it echoed none);
+    for a failed request, the id that was sent (the error names it too).
+    """
 
     start: int
     stop: int
     outputs: dict[str, np.ndarray] | None = None
     error: TritonError | None = None
+    request_id: str | None = None
 
     def result(self) -> dict[str, np.ndarray]:
         """The outputs, or raise the request's error."""
@@ -73,6 +79,7 @@ class TritonClient:
     :param sleep: awaitable sleep between retries and health checks (injectable for tests).
     :param clock: monotonic clock for the breaker and latencies (injectable for tests).
     :param rng: jitter source in ``[0, 1)`` (injectable for tests).
+    :param request_ids: names the requests (job, subtask, batch); default: a random prefix.
     """
 
     def __init__(
@@ -82,8 +89,10 @@ class TritonClient:
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
         rng: Callable[[], float] = random.random,
+        request_ids: RequestIds | None = None,
     ) -> None:
         self.options = options
+        self.request_ids = request_ids or RequestIds(tracing=options.tracing)
         self.endpoint = options.parsed_endpoint
         self.stats = ClientStats()
         self.breaker: CircuitBreaker | None = None
@@ -217,6 +226,7 @@ class TritonClient:
         datatypes: Mapping[str, str] | None = None,
         parameters: Mapping[str, Any] | None = None,
         split: bool = True,
+        tag: BatchTag | None = None,
     ) -> dict[str, np.ndarray]:
         """Run inference; return every (or every requested) output by name.
 
@@ -233,13 +243,14 @@ class TritonClient:
             With ``split`` (or ``binary-data`` false) the model's metadata is fetched once
             too, and every response's output datatypes are checked against it; without,
             they are checked when the metadata is known already (:meth:`model_metadata`).
+        :param tag: the batch's request ids (default: the next batch of :attr:`request_ids`).
         :raises TritonError: a subclass saying what failed, naming model and endpoint.
         :raises TritonSchemaError: an output named in ``outputs`` is missing from a response,
             or one comes back with another datatype than the model's metadata declares
             (the answer decodes, but its tensors do not fit: like a wrong row count).
         """
         parts = await self.infer_parts(
-            inputs, outputs, datatypes=datatypes, parameters=parameters, split=split
+            inputs, outputs, datatypes=datatypes, parameters=parameters, split=split, tag=tag
         )
         if len(parts) == 1:
             return parts[0].result()
@@ -254,6 +265,7 @@ class TritonClient:
         datatypes: Mapping[str, str] | None = None,
         parameters: Mapping[str, Any] | None = None,
         split: bool = True,
+        tag: BatchTag | None = None,
     ) -> list[InferPart]:
         """Like :meth:`infer`, but return each request's rows and outcome separately.
 
@@ -279,7 +291,8 @@ class TritonClient:
         limit = await self.max_batch_size() if split else 0
         rows, chunks = plan_chunks(tensors, limit, self._context)
         batch = Batch(
-            tensors, rows, bool(limit), outputs, binary_outputs, parameters, required, declared
+            tensors, rows, bool(limit), outputs, binary_outputs, parameters, required, declared,
+            tag or self.request_ids.batch(),
         )
         if len(chunks) == 1:
             return [await self._infer_chunk(batch, *chunks[0], last=True)]
@@ -298,6 +311,7 @@ class TritonClient:
         params = request_parameters(
             self.options, batch.parameters, sequence_open=self._sequence_open, last=last
         )
+        request_id = batch.tag.next_id()
         try:
             request = encode_request(
                 tensors,
@@ -305,25 +319,29 @@ class TritonClient:
                 binary=self.options.binary_data,
                 binary_outputs=batch.binary_outputs,
                 parameters=params or None,
+                request_id=request_id,
                 compression=self.options.compression,
             )
-            response = await self._send(request.body, request.headers, stop - start, batch)
+            headers = {**request.headers, **batch.tag.headers(request_id)}
+            response = await self._send(request.body, headers, stop - start, batch, request_id)
             if "sequence_id" in params:
                 self._sequence_open = not params.get("sequence_end", False)
             rows = stop - start if batch.checked else None
-            return InferPart(start, stop, check_rows(response.outputs, rows, self._context))
+            outputs = check_rows(response.outputs, rows, self._context)
+            return InferPart(start, stop, outputs, request_id=response.id)
         except TritonError as exc:
-            return InferPart(start, stop, error=exc)
+            exc.request_id = exc.request_id or request_id
+            return InferPart(start, stop, error=exc, request_id=request_id)
 
     async def _send(
-        self, body: bytes, headers: Mapping[str, str], rows: int, batch: Batch
+        self, body: bytes, headers: Mapping[str, str], rows: int, batch: Batch, request_id: str
     ) -> InferResponse:
         """One logical request: breaker gate, bounded concurrency, retries; one breaker outcome."""
         _, semaphore = await self._ensure_open()
         breaker = self.breaker
         if breaker is not None and not breaker.try_acquire():
             self.stats.breaker_rejections += 1
-            raise TritonCircuitOpenError(breaker.refusal(), **self._context)
+            raise TritonCircuitOpenError(breaker.refusal(), request_id=request_id, **self._context)
         unhealthy = False
 
         async def attempt() -> InferResponse:
@@ -333,6 +351,7 @@ class TritonClient:
                     return await self._post_infer(body, headers, rows, batch)
                 except TritonError as exc:
                     unhealthy = unhealthy or exc.retryable
+                    exc.request_id = request_id  # before the retry policy logs it
                     raise
 
         try:

@@ -17,6 +17,7 @@ import numpy as np
 from ..config import TritonOptions
 from ..errors import TritonProtocolError, TritonSchemaError
 from ..protocol import Tensor
+from .correlation import BatchTag
 
 __all__ = [
     "Batch",
@@ -45,6 +46,7 @@ class Batch:
     parameters: Mapping[str, Any] | None
     required: Sequence[str] | None = None  # outputs the caller named: each must come back
     declared: Mapping[str, str] = field(default_factory=dict)  # output -> datatype (metadata)
+    tag: BatchTag = field(default_factory=lambda: BatchTag("request"))  # names the requests
 
 
 def error_context(options: TritonOptions) -> dict[str, str | None]:

@@ -94,6 +94,7 @@ class TritonOptions:
     tls_verify: bool = _default("tls_verify")
     tls_ca_file: str | None = _default("tls_ca_file")
     max_response_size: int = _default("max_response_size")
+    tracing: bool = _default("tracing")
 
     # -- construction -------------------------------------------------------------------
 

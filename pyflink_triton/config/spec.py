@@ -164,6 +164,9 @@ OPTION_SPECS: tuple[OptionSpec, ...] = (
     OptionSpec("max-response-size", "max_response_size", "size", "256mb", None, ours=True,
                example="64mb",
                description="Largest response body read, after decompression ('64mb', '1gb' or bytes); larger ones fail."),
+    OptionSpec("tracing", "tracing", "bool", "false", None, ours=True,
+               example="true",
+               description="Send a W3C traceparent header (trace per batch) for Triton's OpenTelemetry tracing."),
 )
 
 SPEC_BY_KEY: dict[str, OptionSpec] = {s.key: s for s in OPTION_SPECS}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+
+from ..client.correlation import RequestIds
 from .binding import ModelBinding
 from .engine import Columns, EngineConfig, InferenceEngine
 from .loop import LoopThread
@@ -19,8 +21,8 @@ class BlockingEngine:
     """An :class:`InferenceEngine` driven from a plain thread: ``open``, ``predict``, ``close``
     block until done while the requests run concurrently on a loop thread of their own."""
 
-    def __init__(self, config: EngineConfig) -> None:
-        self.engine = InferenceEngine(config)
+    def __init__(self, config: EngineConfig, request_ids: RequestIds | None = None) -> None:
+        self.engine = InferenceEngine(config, request_ids)
         self._loop: LoopThread | None = None
 
     def open(self) -> ModelBinding:

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..client import InferPart, TritonClient
+from ..client.correlation import BatchTag, RequestIds
 from ..config import TritonOptions
 from ..errors import TritonConfigError, TritonError, TritonSchemaError, TritonTimeoutError, describe_target
 from .binding import Column, ModelBinding, bind_model
@@ -98,10 +99,14 @@ class EngineConfig:
 
 
 class InferenceEngine:
-    """Runs one model for one function instance, on the event loop that calls it."""
+    """Runs one model for one function instance, on the event loop that calls it.
 
-    def __init__(self, config: EngineConfig) -> None:
+    :param request_ids: names the requests (the UDF gives job and subtask); default: random.
+    """
+
+    def __init__(self, config: EngineConfig, request_ids: RequestIds | None = None) -> None:
         self.config = config
+        self.request_ids = request_ids or RequestIds(tracing=config.options.tracing)
         self.options = config.options
         self.stats = EngineStats()
         self.binding: ModelBinding | None = None
@@ -116,7 +121,7 @@ class InferenceEngine:
     async def open(self, binding: ModelBinding | None = None) -> ModelBinding:
         """Open the client on the running loop; bind (unless ``binding`` is given), parse
         ``default-value`` for the result type."""
-        self.client = TritonClient(self.options)
+        self.client = TritonClient(self.options, request_ids=self.request_ids)
         await self.client.open()
         if binding is None:
             meta, config = await self.client.model_metadata(), await self.client.model_config()
@@ -155,20 +160,22 @@ class InferenceEngine:
         for column in columns:
             valid &= ~null_mask(column)
         rows = np.flatnonzero(valid)
+        tag = self.request_ids.batch(self.stats.batches)
         self.stats.rows += n
         self.stats.batches += 1
         self.stats.null_rows += n - len(rows)
         if len(rows):
             lock = self._sequence_lock or contextlib.nullcontext()
             async with lock:  # a sequence's batches go one at a time, in order
-                await self._predict_bounded(columns, rows, outcomes)
+                await self._predict_bounded(columns, rows, outcomes, tag)
         self.stats.failed_rows += outcomes.failed_rows
         return outcomes
 
-    async def _predict_bounded(self, columns: Columns, rows: np.ndarray, outcomes: Outcomes) -> None:
+    async def _predict_bounded(self, columns: Columns, rows: np.ndarray, outcomes: Outcomes,
+                               tag: BatchTag) -> None:
         try:
             async with asyncio.timeout(self.config.total_timeout_s):
-                await self._predict_rows(columns, rows, outcomes)
+                await self._predict_rows(columns, rows, outcomes, tag)
         except TimeoutError as exc:
             if isinstance(exc, TritonError):  # not our bound: a client error, already named
                 raise
@@ -176,11 +183,12 @@ class InferenceEngine:
             error = self._named(TritonTimeoutError(
                 f"a batch of {len(rows)} rows got no result within {self.config.total_timeout_s:g}s "
                 f"(the 'timeout' of ML_PREDICT's config or of the function); {len(undecided)} "
-                "rows were still waiting"))
+                f"rows were still waiting; its requests' ids begin with {tag.prefix}"))
             self._fallback(outcomes, undecided, error)
 
-    async def _predict_rows(self, columns: Columns, rows: np.ndarray, outcomes: Outcomes) -> None:
-        calls = [self._predict_group(columns, group, outcomes) for group in self._groups(columns, rows)]
+    async def _predict_rows(self, columns: Columns, rows: np.ndarray, outcomes: Outcomes,
+                            tag: BatchTag) -> None:
+        calls = [self._predict_group(columns, group, outcomes, tag) for group in self._groups(columns, rows)]
         if self.binding is not None and self.binding.sequence:
             for call in calls:  # a sequence's rows go in order
                 await call
@@ -203,7 +211,8 @@ class InferenceEngine:
         inverse = inverse.reshape(-1)
         return [rows[inverse == k] for k in range(len(keys))]
 
-    async def _predict_group(self, columns: Columns, positions: np.ndarray, outcomes: Outcomes) -> None:
+    async def _predict_group(self, columns: Columns, positions: np.ndarray, outcomes: Outcomes,
+                             tag: BatchTag) -> None:
         binding, client = self.binding, self.client
         assert binding is not None and client is not None
         batched = binding.batching
@@ -211,7 +220,7 @@ class InferenceEngine:
         if not len(positions):
             return
         parts: list[InferPart] = await client.infer_parts(
-            tensors, binding.output_names, datatypes=self._datatypes, split=batched)
+            tensors, binding.output_names, datatypes=self._datatypes, split=batched, tag=tag)
         for part in parts:
             where = positions[part.start:part.stop] if batched else positions
             try:

@@ -66,6 +66,7 @@ from ..engine import Coalescer, Column, EngineConfig, InferenceEngine, ModelBind
 from ..engine.columns import object_column
 from ..errors import TritonConfigError
 from .columns import ModelLike, describe_function, function_config, function_name
+from .context import request_ids
 from .metrics import TritonMetrics
 from .patch import PATCH_ENV, patch_state, pyflink_version
 from .types import to_datatype
@@ -124,7 +125,7 @@ class TritonAsyncFunction(AsyncScalarFunction):
         # PyFlink's event loop does not exist yet: bind through a temporary client.
         config = self.config
         self.binding = fetch_binding(config.options, config.inputs, config.outputs)
-        self.engine = InferenceEngine(config)
+        self.engine = InferenceEngine(config, request_ids(function_context, config.options))
         self._metrics = TritonMetrics.register(function_context, self.engine)
 
     async def _start(self) -> Coalescer:

@@ -29,6 +29,7 @@ from ..config import parse_duration
 from ..engine import BlockingEngine, Column, EngineConfig
 from ..errors import TritonConfigError
 from .columns import ModelLike, describe_function, function_config, function_name
+from .context import request_ids
 from .metrics import TritonMetrics
 from .types import to_datatype
 
@@ -55,7 +56,7 @@ class TritonPandasFunction(ScalarFunction):
         self._metrics: TritonMetrics | None = None
 
     def open(self, function_context: FunctionContext) -> None:
-        engine = BlockingEngine(self.config)
+        engine = BlockingEngine(self.config, request_ids(function_context, self.config.options))
         engine.open()
         self._engine = engine
         self._metrics = TritonMetrics.register(function_context, engine.engine)

@@ -24,7 +24,7 @@ _PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 def table_environment(
     *,
     mode: str = "streaming",
-    parallelism: int = 1,
+    parallelism: int | None = 1,
     batch_size: int | None = None,
     max_latency_ms: int | None = None,
     jobmanager: str | None = None,
@@ -34,6 +34,7 @@ def table_environment(
 ) -> Any:
     """A ``TableEnvironment`` set up for inference jobs.
 
+    :param parallelism: ``parallelism.default``; None leaves it to the caller (``flink run -p``).
     :param jobmanager: ``HOST:PORT`` of a cluster's REST endpoint; None runs locally.
     :param settings: Flink options as ``key=value``, applied after ours.
     :param workdir: where the package archive shipped to a cluster is written.
@@ -44,7 +45,8 @@ def table_environment(
                         else EnvironmentSettings.in_streaming_mode())
         t_env = TableEnvironment.create(env_settings)
     config = t_env.get_config()
-    config.set("parallelism.default", str(parallelism))
+    if parallelism is not None:
+        config.set("parallelism.default", str(parallelism))
     batch_size = DEFAULT_BATCH_SIZE if batch_size is None else batch_size
     configure_inference(t_env, batch_size=batch_size, max_latency_ms=max_latency_ms)
     if jobmanager:
