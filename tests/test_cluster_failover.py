@@ -275,17 +275,24 @@ def test_a_killed_taskmanager_loses_and_duplicates_no_row(
         poll(lambda: checkpoints(cluster, job_id)["restored"], lambda n: n >= 1, 120,
              "the job restored from a checkpoint", lambda: cluster.log_tail(3000))
         stream.write(2)
+        after_restore = 2 * ROWS_PER_FILE
         counts = settle(cluster, job_id, stream)
         exceptions = cluster.rest(f"/jobs/{job_id}/exceptions")["exceptionHistory"]["entries"]
-        restarts = cluster.rest(f"/jobs/{job_id}")
+        state = cluster.rest(f"/jobs/{job_id}")["state"]
+        # The new attempt's functions count from 0: the rows replayed since the checkpoint and the new ones.
+        metrics = poll(lambda: triton_metrics(cluster, job_id), lambda m: int(m.get("rows", 0)) >= after_restore,
+                       60, "the restarted job's triton metrics")
     finally:
         cluster.cancel_job(job_id)
     print(f"\n[taskmanager killed] {counts} committed at kill: {committed_at_kill} "
-          f"restored: {checkpoints(cluster, job_id)['restored']}")
+          f"restored: {checkpoints(cluster, job_id)['restored']}\nmetrics: {metrics}")
     assert committed_at_kill < counts["input_ids"], "the job was done before the kill: nothing was tested"
     assert_exactly_once(counts)
     assert exceptions, "no failure in the job's exception history: was the TaskManager's loss noticed?"
-    assert killed not in cluster.taskmanager_pids() and restarts["state"] == "RUNNING"
+    assert killed not in cluster.taskmanager_pids() and state == "RUNNING"
+    assert after_restore <= int(metrics["rows"]) <= counts["input_ids"], metrics
+    assert metrics["failures"] == metrics["retries"] == metrics["fallbacks"] == metrics["failedRows"] == "0", metrics
+    assert metrics["circuitBreakerState"] == "0", metrics
 
 
 # -- 2. Triton killed and restarted mid-stream; the triton metrics from REST ----------------------
@@ -330,4 +337,9 @@ def test_triton_killed_and_restarted_loses_no_row_and_the_metrics_count_it(
     assert number["fallbacks"] == number["failedRows"] == number["breakerRejections"] == 0, metrics
     assert number["requests"] - number["failures"] >= number["batches"] >= 1, metrics
     assert number["circuitBreakerState"] == 0 and number["rowsInFlight"] == 0, metrics
-    assert "count=" in metrics["requestLatencyMs"] or metrics["requestLatencyMs"], metrics
+    # A distribution reaches REST as the text of Beam's DistributionResult: one value per request.
+    latency = re.fullmatch(r"DistributionResult\{sum=(\d+), count=(\d+), min=(\d+), max=(\d+)\}",
+                           metrics["requestLatencyMs"])
+    assert latency, metrics["requestLatencyMs"]
+    total, count, low, high = map(int, latency.groups())
+    assert count == number["requests"] and low <= high <= total, metrics["requestLatencyMs"]
