@@ -188,16 +188,24 @@ def settle(cluster: FlinkCluster, job_id: str, stream: Stream, timeout_s: float 
     return stream.counts()
 
 
+def triton_metric_ids(cluster: FlinkCluster, job_id: str) -> dict[str, list[str]]:
+    """Vertex id -> the REST ids of its ``triton`` metrics (``<subtask>.<operator>.triton.<name>``)."""
+    found = {}
+    for vertex in cluster.rest(f"/jobs/{job_id}")["vertices"]:
+        ids = [m["id"] for m in cluster.rest(f"/jobs/{job_id}/vertices/{vertex['id']}/metrics")
+               if ".triton." in m["id"]]
+        if ids:
+            found[vertex["id"]] = ids
+    return found
+
+
 def triton_metrics(cluster: FlinkCluster, job_id: str) -> dict[str, str]:
     """The ``triton`` group's metrics of the job (metric name -> value as REST gives it), from
     the vertex that runs the UDF; empty until the JobManager has fetched them."""
     found: dict[str, str] = {}
-    for vertex in cluster.rest(f"/jobs/{job_id}")["vertices"]:
-        base = f"/jobs/{job_id}/vertices/{vertex['id']}/metrics"
-        ids = [m["id"] for m in cluster.rest(base) if ".triton." in m["id"]]
-        if ids:
-            for metric in cluster.rest(f"{base}?get={','.join(ids)}"):
-                found[metric["id"].rsplit(".triton.", 1)[1]] = metric["value"]
+    for vertex_id, ids in triton_metric_ids(cluster, job_id).items():
+        for metric in cluster.rest(f"/jobs/{job_id}/vertices/{vertex_id}/metrics?get={','.join(ids)}"):
+            found[metric["id"].rsplit(".triton.", 1)[1]] = metric["value"]
     return found
 
 
@@ -325,9 +333,11 @@ def test_triton_killed_and_restarted_loses_no_row_and_the_metrics_count_it(
         metrics = poll(lambda: triton_metrics(cluster, job_id),
                        lambda m: m.get("rows") == str(len(stream.written)), 60,
                        "the triton metrics counting every row")
+        ids = [i for found in triton_metric_ids(cluster, job_id).values() for i in found]
     finally:
         cluster.cancel_job(job_id)
-    print(f"\n[triton killed, {mode}] {counts} stand-in connections: {stand_in.connections}\nmetrics: {metrics}")
+    print(f"\n[triton killed, {mode}] {counts} stand-in connections: {stand_in.connections}\nmetrics: {metrics}\n"
+          f"REST ids: {sorted(ids)}")
     assert_exactly_once(counts)
     assert set(METRICS) <= set(metrics), sorted(metrics)
     number = {k: int(float(v)) for k, v in metrics.items() if re.fullmatch(r"-?[\d.]+", v)}
