@@ -2,12 +2,13 @@
 
 ::
 
-    pyflink-triton run FILE.sql [--jobmanager HOST:PORT] [--mode streaming|batch] [--set k=v ...]
+    pyflink-triton run FILE.sql [--jobmanager HOST:PORT [--detach]] [--mode streaming|batch] [--set k=v ...]
     pyflink-triton serve [--model-repository DIR] [--port N]
 
 ``run`` executes a script on a local mini-cluster (or a running cluster with
 ``--jobmanager``): SELECT results are printed as tables, INSERT jobs report rows and rows/s
-while they run, and a failure exits non-zero with the error's own message. ``${VAR}`` and
+while they run (with ``--detach``, only submitted: their JobIDs are printed), and a failure
+exits non-zero with the error's own message. ``${VAR}`` and
 ``${VAR:-default}`` are taken from the environment, so endpoints and tokens need not be
 written into scripts; the variables a script uses are taken out of the environment Flink and its
 Python workers inherit (see :func:`_hidden_from_flink`). When a script uses
@@ -181,6 +182,13 @@ def _is_insert(statement: str) -> bool:
                             or (words[0] == "EXECUTE" and words[1:2] == ["INSERT"]))
 
 
+def _print_job_id(result: Any, out: TextIO) -> None:
+    """Report a submitted job by its id, without waiting for it (``--detach``)."""
+    client = result.get_job_client()
+    job_id = client.get_job_id() if client is not None else "(unknown)"
+    print(f"Job has been submitted with JobID {job_id}", file=out, flush=True)
+
+
 def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     from .sql import TritonSql, has_content, java_message, split_statements
 
@@ -198,6 +206,9 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
         with _hidden_from_flink(script_variables(text)), \
                 tempfile.TemporaryDirectory(prefix="pyflink-triton-") as workdir:
             if _uses(text, LOCAL_ENDPOINT_VARIABLE) and LOCAL_ENDPOINT_VARIABLE not in env:
+                if args.detach:
+                    raise TritonConfigError(f"--detach needs {LOCAL_ENDPOINT_VARIABLE} set: a Triton started "
+                                            "for the run would stop when the CLI returns")
                 from .server import TritonServer
 
                 print(f"{LOCAL_ENDPOINT_VARIABLE} is not set: starting a local Triton on the "
@@ -216,7 +227,9 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
             session = TritonSql(t_env)
             for statement in statements:
                 result = session.execute_sql(statement)
-                if _is_insert(statement):
+                if _is_insert(statement) and args.detach:
+                    _print_job_id(result, out)
+                elif _is_insert(statement):
                     _Progress(result, args.jobmanager, err).wait()
                 elif has_content(result):
                     result.print()
@@ -245,6 +258,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--max-latency-ms", type=int, default=None, help="python.fn-execution.bundle.time")
     r.add_argument("--python-executable", default=None, help="Python of the cluster's workers")
     r.add_argument("--set", action="append", metavar="KEY=VALUE", help="a Flink configuration option")
+    r.add_argument("--detach", action="store_true",
+                   help="with --jobmanager: submit INSERT jobs, print their JobIDs and return without waiting")
     s = sub.add_parser("serve", help="serve a model repository with a local Triton")
     s.add_argument("--model-repository", default=None)
     s.add_argument("--port", type=int, default=None)
@@ -253,7 +268,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The ``pyflink-triton`` command."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "run" and args.detach and not args.jobmanager:
+        parser.error("--detach needs --jobmanager (a local mini-cluster ends with the CLI)")
     if args.command == "serve":
         from .server import main as serve
 

@@ -65,6 +65,16 @@ def _start_time(pid: int) -> str | None:
     return stat[stat.rindex(")") + 2:].split()[19]
 
 
+def _running(pid: int) -> bool:
+    """Whether the process exists and has not exited: a killed daemon's parent is init, which
+    may take seconds to reap it, and until then it is a zombie (state Z) with its start time."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2:].split()[0] != "Z"
+
+
 def _children(pid: int) -> list[int]:
     found: list[int] = []
     try:
@@ -321,6 +331,69 @@ class FlinkCluster:
         command = ["bash", str(PYFLINK_HOME / "bin" / "flink"), "run", "-m", self.rest_address, *args]
         return subprocess.run(command, env={**self._env(), **(env or {})}, cwd=cwd or self.root,
                               capture_output=True, text=True, timeout=timeout, check=False)
+
+    # -- jobs and TaskManagers, for failover tests ---------------------------------------------
+    def cancel_job(self, job_id: str) -> None:
+        """Cancel a job (``PATCH /jobs/<id>?mode=cancel``); a job already ended is left as it is."""
+        request = urllib.request.Request(f"{self.rest_url}/jobs/{job_id}?mode=cancel", method="PATCH")
+        try:
+            with urllib.request.urlopen(request, timeout=10):
+                pass
+        except urllib.error.HTTPError as exc:
+            if exc.code not in (404, 409):  # unknown or no longer running
+                raise
+
+    def taskmanager_pids(self) -> list[int]:
+        """The TaskManager daemons of this cluster that are running (from its pid file)."""
+        if self.root is None:
+            return []
+        alive = []
+        for pid_file in self.pid_dir.glob("*taskexecutor*.pid"):
+            for line in pid_file.read_text().split():
+                if line.isdigit() and _running(int(line)):
+                    alive.append(int(line))
+        return alive
+
+    def kill_taskmanager(self, timeout_s: float = 30.0) -> int:
+        """SIGKILL the running TaskManager by its pid, as a crash would; returns that pid once it is gone.
+        Its descendants (Python workers) are recorded first: :meth:`stop` ends any that outlive it."""
+        self._remember_daemons()
+        [pid] = self.taskmanager_pids()
+        started = _start_time(pid)
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + timeout_s
+        while _start_time(pid) == started and _running(pid):
+            if time.monotonic() > deadline:
+                raise FlinkClusterError(f"TaskManager {pid} still running {timeout_s:.0f}s after SIGKILL")
+            time.sleep(0.05)
+        return pid
+
+    def start_taskmanager(self, timeout_s: float = 90.0) -> int:
+        """Start one more TaskManager with this cluster's configuration (``taskmanager.sh start``);
+        returns its pid once it has registered with the JobManager (a new id in ``/taskmanagers``)."""
+        known = {tm["id"] for tm in self.rest("/taskmanagers").get("taskmanagers", [])}
+        before = set(self.taskmanager_pids())
+        script = subprocess.run(["bash", str(PYFLINK_HOME / "bin" / "taskmanager.sh"), "start"], env=self._env(),
+                                cwd=self.root, capture_output=True, text=True, timeout=120, check=False)
+        self._remember_daemons()
+        new = sorted(set(self.taskmanager_pids()) - before)
+        if script.returncode != 0 or len(new) != 1:
+            raise FlinkClusterError(f"taskmanager.sh start exited {script.returncode} (new pids {new}):\n"
+                                    f"{script.stdout}{script.stderr}")
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            self._remember_daemons()
+            try:
+                ids = {tm["id"] for tm in self.rest("/taskmanagers", timeout=2).get("taskmanagers", [])}
+            except (OSError, ValueError):
+                ids = set()
+            if ids - known:
+                return new[0]
+            if _start_time(new[0]) is None:
+                break
+            time.sleep(0.2)
+        raise FlinkClusterError(f"the new TaskManager {new[0]} did not register within {timeout_s:.0f}s\n"
+                                f"{self.log_tail()}")
 
 
 _HIDING_SITECUSTOMIZE = """\

@@ -20,7 +20,8 @@ Distribution ``requestLatencyMs`` (one value per request); gauges ``rowsInFlight
 Beam records metrics only on the harness thread. The pandas UDF is there for every batch and
 reports after each; the async UDF's rows run on an event-loop thread, and the harness thread
 reads the gauges at the end of every bundle: reading a gauge reports the counters too, so both
-modes count through the same path.
+modes count through the same path. The first report increments every counter by 0, so that
+counters that stay 0 are reported as 0 instead of being left out.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ class TritonMetrics:
         self.counters = {name: group.counter(name) for name in COUNTERS}
         self.latency = group.distribution("requestLatencyMs")
         self.reported = dict.fromkeys(COUNTERS, 0)
+        self.announced = False
         group.gauge("rowsInFlight", self._reading(self._rows_in_flight))
         group.gauge("circuitBreakerState", self._reading(self._breaker_state))
 
@@ -76,6 +78,12 @@ class TritonMetrics:
     def report(self) -> None:
         """Send what was counted since the last report (harness thread only)."""
         engine, client = self.engine, self.engine.client
+        if not self.announced:
+            # Beam reports a counter once something increments it: without this, a count that
+            # stays 0 (failures, fallbacks) would be missing from REST and reporters, not 0.
+            for counter in self.counters.values():
+                counter.inc(0)
+            self.announced = True
         sources = {"engine": engine.stats, "client": client.stats if client is not None else None}
         for name, (source, attr) in COUNTERS.items():
             stats = sources[source]
