@@ -24,5 +24,6 @@ RUN set -eux; \
     python3.11 -m venv /opt/venv; \
     /opt/venv/bin/pip install --no-cache-dir --upgrade pip; \
     /opt/venv/bin/pip install --no-cache-dir /opt/pyflink-triton; \
+    rm -rf /opt/pyflink-triton/build /opt/pyflink-triton/*.egg-info; \
     /opt/venv/bin/pyflink-triton --version
 ENV PATH=/opt/venv/bin:$PATH
