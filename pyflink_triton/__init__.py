@@ -12,6 +12,7 @@ breaker) -> ``engine`` (rows in, one outcome per row out; no PyFlink) -> ``flink
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 from typing import TYPE_CHECKING, Any
 
 from .config import TritonOptions, TritonProvider
@@ -36,7 +37,11 @@ if TYPE_CHECKING:
     from .server import TritonServer
     from .sql import TritonSql, predict
 
-__version__ = "0.1.0"
+try:
+    # One source for the version: pyproject.toml, as the installed distribution reports it.
+    __version__ = importlib.metadata.version("pyflink-triton")
+except importlib.metadata.PackageNotFoundError:  # imported from a source tree that was never installed
+    __version__ = "0+unknown"
 
 # Loaded on first use: importing them pulls in aiohttp or PyFlink.
 _LAZY = {

@@ -4,6 +4,8 @@
 
     pyflink-triton run FILE.sql [--jobmanager HOST:PORT [--detach]] [--mode streaming|batch] [--set k=v ...]
     pyflink-triton serve [--model-repository DIR] [--port N]
+    pyflink-triton examples
+    pyflink-triton --version
 
 ``run`` executes a script on a local mini-cluster (or a running cluster with
 ``--jobmanager``): SELECT results are printed as tables, INSERT jobs report rows and rows/s
@@ -13,7 +15,9 @@ exits non-zero with the error's own message. ``${VAR}`` and
 written into scripts; the variables a script uses are taken out of the environment Flink and its
 Python workers inherit (see :func:`_hidden_from_flink`). When a script uses
 ``${TRITON_ENDPOINT}`` and it is not set, a local Triton is started on the repository's models
-for the run.
+for the run. ``run`` also takes the name of an example script (``pyflink-triton run movie_reviews``):
+``examples`` lists them, and the model repository ``serve`` uses by default; both come with the
+installed package.
 """
 
 from __future__ import annotations
@@ -189,14 +193,27 @@ def _print_job_id(result: Any, out: TextIO) -> None:
     print(f"Job has been submitted with JobID {job_id}", file=out, flush=True)
 
 
+def _script_path(name: str) -> Path:
+    """``name`` itself when it exists, else the example script of that name."""
+    from .server.examples import example_script
+
+    path = Path(name)
+    if path.exists() or path.parent != Path("."):
+        return path
+    return example_script(name)
+
+
 def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     from .sql import TritonSql, has_content, java_message, split_statements
 
-    path = Path(args.file)
     try:
+        path = _script_path(args.file)
         text = path.read_text(encoding="utf-8")
+    except TritonConfigError as exc:
+        print(f"error: {exc}", file=err)
+        return 2
     except OSError as exc:
-        print(f"error: cannot read {path}: {exc.strerror}", file=err)
+        print(f"error: cannot read {args.file}: {exc.strerror}", file=err)
         return 2
     env = dict(os.environ)
     server = None
@@ -245,11 +262,27 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
             server.stop()
 
 
+def examples(out: TextIO = sys.stdout) -> int:
+    """Print the example model repository and the example scripts, one path a line."""
+    from .server.examples import example_scripts, model_repository
+
+    try:
+        print(f"model repository: {model_repository()}", file=out)
+    except TritonError as exc:
+        print(f"model repository: none ({exc})", file=out)
+    for script in example_scripts():
+        print(f"{script.stem:20} {script}", file=out)
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     parser = argparse.ArgumentParser(prog="pyflink-triton", description=_DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="run a SQL script (local mini-cluster, or --jobmanager)")
-    r.add_argument("file", help="the .sql script")
+    r.add_argument("file", help="the .sql script, or the name of an example (see `examples`)")
     r.add_argument("--jobmanager", metavar="HOST:PORT", help="submit to a running cluster (its REST address)")
     r.add_argument("--mode", choices=("streaming", "batch"), default="streaming")
     r.add_argument("--parallelism", type=int, default=1)
@@ -263,6 +296,7 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", help="serve a model repository with a local Triton")
     s.add_argument("--model-repository", default=None)
     s.add_argument("--port", type=int, default=None)
+    sub.add_parser("examples", help="list the example SQL scripts and model repository")
     return parser
 
 
@@ -281,6 +315,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.port:
             forwarded += ["--port", str(args.port)]
         return serve(forwarded)
+    if args.command == "examples":
+        return examples()
     return run(args)
 
 

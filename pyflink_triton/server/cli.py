@@ -27,7 +27,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m pyflink_triton.server", description="Serve a model repository with a local Triton."
     )
     parser.add_argument(
-        "--model-repository", default=None, help="model repository (default: the project's model_repository/)"
+        "--model-repository", default=None, help="model repository (default: the example models, model_repository/)"
     )
     parser.add_argument("--port", type=int, default=None, help="HTTP port (default: a free one)")
     parser.add_argument("--models", nargs="*", default=None, help="models to wait for (default: all)")
@@ -44,6 +44,7 @@ def _announce(server: TritonServer, started: float) -> None:
         "metrics_port": server.metrics_port,
         "pid": server.pid,
         "models": server.models,
+        "model_repository": str(server.model_repository),
         "log": str(server.log_path),
         "startup_s": round(time.monotonic() - started, 2),
     }

@@ -5,7 +5,7 @@ Python backend and a backend stub per Python version. :class:`TritonServer` prep
 directory holding the stub for the running interpreter, starts the binary on free ports bound to
 127.0.0.1, waits until the models are ready, and stops it again::
 
-    with TritonServer() as server:          # the repository's model_repository/
+    with TritonServer() as server:          # the example models (model_repository/)
         print(server.url)                   # http://127.0.0.1:PORT
 
 Command line: ``python -m pyflink_triton.server [--model-repository DIR] [--port N]`` (see :mod:`.cli`).
@@ -30,7 +30,7 @@ from types import TracebackType
 from typing import Any, NoReturn
 
 from ..errors import TritonLaunchError
-from . import backends, process
+from . import backends, examples, process
 from .backends import find_tritonserver
 from .cli import main
 
@@ -42,8 +42,6 @@ __all__ = [
     "main",
 ]
 
-#: the repository's own models, next to the package (a source checkout or an editable install)
-_DEFAULT_REPOSITORY = Path(__file__).resolve().parents[2] / "model_repository"
 # Ports picked by binding port 0 can be taken by someone else before Triton binds them.
 _PORT_ATTEMPTS = 3
 # How 2.51 reports a taken port: "failed to start HTTP service: Unavailable - Socket '...' already in use".
@@ -51,13 +49,8 @@ _ADDRESS_IN_USE_MARKERS = ("already in use", "address in use")
 
 
 def default_model_repository() -> Path:
-    """Return the repository's ``model_repository/`` folder; raise if it does not exist."""
-    if not _DEFAULT_REPOSITORY.is_dir():
-        raise TritonLaunchError(
-            f"no model repository given and the default {_DEFAULT_REPOSITORY} does not exist "
-            "(it is part of a source checkout, not of the installed package): pass model_repository"
-        )
-    return _DEFAULT_REPOSITORY
+    """Return the example model repository: the installed package's copy, or a checkout's ``model_repository/``."""
+    return examples.model_repository()
 
 
 def _repository_models(repository: Path) -> list[str]:
@@ -83,7 +76,7 @@ class _PortConflict(Exception):
 class TritonServer:
     """A Triton Inference Server process serving a model repository on 127.0.0.1.
 
-    :param model_repository: folder of models; None means the repository's ``model_repository/``.
+    :param model_repository: folder of models; None means the example models (:func:`default_model_repository`).
     :param models: models to wait for; None means every model folder in the repository.
     :param host: address to bind and to connect to; keep the loopback default unless you need more.
     :param http_port: HTTP port; None picks a free one (gRPC and metrics ports are always picked).
