@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -79,7 +80,7 @@ class SqlShell:
         buffer = ""
         while True:
             try:
-                line = read(CONTINUATION if buffer.strip() else PROMPT)
+                line = read(CONTINUATION if _unfinished(buffer) else PROMPT)
             except EOFError:
                 self._info("Exiting the pyflink-triton SQL shell...", newline_before=True)
                 return
@@ -134,15 +135,16 @@ class SqlShell:
             if words in (["QUIT"], ["EXIT"]):
                 self._info("Exiting the pyflink-triton SQL shell...")
                 return False
-            text = self.substitute(statement)
-            if words == ["HELP"]:
-                self._print(HELP)
-            elif words == ["CLEAR"]:
-                self._print("\033[H\033[2J", end="")
-            elif words[:1] in (["SET"], ["RESET"]):
-                self._set_or_reset(text)
-            else:
-                self._show(text, self.session.execute_sql(text))
+            with _interrupts_held() as pressed:
+                text = self.substitute(statement)
+                if words == ["HELP"]:
+                    self._print(HELP)
+                elif words == ["CLEAR"]:
+                    self._print("\033[H\033[2J", end="")
+                elif words[:1] in (["SET"], ["RESET"]):
+                    self._set_or_reset(text)
+                else:
+                    self._show(text, self.session.execute_sql(text), pressed)
         except _Stop:
             raise
         except TritonError as exc:
@@ -151,12 +153,12 @@ class SqlShell:
             self._error(java_message(exc))
         return True
 
-    def _show(self, statement: str, result: Any) -> None:
+    def _show(self, statement: str, result: Any, pressed: list[bool]) -> None:
         if has_content(result):
-            self._until_done(result, result.print)
+            self._until_done(result, result.print, pressed)
         elif is_insert(statement) and self.wait_for_inserts:
             self._info("Running the INSERT job (Ctrl-C cancels it)...")
-            if self._until_done(result, result.wait):
+            if self._until_done(result, result.wait, pressed):
                 self._info("Complete execution of the SQL update statement.")
         elif is_insert(statement):
             client = result.get_job_client()
@@ -165,13 +167,14 @@ class SqlShell:
         else:
             self._info("Execute statement succeeded.")
 
-    def _until_done(self, result: Any, blocking: Callable[[], Any]) -> bool:
+    def _until_done(self, result: Any, blocking: Callable[[], Any], pressed: list[bool]) -> bool:
         """Run ``blocking`` (printing rows, or waiting for a job) so that Ctrl-C can cancel the job.
 
         The call blocks in the JVM, where a signal cannot reach it: it runs on a thread, and
         this one waits for it, which a KeyboardInterrupt does interrupt. False if cancelled.
         """
         failure: list[BaseException] = []
+        client = result.get_job_client()  # now, while this thread alone talks to the JVM
 
         def target() -> None:
             try:
@@ -181,12 +184,17 @@ class SqlShell:
 
         self.out.flush()  # Flink prints from the JVM, on the same terminal
         worker = threading.Thread(target=target, name="pyflink-triton-shell-statement", daemon=True)
-        worker.start()
         try:
-            worker.join()
+            with _interrupts_raised():
+                if pressed:  # Ctrl-C while the statement was submitted
+                    raise KeyboardInterrupt
+                worker.start()
+                worker.join()
         except KeyboardInterrupt:
-            _cancel(result)
-            worker.join(_CANCEL_WAIT_S)
+            if client is not None:
+                _cancel(client)
+            if worker.is_alive():
+                worker.join(_CANCEL_WAIT_S)
             self._info("Statement cancelled.", newline_before=True)
             if self._in_script:
                 self.failures += 1
@@ -239,6 +247,14 @@ class SqlShell:
         print(f"[ERROR] Could not execute SQL statement. Reason:\n{message}", file=self.err, flush=True)
 
 
+def _unfinished(buffer: str) -> bool:
+    """Whether ``buffer`` holds the start of a statement (not just blanks and comments)."""
+    try:
+        return any(not t.trivia for t in tokenize(buffer))
+    except TritonConfigError:  # an open quote or comment
+        return True
+
+
 class _Stop(Exception):
     """A script's statement was cancelled: the script ends."""
 
@@ -250,12 +266,42 @@ def _option_text(tokens: list[Any]) -> str:
     return "".join(t.text for t in tokens).strip()
 
 
-def _cancel(result: Any) -> None:
-    """Cancel the job behind ``result``; one that has ended already is no error."""
+def _cancel(client: Any) -> None:
+    """Cancel a job; one that has ended already is no error."""
     with contextlib.suppress(Exception):
-        client = result.get_job_client()
-        if client is not None:
-            client.cancel().result()
+        client.cancel().result()
+
+
+@contextlib.contextmanager
+def _interrupts_held() -> Iterator[list[bool]]:
+    """Hold Ctrl-C while this thread talks to the JVM; the list says whether it was pressed.
+
+    A KeyboardInterrupt inside a py4j call would abandon it half done (the statement's
+    temporary views and functions made, the job perhaps submitted) and leave its connection
+    behind; held, it cancels the job once the statement is submitted.
+    """
+    pressed: list[bool] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield pressed
+        return
+    previous = signal.signal(signal.SIGINT, lambda *_: pressed.append(True))
+    try:
+        yield pressed
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
+def _interrupts_raised() -> Iterator[None]:
+    """Ctrl-C raises KeyboardInterrupt again (inside :func:`_interrupts_held`)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @contextlib.contextmanager
