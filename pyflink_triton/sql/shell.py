@@ -42,8 +42,8 @@ HELP = """The following commands are available:
 CLEAR            Clears the current terminal.
 EXIT, QUIT       Quits the shell (Ctrl-D too).
 HELP             Prints the available commands.
-RESET            Resets a session configuration property. Syntax: 'RESET '<key>';'. Use 'RESET;' to reset all of them.
-SET              Sets a session configuration property. Syntax: 'SET '<key>' = '<value>';'. Use 'SET;' to list them.
+RESET            Resets a session configuration property. Syntax: RESET '<key>'; (RESET; resets all of them)
+SET              Sets a session configuration property. Syntax: SET '<key>' = '<value>'; (SET; lists them)
 
 Every other statement goes to Flink (CREATE, DROP, ALTER, SELECT, INSERT INTO, SHOW, DESCRIBE,
 EXPLAIN, USE, ...), with CREATE MODEL ... ('provider' = 'triton') and ML_PREDICT over triton models.
