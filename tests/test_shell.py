@@ -66,12 +66,14 @@ class Shell:
     def type(self, *lines: str, timeout: float = 120) -> str:
         """Type ``lines`` (the shell shows its continuation prompt between them); what it
         printed up to the next ``Flink SQL>`` prompt."""
+        printed = []
         for line in lines[:-1]:
             self.child.sendline(line)
             self.child.expect_exact(CONTINUATION, timeout=timeout)
+            printed.append(self.child.before)
         self.child.sendline(lines[-1])
         self.child.expect_exact(PROMPT, timeout=timeout)
-        return self.child.before
+        return "".join([*printed, self.child.before])
 
 
 @pytest.fixture(scope="module")
