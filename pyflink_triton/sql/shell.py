@@ -90,7 +90,7 @@ class SqlShell:
                 continue
             try:
                 buffer, more = self._take(buffer + line + "\n")
-            except KeyboardInterrupt:  # before a job ran (planning): nothing to cancel
+            except KeyboardInterrupt:  # between statements (inside one, Ctrl-C is held): none runs
                 buffer, more = "", True
                 self._info("Statement cancelled.", newline_before=True)
             if not more:
