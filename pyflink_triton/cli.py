@@ -3,6 +3,7 @@
 ::
 
     pyflink-triton run FILE.sql [--jobmanager HOST:PORT [--detach]] [--mode streaming|batch] [--set k=v ...]
+    pyflink-triton sql [-f FILE] [--history-file PATH] [--jobmanager HOST:PORT] [--mode ...] [--set k=v ...]
     pyflink-triton serve [--model-repository DIR] [--port N]
     pyflink-triton examples
     pyflink-triton --version
@@ -18,6 +19,7 @@ Python workers inherit (see :func:`_hidden_from_flink`). When a script uses
 for the run. ``run`` also takes the name of an example script (``pyflink-triton run movie_reviews``):
 ``examples`` lists them, and the model repository ``serve`` uses by default; both come with the
 installed package.
+``sql`` is an interactive shell over the same session (see ``sql/shell.py``).
 """
 
 from __future__ import annotations
@@ -42,6 +44,11 @@ _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 LOCAL_ENDPOINT_VARIABLE = "TRITON_ENDPOINT"
 # --help is plain text: the module docstring's reStructuredText markup would show as is.
 _DESCRIPTION = "Run SQL scripts with triton models (CREATE MODEL, ML_PREDICT), or serve a local Triton."
+_SHELL_DESCRIPTION = (
+    "Type Flink SQL statements at the 'Flink SQL>' prompt; a statement ends with ';' and may span lines. "
+    "HELP; lists the commands, Ctrl-C cancels a running statement, Ctrl-D or QUIT; exits. "
+    "With -f FILE or a pipe (echo 'SELECT 1;' | pyflink-triton sql) the statements run without prompts, "
+    "and the exit status is 1 if any of them failed. ${VAR} is taken from the environment.")
 
 
 def substitute_variables(text: str, env: Mapping[str, str]) -> str:
@@ -177,15 +184,6 @@ def _rest_counts(rest: str, job_id: str, settle_s: float = 0.0) -> tuple[int, in
     return int(first.get("write-records", 0)), int(last.get("read-records", 0))
 
 
-def _is_insert(statement: str) -> bool:
-    from .sql import tokenize
-
-    words = [t.upper for t in tokenize(statement) if not t.trivia][:3]
-    return bool(words) and (words[0] == "INSERT" or words[:2] == ["EXECUTE", "STATEMENT"]
-                            or words[:3] == ["BEGIN", "STATEMENT", "SET"]
-                            or (words[0] == "EXECUTE" and words[1:2] == ["INSERT"]))
-
-
 def _print_job_id(result: Any, out: TextIO) -> None:
     """Report a submitted job by its id, without waiting for it (``--detach``)."""
     client = result.get_job_client()
@@ -205,6 +203,7 @@ def _script_path(name: str) -> Path:
 
 def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     from .sql import TritonSql, has_content, java_message, split_statements
+    from .sql.lexer import is_insert
 
     try:
         path = _script_path(args.file)
@@ -244,9 +243,9 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
             session = TritonSql(t_env)
             for statement in statements:
                 result = session.execute_sql(statement)
-                if _is_insert(statement) and args.detach:
+                if is_insert(statement) and args.detach:
                     _print_job_id(result, out)
-                elif _is_insert(statement):
+                elif is_insert(statement):
                     _Progress(result, args.jobmanager, err).wait()
                 elif has_content(result):
                     result.print()
@@ -275,6 +274,55 @@ def examples(out: TextIO = sys.stdout) -> int:
     return 0
 
 
+def shell(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    """``pyflink-triton sql``: the shell at a terminal, or the statements of ``-f FILE`` or a pipe."""
+    from .sql import TritonSql, java_message
+    from .sql.shell import SqlShell, interactive_history
+
+    interactive = args.file is None and sys.stdin.isatty()
+    try:
+        text = "" if interactive else (Path(args.file).read_text(encoding="utf-8") if args.file
+                                        else sys.stdin.read())
+    except OSError as exc:
+        print(f"error: cannot read {args.file}: {exc.strerror}", file=err)
+        return 2
+    env = dict(os.environ)
+    try:
+        with _hidden_from_flink(script_variables(text)), \
+                tempfile.TemporaryDirectory(prefix="pyflink-triton-") as workdir:
+            t_env = _make_env(args, Path(workdir))
+            sql = SqlShell(TritonSql(t_env), substitute=lambda s: substitute_variables(s, env),
+                           wait_for_inserts=not args.jobmanager, out=out, err=err)
+            if not interactive:
+                return 0 if sql.run_script(text) else 1
+            where = f"the cluster at {args.jobmanager}" if args.jobmanager else "a local mini-cluster"
+            print(f"pyflink-triton SQL shell: Flink {args.mode} mode on {where}. Enter 'HELP;' to list the "
+                  "commands, 'QUIT;' or Ctrl-D to exit; Ctrl-C cancels a running statement.\n",
+                  file=out, flush=True)
+            with interactive_history(args.history_file):
+                sql.interact()
+            return 0
+    except KeyboardInterrupt:
+        return 130
+    except TritonError as exc:
+        print(f"error: {exc}", file=err)
+        return 1
+    except Exception as exc:  # py4j and Flink errors: print their own message, not a trace
+        print(f"error: {java_message(exc)}", file=err)
+        return 1
+
+
+def _job_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--jobmanager", metavar="HOST:PORT", help="submit to a running cluster (its REST address)")
+    p.add_argument("--mode", choices=("streaming", "batch"), default="streaming")
+    p.add_argument("--parallelism", type=int, default=1)
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="rows per Arrow batch handed to the UDF (default: 20000, see the README's Tuning)")
+    p.add_argument("--max-latency-ms", type=int, default=None, help="python.fn-execution.bundle.time")
+    p.add_argument("--python-executable", default=None, help="Python of the cluster's workers")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="a Flink configuration option")
+
+
 def _parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -283,16 +331,15 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="run a SQL script (local mini-cluster, or --jobmanager)")
     r.add_argument("file", help="the .sql script, or the name of an example (see `examples`)")
-    r.add_argument("--jobmanager", metavar="HOST:PORT", help="submit to a running cluster (its REST address)")
-    r.add_argument("--mode", choices=("streaming", "batch"), default="streaming")
-    r.add_argument("--parallelism", type=int, default=1)
-    r.add_argument("--batch-size", type=int, default=None,
-                   help="rows per Arrow batch handed to the UDF (default: 20000, see the README's Tuning)")
-    r.add_argument("--max-latency-ms", type=int, default=None, help="python.fn-execution.bundle.time")
-    r.add_argument("--python-executable", default=None, help="Python of the cluster's workers")
-    r.add_argument("--set", action="append", metavar="KEY=VALUE", help="a Flink configuration option")
+    _job_options(r)
     r.add_argument("--detach", action="store_true",
                    help="with --jobmanager: submit INSERT jobs, print their JobIDs and return without waiting")
+    q = sub.add_parser("sql", help="an interactive SQL shell, as Flink's SQL client (or statements from a pipe)",
+                       description=_SHELL_DESCRIPTION)
+    _job_options(q)
+    q.add_argument("-f", "--file", help="run the statements of this file, then exit (no prompt)")
+    q.add_argument("--history-file", type=Path, default=None, metavar="PATH",
+                   help="where a terminal session keeps its history (default: ~/.pyflink_triton_history)")
     s = sub.add_parser("serve", help="serve a model repository with a local Triton")
     s.add_argument("--model-repository", default=None)
     s.add_argument("--port", type=int, default=None)
@@ -317,6 +364,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve(forwarded)
     if args.command == "examples":
         return examples()
+    if args.command == "sql":
+        return shell(args)
     return run(args)
 
 

@@ -15,7 +15,8 @@ from enum import Enum
 
 from ..errors import TritonConfigError
 
-__all__ = ["Kind", "Token", "tokenize", "split_statements", "unquote_identifier", "string_value"]
+__all__ = ["Kind", "Token", "tokenize", "split_statements", "complete_statements", "is_insert",
+           "unquote_identifier", "string_value"]
 
 
 class Kind(Enum):
@@ -91,12 +92,22 @@ def split_statements(script: str) -> list[str]:
     Semicolons inside strings, quoted identifiers and comments do not split, nor do those
     inside ``[EXECUTE] STATEMENT SET BEGIN ... END``.
     """
-    tokens = tokenize(script)
+    statements, tail = complete_statements(script)
+    return statements + ([tail.strip()] if _has_content(tail) else [])
+
+
+def complete_statements(text: str) -> tuple[list[str], str]:
+    """The statements of ``text`` that end with their ``;``, and the text after the last one.
+
+    As :func:`split_statements` splits; the rest is what a shell keeps reading lines for.
+
+    :raises TritonConfigError: for a string, quoted identifier or comment left open.
+    """
     statements: list[str] = []
     start = 0
     in_set = False
     meaningful: list[Token] = []
-    for tok in tokens:
+    for tok in tokenize(text):
         if tok.trivia:
             continue
         if tok.is_word("BEGIN") and len(meaningful) >= 2 and meaningful[-1].is_word("SET") \
@@ -105,17 +116,22 @@ def split_statements(script: str) -> list[str]:
         elif in_set and tok.is_word("END"):
             in_set = False
         if tok.text == ";" and not in_set:
-            text = script[start:tok.start]
-            if _has_content(text):
-                statements.append(text.strip())
+            statement = text[start:tok.start]
+            if _has_content(statement):
+                statements.append(statement.strip())
             start = tok.end
             meaningful = []
             continue
         meaningful.append(tok)
-    tail = script[start:]
-    if _has_content(tail):
-        statements.append(tail.strip())
-    return statements
+    return statements, text[start:]
+
+
+def is_insert(statement: str) -> bool:
+    """Whether a statement submits a job that writes to sinks (INSERT, a statement set)."""
+    words = [t.upper for t in tokenize(statement) if not t.trivia][:3]
+    return bool(words) and (words[0] == "INSERT" or words[:2] == ["EXECUTE", "STATEMENT"]
+                            or words[:3] == ["BEGIN", "STATEMENT", "SET"]
+                            or (words[0] == "EXECUTE" and words[1:2] == ["INSERT"]))
 
 
 def _has_content(text: str) -> bool:
