@@ -25,7 +25,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from .cli import _is_insert, substitute_variables
+from .cli import substitute_variables
+from .sql.lexer import is_insert
 from .errors import TritonError
 from .flink.context import JOB_PARAMETER
 
@@ -69,7 +70,7 @@ def run_script(args: argparse.Namespace, err: TextIO = sys.stderr) -> int:
             session = TritonSql(t_env)
             for statement in statements:
                 result = session.execute_sql(statement)
-                if _is_insert(statement):
+                if is_insert(statement):
                     if not args.no_wait:
                         result.wait()
                 elif has_content(result):
