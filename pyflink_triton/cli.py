@@ -202,7 +202,7 @@ def _script_path(name: str) -> Path:
 
 
 def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
-    from .sql import TritonSql, has_content, java_message, split_statements
+    from .sql import TritonSql, has_content, split_statements
     from .sql.lexer import is_insert
 
     try:
@@ -250,15 +250,19 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
                 elif has_content(result):
                     result.print()
         return 0
-    except TritonError as exc:
-        print(f"error: {exc}", file=err)
-        return 1
-    except Exception as exc:  # py4j and Flink errors: print their own message, not a trace
-        print(f"error: {java_message(exc)}", file=err)
-        return 1
+    except Exception as exc:
+        return report_error(exc, err)
     finally:
         if server is not None:
             server.stop()
+
+
+def report_error(exc: BaseException, err: TextIO) -> int:
+    """Print a failure as its own message (ours, or Flink's innermost: not a trace); exit status 1."""
+    from .sql import java_message
+
+    print(f"error: {exc if isinstance(exc, TritonError) else java_message(exc)}", file=err)
+    return 1
 
 
 def examples(out: TextIO = sys.stdout) -> int:
@@ -276,7 +280,7 @@ def examples(out: TextIO = sys.stdout) -> int:
 
 def shell(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     """``pyflink-triton sql``: the shell at a terminal, or the statements of ``-f FILE`` or a pipe."""
-    from .sql import TritonSql, java_message
+    from .sql import TritonSql
     from .sql.shell import SqlShell, interactive_history
 
     interactive = args.file is None and sys.stdin.isatty()
@@ -304,12 +308,8 @@ def shell(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.
             return 0
     except KeyboardInterrupt:
         return 130
-    except TritonError as exc:
-        print(f"error: {exc}", file=err)
-        return 1
-    except Exception as exc:  # py4j and Flink errors: print their own message, not a trace
-        print(f"error: {java_message(exc)}", file=err)
-        return 1
+    except Exception as exc:
+        return report_error(exc, err)
 
 
 def _job_options(p: argparse.ArgumentParser) -> None:

@@ -25,9 +25,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from .cli import substitute_variables
+from .cli import report_error, substitute_variables
 from .sql.lexer import is_insert
-from .errors import TritonError
 from .flink.context import JOB_PARAMETER
 
 __all__ = ["main", "parser", "run_script"]
@@ -51,7 +50,7 @@ def parser() -> argparse.ArgumentParser:
 
 def run_script(args: argparse.Namespace, err: TextIO = sys.stderr) -> int:
     """Run ``args.script``; 0 when every statement (and every waited-for job) succeeded."""
-    from .sql import TritonSql, has_content, java_message, split_statements, table_environment
+    from .sql import TritonSql, has_content, split_statements, table_environment
 
     path = Path(args.script)
     try:
@@ -76,12 +75,8 @@ def run_script(args: argparse.Namespace, err: TextIO = sys.stderr) -> int:
                 elif has_content(result):
                     result.print()
         return 0
-    except TritonError as exc:
-        print(f"error: {exc}", file=err)
-        return 1
-    except Exception as exc:  # py4j and Flink errors: their own message, not a trace
-        print(f"error: {java_message(exc)}", file=err)
-        return 1
+    except Exception as exc:
+        return report_error(exc, err)
 
 
 def _naming(script: Path, settings: Sequence[str]) -> list[str]:
