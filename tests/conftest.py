@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import socket
+from contextlib import contextmanager
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -118,3 +119,16 @@ def tenacity_objects(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, int]
 
         monkeypatch.setattr(cls, "__init__", counting)
     yield counts
+
+
+@contextmanager
+def classifier_triton() -> Iterator[TritonServer]:
+    """A Triton of a test's own serving only 'classifier', on a fixed free port so that a
+    restart keeps the URL (tests that kill, freeze or restart Triton); stopped at the end."""
+    server = TritonServer(models=["classifier"], http_port=free_port(),
+                          extra_args=["--model-control-mode=explicit", "--load-model=classifier"])
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

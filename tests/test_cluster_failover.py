@@ -30,13 +30,13 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import pytest
 
 from pyflink_triton.server.launcher import TritonServer
 
-from .conftest import clean_env, free_port
+from .conftest import classifier_triton, clean_env
 from .flinkcluster import FlinkCluster, HiddenPackagesPython
 from .test_fault_matrix import expected_class, features
 
@@ -90,13 +90,8 @@ def worker_python(tmp_path_factory: pytest.TempPathFactory) -> HiddenPackagesPyt
 @pytest.fixture(scope="module")
 def own_triton() -> Iterator[TritonServer]:
     """A Triton serving only 'classifier' on a fixed port, so that a restart keeps the URL."""
-    server = TritonServer(models=["classifier"], http_port=free_port(),
-                          extra_args=["--model-control-mode=explicit", "--load-model=classifier"])
-    server.start()
-    try:
+    with classifier_triton() as server:
         yield server
-    finally:
-        server.stop()
 
 
 # -- helpers ----------------------------------------------------------------------------------

@@ -108,7 +108,7 @@ from pyflink_triton.flink.metrics import TritonMetrics
 from pyflink_triton.flink.pandas_udf import configure_inference, triton_udf
 from pyflink_triton.server.launcher import TritonServer
 
-from .conftest import free_port, iris_class
+from .conftest import classifier_triton, iris_class
 from .faultserver import FaultServer, Recorded
 
 # Beam's data-plane reader thread sometimes dies with "Multiplexer hanging up" when a job ends.
@@ -329,14 +329,11 @@ def check_ids(job: Job, n: int) -> None:
 @pytest.fixture(scope="module")
 def own_triton() -> Iterator[TritonServer]:
     """A Triton serving only 'classifier', on a fixed port so that a restart keeps the URL."""
-    server = TritonServer(models=["classifier"], http_port=free_port(),
-                          extra_args=["--model-control-mode=explicit", "--load-model=classifier"])
-    server.start()
-    try:
-        yield server
-    finally:
-        resume(server)
-        server.stop()
+    with classifier_triton() as server:
+        try:
+            yield server
+        finally:
+            resume(server)  # a frozen (SIGSTOPped) server would not stop
 
 
 @pytest.fixture
