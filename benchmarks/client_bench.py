@@ -23,7 +23,7 @@ from pyflink_triton import TritonClient, TritonOptions
 
 from .perf_analyzer import PerfAnalyzer
 from .procstat import CpuParties, cpu_delta
-from .results import OURS, PERF_ANALYZER, TRITONCLIENT_AIO, Point, median, median_cpu, percentile
+from .results import OURS, OURS_LEAN, PERF_ANALYZER, TRITONCLIENT_AIO, Point, median, median_cpu, percentile
 from .settings import Scale
 from .workloads import Workload
 
@@ -67,16 +67,23 @@ async def drive(call: Call, chunks: list[np.ndarray], concurrency: int, parties:
 
 
 async def ours(url: str, workload: Workload, chunks: list[np.ndarray], concurrency: int,
-               parties: CpuParties) -> Round:
+               parties: CpuParties, http_client: str = "aiohttp") -> Round:
     """Our client: one request per chunk (split=False), as the other two send them."""
     options = TritonOptions.from_map({"endpoint": url, "model-name": workload.model,
-                                      "max-concurrent-requests": str(concurrency)})
+                                      "max-concurrent-requests": str(concurrency),
+                                      "http-client": http_client})
     async with TritonClient(options) as client:
         async def call(chunk: np.ndarray) -> int:
             out = await client.infer({workload.input_name: chunk}, split=False)
             return len(out[workload.output_name])
 
         return await drive(call, chunks, concurrency, parties)
+
+
+async def ours_lean(url: str, workload: Workload, chunks: list[np.ndarray], concurrency: int,
+                    parties: CpuParties) -> Round:
+    """Our client with 'http-client' = 'httptools'."""
+    return await ours(url, workload, chunks, concurrency, parties, http_client="httptools")
 
 
 async def theirs(url: str, workload: Workload, chunks: list[np.ndarray], concurrency: int,
@@ -132,18 +139,21 @@ def _perf_analyzer_point(analyzer: PerfAnalyzer, url: str, workload: Workload, b
 
 def bench_point(url: str, workload: Workload, batch: int, concurrency: int, scale: Scale,
                 analyzer: PerfAnalyzer, parties: CpuParties) -> list[Point]:
-    """All three clients at one point: alternating rounds of ours and theirs, then perf_analyzer."""
+    """Every client at one point: rounds of ours (both HTTP clients) and theirs, in an order
+    that flips every round, then perf_analyzer."""
     requests = scale.client_requests_for(workload.name, batch)
     rows = batch * requests
     data = workload.make_inputs(rows, np.random.default_rng(batch * 31 + concurrency))
     chunks = [data[i : i + batch] for i in range(0, rows, batch)]
     mine: list[Round] = []
+    lean: list[Round] = []
     other: list[Round] = []
     for i in range(scale.repeats):
-        order = [(ours, mine), (theirs, other)]
+        order = [(ours, mine), (ours_lean, lean), (theirs, other)]
         for run, sink in order if i % 2 == 0 else order[::-1]:
             sink.append(asyncio.run(run(url, workload, chunks, concurrency, parties)))
     points = [_perf_analyzer_point(analyzer, url, workload, batch, concurrency, scale)]
     points.append(_point(workload, OURS, batch, concurrency, rows, mine))
+    points.append(_point(workload, OURS_LEAN, batch, concurrency, rows, lean))
     points.append(_point(workload, TRITONCLIENT_AIO, batch, concurrency, rows, other))
     return points

@@ -54,18 +54,20 @@ def client_tables(points: Sequence[Point], workload: str) -> list[str]:
                    if p.workload == workload and p.group == "client"})
     if not keys:
         return []
-    rate = ["| rows/request | in flight | perf_analyzer rows/s | ours rows/s | tritonclient.http.aio rows/s "
-            "| ours / aio | ours / perf_analyzer |", "|---:|---:|---:|---:|---:|---:|---:|"]
-    cost = ["| rows/request | in flight | p50 / p99 ms: perf_analyzer | ours | aio "
-            "| CPU s per 1M rows: ours (client / Triton) | aio (client / Triton) |",
+    rate = ["| rows/request | in flight | perf_analyzer rows/s | ours rows/s (aiohttp / httptools) "
+            "| tritonclient.http.aio rows/s | ours / aio | ours / perf_analyzer |",
             "|---:|---:|---:|---:|---:|---:|---:|"]
+    cost = ["| rows/request | in flight | p50 / p99 ms: perf_analyzer | ours (aiohttp) | ours (httptools) "
+            "| aio | CPU s per 1M rows, client / Triton: ours (aiohttp) | ours (httptools) | aio |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for batch, conc in keys:
-        pa, mine, aio = (next(iter(find(points, workload, c, batch=batch, concurrency=conc)), None)
-                         for c in CLIENTS)
-        rate.append(f"| {batch} | {conc} | {_rate(pa)} | {_rate(mine)} | {_rate(aio)} "
-                    f"| {_ratio(mine, aio)} | {_ratio(mine, pa)} |")
-        cost.append(f"| {batch} | {conc} | {_ms(pa)} | {_ms(mine)} | {_ms(aio)} "
-                    f"| {_cpu(mine, 'python', 'triton')} | {_cpu(aio, 'python', 'triton')} |")
+        pa, mine, lean, aio = (next(iter(find(points, workload, c, batch=batch, concurrency=conc)), None)
+                               for c in CLIENTS)
+        rate.append(f"| {batch} | {conc} | {_rate(pa)} | {_rate(mine)} / {_rate(lean)} | {_rate(aio)} "
+                    f"| {_ratio(mine, aio)} / {_ratio(lean, aio)} | {_ratio(mine, pa)} / {_ratio(lean, pa)} |")
+        cost.append(f"| {batch} | {conc} | {_ms(pa)} | {_ms(mine)} | {_ms(lean)} | {_ms(aio)} "
+                    f"| {_cpu(mine, 'python', 'triton')} | {_cpu(lean, 'python', 'triton')} "
+                    f"| {_cpu(aio, 'python', 'triton')} |")
     skipped = {p.skipped for p in points if p.workload == workload and p.contender == PERF_ANALYZER and p.skipped}
     notes = [f"\nperf_analyzer skipped: {s}" for s in sorted(skipped)]
     return ["### Clients alone (no Flink; HTTP, binary tensors)", "", *rate, "", *cost, *notes, ""]

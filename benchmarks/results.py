@@ -15,6 +15,7 @@ from typing import Any
 # Contender names, shared by the runner, the report, the plot and the smoke test.
 PERF_ANALYZER = "perf_analyzer"
 OURS = "TritonClient (ours)"
+OURS_LEAN = "TritonClient (ours, httptools)"  # option 'http-client' = 'httptools'
 TRITONCLIENT_AIO = "tritonclient.http.aio"
 JAVA_PATTERN = "Java provider pattern (emulated)"
 NO_UDF = "no UDF"
@@ -25,7 +26,7 @@ TRITON_UDF = "triton_udf"
 ML_PREDICT_ASYNC = "ML_PREDICT async"
 PER_ROW_UDF = "per-row tritonclient UDF"
 
-CLIENTS = (PERF_ANALYZER, OURS, TRITONCLIENT_AIO)
+CLIENTS = (PERF_ANALYZER, OURS, OURS_LEAN, TRITONCLIENT_AIO)
 FLINK_CONTENDERS = (NO_UDF, ZERO_UDF, ML_PREDICT_DEFAULT, ML_PREDICT, TRITON_UDF,
                     ML_PREDICT_ASYNC, PER_ROW_UDF)
 

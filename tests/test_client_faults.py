@@ -11,7 +11,7 @@ import gzip
 import logging
 import pickle
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import aiohttp
@@ -50,9 +50,25 @@ class Sleeps:
         self.delays.append(delay)
 
 
+#: The HTTP client of the inference requests made through ``options_for``.
+_HTTP_CLIENT = {"name": "aiohttp"}
+
+
+@pytest.fixture(autouse=True, params=["aiohttp", "httptools"])
+def http_client(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Every test here (and in the modules that import this fixture) runs with each HTTP
+    client of option 'http-client': the faults must look the same through both."""
+    _HTTP_CLIENT["name"] = request.param
+    try:
+        yield request.param
+    finally:
+        _HTTP_CLIENT["name"] = "aiohttp"
+
+
 def options_for(url: str, **options: Any) -> TritonOptions:
     return TritonOptions.from_map(
-        {"endpoint": url + "/v2/models", "model-name": "m", **{k.replace("_", "-"): v for k, v in options.items()}}
+        {"endpoint": url + "/v2/models", "model-name": "m", "http-client": _HTTP_CLIENT["name"],
+         **{k.replace("_", "-"): v for k, v in options.items()}}
     )
 
 
@@ -540,13 +556,13 @@ def test_backend_texts_are_redacted() -> None:
     assert SECRET not in err.message and "<redacted>" in err.message
 
 
-async def test_transport_errors_are_not_chained_and_pickle() -> None:
+async def test_transport_errors_are_not_chained_and_pickle(http_client: str) -> None:
     async with client_for(f"http://127.0.0.1:{free_port()}") as c:
         with pytest.raises(TritonConnectionError) as info:
             await c.infer(X, split=False)
     err = info.value
     # The backend's exception is not chained: its text is not redacted and tracebacks get logged.
     assert err.__cause__ is None and err.__suppress_context__
-    assert "ClientConnectorError" in err.message
+    assert ("ClientConnectorError" if http_client == "aiohttp" else "ConnectionRefusedError") in err.message
     again = pickle.loads(pickle.dumps(err))
     assert type(again) is TritonConnectionError and str(again) == str(err)

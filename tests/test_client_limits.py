@@ -32,7 +32,7 @@ from pyflink_triton.errors import (
 )
 
 from .faultserver import FaultServer
-from .test_client_faults import SECRET, X, client_for, options_for
+from .test_client_faults import SECRET, X, client_for, http_client, options_for  # noqa: F401 - http_client: a fixture
 
 MIB = 1024 * 1024
 

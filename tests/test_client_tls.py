@@ -15,12 +15,13 @@ import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from aiohttp import web
 
 from pyflink_triton.client.client import TritonClient
 from pyflink_triton.config import TritonOptions
-from pyflink_triton.errors import TritonConnectionError
+from pyflink_triton.errors import TritonClientRequestError, TritonConnectionError
 
 SECRET = "tls-tok-S3CRET"
 
@@ -54,7 +55,8 @@ def certificates(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 async def https_url(certificates: Path) -> AsyncIterator[str]:
-    """An HTTPS server on 127.0.0.1 answering ``/v2/health/ready`` and model ``m``'s metadata."""
+    """An HTTPS server on 127.0.0.1 answering ``/v2/health/ready``, model ``m``'s metadata,
+    and its inference with a 400 (an answer that proves the TLS exchange)."""
 
     async def ready(_: web.Request) -> web.Response:
         return web.Response(status=200)
@@ -62,7 +64,11 @@ async def https_url(certificates: Path) -> AsyncIterator[str]:
     async def metadata(_: web.Request) -> web.Response:
         return web.json_response({"name": "m", "versions": ["1"], "inputs": [], "outputs": []})
 
+    async def infer(_: web.Request) -> web.Response:
+        return web.json_response({"error": "answered over TLS"}, status=400)
+
     app = web.Application()
+    app.router.add_post("/v2/models/m/infer", infer)
     app.router.add_get("/v2/health/ready", ready)
     app.router.add_get("/v2/models/m", metadata)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -128,3 +134,20 @@ async def test_no_warning_while_verifying(https_url: str, caplog: pytest.LogCapt
     async with client(https_url.replace("https://", "http://")) as c:
         assert not await c.server_ready()  # plain HTTP to a TLS port: no answer, no warning
     assert not tls_warnings(caplog)
+
+
+@pytest.mark.parametrize("http_client", ["aiohttp", "httptools"])
+async def test_inference_over_tls_through_either_http_client(https_url: str, certificates: Path,
+                                                             http_client: str) -> None:
+    rows = {"x": np.zeros((1, 2), np.float32)}
+    for settings in ({"tls_ca_file": str(certificates / "ca.pem")}, {"tls_verify": "false"}):
+        async with client(https_url, http_client=http_client, **settings) as c:
+            with pytest.raises(TritonClientRequestError) as answered:
+                await c.infer(rows, split=False)
+        assert "HTTP 400" in str(answered.value) and "answered over TLS" in str(answered.value)
+    async with client(https_url, http_client=http_client, max_retries="0") as c:
+        with pytest.raises(TritonConnectionError) as refused:
+            await c.infer(rows, split=False)
+    text = str(refused.value)
+    assert text.startswith(f"Triton model 'm' at {https_url}: inference failed: ")
+    assert "CERTIFICATE_VERIFY_FAILED" in text and "option 'tls-ca-file'" in text and SECRET not in text

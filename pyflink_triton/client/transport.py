@@ -36,6 +36,7 @@ from ..errors import (
     TritonTransportError,
 )
 from ..protocol.body import BodyDecoder
+from .lean_http import LeanPool
 from .redact import Redactor
 
 __all__ = ["ERROR_BODY_MAX", "ERROR_MAP", "Response", "Transport", "ssl_context"]
@@ -48,6 +49,9 @@ log = logging.getLogger(__name__)
 ERROR_MAP: tuple[tuple[type[BaseException], type[TritonTransportError], str], ...] = (
     (asyncio.TimeoutError, TritonTimeoutError, "{what} timed out after {timeout_s:g}s"),
     (aiohttp.ClientConnectorCertificateError, TritonConnectionError,
+     "{what} failed: {name}: {text} (to trust the server's certificate, give the CA that "
+     "signed it in option 'tls-ca-file')"),
+    (ssl.SSLCertVerificationError, TritonConnectionError,  # the same, from the lean client
      "{what} failed: {name}: {text} (to trust the server's certificate, give the CA that "
      "signed it in option 'tls-ca-file')"),
     (aiohttp.ClientError, TritonConnectionError, "{what} failed: {name}: {text}"),
@@ -114,6 +118,8 @@ class Transport:
         self.redact = Redactor(options)
         self._max_size = options.max_response_size
         self.session: aiohttp.ClientSession | None = None
+        #: Inference POSTs go here with 'http-client' = 'httptools' (see .lean_http).
+        self._lean: LeanPool | None = None
 
     @property
     def is_open(self) -> bool:
@@ -142,6 +148,9 @@ class Transport:
             auto_decompress=False,
             timeout=self._timeout,
         )
+        if self._options.http_client == "httptools":
+            self._lean = LeanPool(self._headers, ssl_context(self._options),
+                                  keep=self._options.max_concurrent_requests, keepalive_s=KEEPALIVE_S)
         if not self._options.tls_verify:
             # open() makes the session once per client: one warning per client.
             log.warning(
@@ -154,6 +163,9 @@ class Transport:
     async def close(self) -> None:
         """Close the pool. Idempotent."""
         session, self.session = self.session, None
+        lean, self._lean = self._lean, None
+        if lean is not None:
+            lean.close()
         if session is not None:
             await session.close()
 
@@ -166,7 +178,26 @@ class Transport:
         :raises TritonTimeoutError: no complete answer within ``timeout``.
         :raises TritonConnectionError: the connection failed or broke.
         """
+        if self._lean is not None:
+            return await self._lean_post(url, body, headers, what)
         return await self._request("POST", url, self._timeout, what, body, headers)
+
+    async def _lean_post(self, url: str, body: bytes, headers: Mapping[str, str], what: str) -> Response:
+        """:meth:`post` through the lean client: the same limits, errors and timeout."""
+        assert self._lean is not None
+
+        def reader(status: int, response_headers: Mapping[str, str]) -> _BodyReader:
+            return self._reader(what, status == 200, response_headers)
+
+        total = self._timeout.total
+        try:
+            async with asyncio.timeout(total):
+                response = await self._lean.post(url, body, headers, reader)
+        except _MAPPED as exc:
+            raise self._translate(exc, what, total or 0.0) from None
+        sink = response.sink
+        assert isinstance(sink, _BodyReader)
+        return Response(response.status, response.headers, sink.body())
 
     async def get(self, url: str, *, what: str = "request") -> Response:
         """``GET`` ``url``; raises like :meth:`post`."""
@@ -215,30 +246,22 @@ class Transport:
 
         :raises TritonProtocolError: ``whole`` and the body is too large or cannot be decoded.
         """
+        reader = self._reader(what, whole, resp.headers)
+        async for piece in resp.content.iter_any():
+            if not reader.feed(piece):
+                break
+        return reader.body()
+
+    def _reader(self, what: str, whole: bool, headers: Mapping[str, str]) -> _BodyReader:
+        """The reader of one body; ``whole``: a 200 body wanted whole.
+
+        :raises TritonProtocolError: ``whole`` and ``Content-Length`` announces too much.
+        """
         limit = self._max_size if whole else ERROR_BODY_MAX
-        length = resp.content_length
-        if whole and length is not None and length > limit:
-            raise self._too_large(what, f"Content-Length {length} announced; not read")
-        try:
-            decoder = BodyDecoder(resp.headers.get("Content-Encoding"), limit)
-            async for piece in resp.content.iter_any():
-                if not decoder.feed(piece):
-                    break
-            body = b"" if whole and decoder.over else decoder.result(partial=not whole)
-        except TritonProtocolError as exc:
-            if not whole:
-                # An error answer still has its status; say why its text is missing.
-                return f"(the {what} error body cannot be decoded: {exc.message})".encode()
-            raise TritonProtocolError(
-                self.redact(f"{what} response: {exc.message}"), **self._context
-            ) from None
-        if whole and decoder.over:
-            inflated = decoder.encoding is not None and decoder.read <= limit
-            raise self._too_large(what, (
-                f"its {decoder.encoding} body inflates to more; decompression stopped"
-                if inflated else "more arrived; reading stopped"
-            ))
-        return body
+        length = headers.get("Content-Length")
+        if whole and length is not None and length.isdigit() and int(length) > limit:
+            raise self._too_large(what, f"Content-Length {int(length)} announced; not read")
+        return _BodyReader(self, what, whole, headers.get("Content-Encoding"), limit)
 
     def _too_large(self, what: str, detail: str) -> TritonProtocolError:
         limit = self._max_size
@@ -260,3 +283,57 @@ class Transport:
                 message = template.format(what=what, timeout_s=timeout_s, name=name, text=text)
                 return ours(message, **self._context)
         raise TypeError(f"no mapping for {type(exc).__name__}")  # pragma: no cover - _MAPPED
+
+
+class _BodyReader:
+    """One response body, fed piece by piece under its limit (by either HTTP client)."""
+
+    def __init__(self, transport: Transport, what: str, whole: bool, encoding: str | None,
+                 limit: int) -> None:
+        self._transport = transport
+        self._what = what
+        self._whole = whole
+        self._error: TritonProtocolError | None = None
+        self._decoder: BodyDecoder | None = None
+        try:
+            self._decoder = BodyDecoder(encoding, limit)
+        except TritonProtocolError as exc:
+            self._error = exc
+
+    def feed(self, piece: bytes) -> bool:
+        """Take the next piece; ``False``: stop reading (limit passed, or undecodable)."""
+        if self._decoder is None or self._error is not None:
+            return False
+        try:
+            return self._decoder.feed(piece)
+        except TritonProtocolError as exc:
+            self._error = exc
+            return False
+
+    def body(self) -> bytes:
+        """The decoded body (an error body's first bytes, or why they cannot be shown).
+
+        :raises TritonProtocolError: a whole body that is too large or cannot be decoded.
+        """
+        decoder, whole, what = self._decoder, self._whole, self._what
+        body = b""
+        if self._error is None and decoder is not None and not (whole and decoder.over):
+            try:
+                body = decoder.result(partial=not whole)
+            except TritonProtocolError as exc:
+                self._error = exc
+        if self._error is not None:
+            if not whole:
+                # An error answer still has its status; say why its text is missing.
+                return f"(the {what} error body cannot be decoded: {self._error.message})".encode()
+            raise TritonProtocolError(
+                self._transport.redact(f"{what} response: {self._error.message}"),
+                **self._transport._context,
+            ) from None
+        if whole and decoder is not None and decoder.over:
+            inflated = decoder.encoding is not None and decoder.read <= decoder.limit
+            raise self._transport._too_large(what, (
+                f"its {decoder.encoding} body inflates to more; decompression stopped"
+                if inflated else "more arrived; reading stopped"
+            ))
+        return body

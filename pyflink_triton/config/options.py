@@ -24,6 +24,9 @@ from .values import format_duration, format_value, invalid_value, parse_value
 
 __all__ = ["PRIORITY_MAX", "PRIORITY_MIN", "TritonOptions"]
 
+#: The HTTP libraries inference requests can go through (option 'http-client').
+HTTP_CLIENTS = ("aiohttp", "httptools")
+
 # The one priority rule. Flink's docs give 'priority' as 0-255 and PyFlink's TritonProvider
 # rejects anything outside [0, 255]; Triton takes any uint (0 = the model's default). The
 # intersection is [0, 255]: a model accepted here is accepted by every Flink-side API too.
@@ -94,6 +97,7 @@ class TritonOptions:
     tls_verify: bool = _default("tls_verify")
     tls_ca_file: str | None = _default("tls_ca_file")
     max_response_size: int = _default("max_response_size")
+    http_client: str = _default("http_client")
     tracing: bool = _default("tracing")
 
     # -- construction -------------------------------------------------------------------
@@ -125,7 +129,7 @@ class TritonOptions:
         self._check_model()
         self._check_durations()
         self._check_priority()
-        self._check_sequence_and_compression()
+        self._check_choices()
         self._check_auth_and_headers()
         self._check_retries()
         self._check_breaker()
@@ -174,7 +178,7 @@ class TritonOptions:
                 f"an integer in [{PRIORITY_MIN}, {PRIORITY_MAX}] (0 = the model's default priority)",
             )
 
-    def _check_sequence_and_compression(self) -> None:
+    def _check_choices(self) -> None:
         if self.sequence_id is not None:
             self._set("sequence_id", str(self.sequence_id).strip() or None)
             check_no_control(self.sequence_id or "", "sequence-id", accepted="a sequence id")
@@ -185,6 +189,10 @@ class TritonOptions:
             elif comp != "gzip":
                 raise _bad("compression", self.compression, "'gzip'")
             self._set("compression", comp)
+        client = str(self.http_client).strip().lower()
+        if client not in HTTP_CLIENTS:
+            raise _bad("http-client", self.http_client, " or ".join(f"'{c}'" for c in HTTP_CLIENTS))
+        self._set("http_client", client)
 
     def _check_auth_and_headers(self) -> None:
         if self.auth_token is not None:

@@ -164,6 +164,10 @@ OPTION_SPECS: tuple[OptionSpec, ...] = (
     OptionSpec("max-response-size", "max_response_size", "size", "256mb", None, ours=True,
                example="64mb",
                description="Largest response body read, after decompression ('64mb', '1gb' or bytes); larger ones fail."),
+    OptionSpec("http-client", "http_client", "string", "aiohttp", None, ours=True,
+               example="httptools",
+               description="HTTP library of inference requests: 'aiohttp', or 'httptools' (a lean client "
+                           "of ours: about half the CPU per request; metadata and health checks stay on aiohttp)."),
     OptionSpec("tracing", "tracing", "bool", "false", None, ours=True,
                example="true",
                description="Send a W3C traceparent header (trace per batch) for Triton's OpenTelemetry tracing."),
