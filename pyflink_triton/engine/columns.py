@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from .binding import TensorSpec
 from ..errors import TritonSchemaError
@@ -20,6 +21,8 @@ from ..protocol import numpy_dtype
 from .types import NUMPY_DTYPES, FlinkType
 
 __all__ = [
+    "ARROW_ATTR",
+    "ArrowColumn",
     "null_mask",
     "to_tensor",
     "array_lengths",
@@ -27,10 +30,56 @@ __all__ = [
     "object_column",
 ]
 
+#: Key of ``Series.attrs`` under which a column may carry the Arrow array it was made from
+#: (an :class:`ArrowColumn`; the PyFlink shell attaches it). ``ARRAY`` tensors are then cut
+#: from the Arrow values buffer in one step instead of gathered from one ndarray per row,
+#: which was most of the Python side's CPU per row on the way to Triton (BENCHMARKS.md).
+ARROW_ATTR = "pyflink_triton.arrow"
+
+
+class ArrowColumn:
+    """The Arrow array a pandas column was made from. Arrow data is immutable, so copies of
+    the column's ``attrs`` (pandas deep-copies them along) share it rather than copy it."""
+
+    __slots__ = ("array",)
+
+    def __init__(self, array: pa.Array | pa.ChunkedArray) -> None:
+        self.array = array
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> ArrowColumn:
+        return self
+
+    def __copy__(self) -> ArrowColumn:
+        return self
+
+
+def _arrow_list(column: pd.Series | pd.DataFrame) -> pa.Array | None:
+    """The column's Arrow list array, if it carries one that still matches it row for row
+    (a column cut from it, ``iloc`` and the like, keeps the attribute but not the rows)."""
+    if not isinstance(column, pd.Series):
+        return None
+    held = column.attrs.get(ARROW_ATTR)
+    if not isinstance(held, ArrowColumn) or len(held.array) != len(column) or not len(column):
+        return None
+    array = held.array
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    kind = array.type
+    if not (pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind)):
+        return None
+    if not isinstance(column.index, pd.RangeIndex) or column.index.start != 0 or column.index.step != 1:
+        return None
+    return array
+
+
 def null_mask(column: pd.Series | pd.DataFrame) -> np.ndarray:
     """True where the row's value is NULL (None, or NaN for numbers)."""
     if isinstance(column, pd.DataFrame):
         return column.isna().any(axis=1).to_numpy()
+    arrow = _arrow_list(column)
+    if arrow is not None:
+        return np.zeros(len(arrow), dtype=bool) if not arrow.null_count else \
+            arrow.is_null().to_numpy(zero_copy_only=False)
     return column.isna().to_numpy()
 
 
@@ -46,9 +95,9 @@ def to_tensor(column: pd.Series, spec: TensorSpec, *, batched: bool, fill_value:
     row and the tensor is that row's value alone.
     :raises TritonSchemaError: naming the tensor, for values that do not fit.
     """
-    values = column.to_numpy()
     if spec.is_array:
-        return _array_tensor(values, spec, batched, fill_value)
+        return _array_tensor(column, spec, batched, fill_value)
+    values = column.to_numpy()
     if spec.datatype == "BYTES":
         arr = values.astype(object, copy=False)
     else:
@@ -87,15 +136,22 @@ def _numeric(values: np.ndarray, spec: TensorSpec) -> np.ndarray:
     return values.astype(target)
 
 
-def _array_tensor(values: np.ndarray, spec: TensorSpec, batched: bool, fill_value: Any) -> np.ndarray:
+def _array_tensor(column: pd.Series, spec: TensorSpec, batched: bool, fill_value: Any) -> np.ndarray:
     want = spec.dims[-1] if spec.dims else -1
-    lengths = array_lengths(values)
+    text = spec.datatype == "BYTES"
+    arrow = None if text else _arrow_list(column)
+    if arrow is not None and arrow.null_count:
+        arrow = None  # NULL rows are not sent: the engine hands over the others (no Arrow then)
+    values = column.to_numpy() if arrow is None else None
+    lengths = array_lengths(values) if arrow is None else _arrow_lengths(arrow)
     if want >= 0 and len(lengths) and (lengths != want).any():
         raise TritonSchemaError(
             f"input '{spec.name}' takes arrays of {want} elements; a row has "
             f"{lengths[lengths != want][0]}"
         )
-    stacked = _stack(values, lengths, spec.datatype == "BYTES", max(want, 0))
+    stacked = _arrow_stack(arrow, lengths) if arrow is not None else None
+    if stacked is None:
+        stacked = _stack(column.to_numpy() if values is None else values, lengths, text, max(want, 0))
     if stacked.dtype == object:
         nulls = pd.isna(stacked)
     elif stacked.dtype.kind == "f":
@@ -134,6 +190,27 @@ def _stack(values: np.ndarray, lengths: np.ndarray, text: bool, width: int) -> n
     if flat is None or flat.ndim != 1:
         return np.stack([np.asarray(v) for v in values])
     return flat.reshape(n, int(lengths[0]))
+
+
+def _arrow_lengths(array: pa.Array) -> np.ndarray:
+    """Each row's length, from the list's offsets (a NULL row counts 0)."""
+    if pa.types.is_fixed_size_list(array.type):
+        return np.full(len(array), array.type.list_size, dtype=np.int64)
+    offsets = array.offsets.to_numpy(zero_copy_only=False)
+    return np.diff(offsets).astype(np.int64, copy=False)
+
+
+def _arrow_stack(array: pa.Array, lengths: np.ndarray) -> np.ndarray | None:
+    """Rows of equal length as one ``[rows, length]`` array, straight from the values
+    buffer; ``None`` where that does not apply (NULL rows, ragged rows)."""
+    n = len(array)
+    if array.null_count or not n or (lengths != lengths[0]).any():
+        return None
+    flat = array.flatten()  # this array's values only, even when it is a slice
+    if pa.types.is_nested(flat.type):
+        return None
+    # NULL elements come as NaN (integers as float64), as PyFlink's pandas conversion gives them.
+    return flat.to_numpy(zero_copy_only=False).reshape(n, int(lengths[0]))
 
 
 def to_column(array: np.ndarray, spec: TensorSpec, rows: int) -> list[Any] | np.ndarray:

@@ -28,6 +28,7 @@ from pyflink.table.udf import FunctionContext, ScalarFunction, udf
 from ..config import parse_duration
 from ..engine import BlockingEngine, Column, EngineConfig
 from ..errors import TritonConfigError
+from .arrow_input import keep_arrow_arrays
 from .columns import ModelLike, describe_function, function_config, function_name
 from .context import request_ids
 from .metrics import TritonMetrics
@@ -42,6 +43,10 @@ __all__ = ["DEFAULT_BATCH_SIZE", "TritonPandasFunction", "configure_inference", 
 DEFAULT_BATCH_SIZE = 20000
 
 _BATCH_KEYS = ("python.fn-execution.arrow.batch.size", "python.fn-execution.bundle.size")
+
+# A worker imports this module when it unpickles the function: ARRAY arguments then arrive
+# with their Arrow arrays (see .arrow_input).
+keep_arrow_arrays()
 
 class TritonPandasFunction(ScalarFunction):
     """A pandas (vectorized) scalar function that runs a Triton model.
