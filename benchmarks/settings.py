@@ -1,6 +1,6 @@
 """How big a run is: row counts, repeats, the batch sweep and the client points per scale.
 
-``full`` is what ``make bench`` runs (about 25 minutes on 2 cores); ``quick`` is for
+``full`` is what ``make bench`` runs (about 20 minutes on 2 cores); ``quick`` is for
 development (a minute or two); ``tiny`` is the smoke test's (a few hundred rows, the
 classifier only, no fixed-cost subtraction: rates are gross).
 """
@@ -48,15 +48,19 @@ SCALES = {
     "full": Scale(
         name="full", repeats=3,
         workloads=("classifier", "text-classification", "embedding"),
-        # Sized for about 25 minutes on 2 cores. text-classification's model does ~20k rows/s;
-        # embedding's 384 floats per row go through PyFlink at ~10k rows/s: fewer rows for them.
-        flink_rows={"classifier": 500_000, "text-classification": 50_000, "embedding": 50_000},
-        ceiling_rows={"classifier": 2_000_000, "text-classification": 2_000_000, "embedding": 2_000_000},
-        zero_rows={"classifier": 500_000, "text-classification": 300_000, "embedding": 50_000},
+        # Sized for about 20 minutes on 2 cores, with a net time (past the ~2 s fixed cost of a
+        # job) of several seconds per job: at about one second, the fixed cost's noise swung net
+        # rates by +-30 %. text-classification's model does ~40k rows/s; embedding's 384 floats
+        # per row go through PyFlink at ~45k rows/s: fewer rows for them.
+        flink_rows={"classifier": 1_500_000, "text-classification": 120_000, "embedding": 150_000},
+        ceiling_rows={"classifier": 4_000_000, "text-classification": 4_000_000, "embedding": 4_000_000},
+        zero_rows={"classifier": 1_500_000, "text-classification": 1_000_000, "embedding": 150_000},
         async_rows=10_000, per_row_rows=1_500, java_rows=5_000,
         sweep=(1000, 4096, 10000, 20000), client_points=CLIENT_POINTS,
         client_rows={"classifier": 300_000, "text-classification": 30_000, "embedding": 60_000},
-        client_requests=(30, 500), subtract_fixed=True, perf_window_ms=300,
+        # Up to 2000 requests a point: the 1-row points take about a second a round (with 500,
+        # one busy spell of the machine moved a 1-row point by 40 %).
+        client_requests=(30, 2000), subtract_fixed=True, perf_window_ms=300,
     ),
     "quick": Scale(
         name="quick", repeats=1,

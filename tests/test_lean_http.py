@@ -128,3 +128,16 @@ async def test_bytes_after_a_response_are_never_taken_for_the_next_one(connectio
         await server.wait_closed()
     assert got == [1, 2, 3]
     assert len(connections) == 3
+
+
+async def test_request_headers(loop_fault: FaultServer) -> None:
+    url = loop_fault.url.replace("http://", "http://user:pa55@")
+    options = model_options(url, "m", http_client="httptools", custom_headers="X-Team:ml")
+    async with TritonClient(options) as client:
+        await client.infer({"x": np.zeros((2, 1), np.float32)}, split=False)
+    [request] = loop_fault.infer_requests
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    assert headers["host"] == loop_fault.url.removeprefix("http://")  # never the credentials
+    assert headers["user-agent"] == "pyflink-triton" and headers["x-team"] == "ml"
+    assert headers["authorization"].startswith("Basic ") and headers["x-request-id"]
+    assert int(headers["content-length"]) == len(request.body)

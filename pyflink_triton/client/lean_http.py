@@ -174,7 +174,10 @@ class LeanPool:
 
     def __init__(self, headers: Mapping[str, str], ssl_context: ssl.SSLContext | bool, *,
                  keep: int, keepalive_s: float) -> None:
-        self._headers = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        # Some proxies and gateways refuse requests without a User-Agent (aiohttp sends its own).
+        named = {k.lower() for k in headers}
+        agent = {} if "user-agent" in named else {"User-Agent": "pyflink-triton"}
+        self._headers = "".join(f"{k}: {v}\r\n" for k, v in {**agent, **headers}.items())
         self._ssl = ssl_context
         self._keep = keep
         self._keepalive_s = keepalive_s
