@@ -8,7 +8,7 @@ the Python worker, opening the function), and
 
 The repeats run in rounds, each round every contender once (as the client benchmark alternates
 its clients), so that a busy spell of this shared machine does not land on one contender alone.
-A contender swept over batch sizes runs its 1-row job once per round.
+The 1-row job runs once per round for each contender and batch size, right before its N-row job.
 
 CPU is charged the same way (N-row job minus 1-row job) to Python (this process and the Python
 worker processes the JVM starts for each job), to the JVM, and to Triton.
@@ -84,18 +84,20 @@ class FlinkBench:
     def run_rounds(self, jobs: Sequence[Job], log: Callable[[Point], None],
                    say: Callable[[str], None] = lambda _: None) -> list[Point]:
         """``repeats`` rounds over ``jobs``; one point per job, logged when complete."""
-        fixed: dict[str, list[tuple[float, dict[str, float]]]] = {}
+        fixed: dict[tuple[str, int | None], list[tuple[float, dict[str, float]]]] = {}
         runs: list[list[tuple[float, dict[str, float]]]] = [[] for _ in jobs]
         for round_ in range(self.scale.repeats):
             say(f"{self.workload.name}: round {round_ + 1} of {self.scale.repeats} over {len(jobs)} job(s)")
             for job, done in zip(jobs, runs):
                 if job.batch is not None:
                     job.env.set_batch(job.batch)
-                mine = fixed.setdefault(job.contender, [])
+                # Per batch size too: a 1-row job's time depended on the batch setting and on
+                # its place in the round by up to 0.8 s, which skewed the sweep's net rates.
+                mine = fixed.setdefault((job.contender, job.batch), [])
                 if self.scale.subtract_fixed and len(mine) <= round_:
                     mine.append(self._timed(job.env, job.statement(1)))
                 done.append(self._timed(job.env, job.statement(job.rows)))
-        points = [self._point(job, done, fixed.get(job.contender, [])) for job, done in zip(jobs, runs)]
+        points = [self._point(job, done, fixed.get((job.contender, job.batch), [])) for job, done in zip(jobs, runs)]
         for p in points:
             log(p)
         return points
