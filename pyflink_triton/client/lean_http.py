@@ -178,7 +178,8 @@ class LeanPool:
         named = {k.lower() for k in headers}
         agent = {} if "user-agent" in named else {"User-Agent": "pyflink-triton"}
         self._headers = "".join(f"{k}: {v}\r\n" for k, v in {**agent, **headers}.items())
-        self._ssl = ssl_context
+        self._ssl: ssl.SSLContext | None = None  # made on the first https connection, then shared
+        self._verify = ssl_context
         self._keep = keep
         self._keepalive_s = keepalive_s
         self._idle: dict[tuple[str, int, bool], collections.deque[_Connection]] = {}
@@ -229,13 +230,16 @@ class LeanPool:
                 return conn
             conn.close()
         loop = asyncio.get_running_loop()
-        ssl_arg: ssl.SSLContext | bool | None = None
-        if target.tls:
-            ssl_arg = self._ssl if isinstance(self._ssl, ssl.SSLContext) else _context(self._ssl)
         _, conn = await loop.create_connection(
-            _Connection, target.host, target.port, ssl=ssl_arg,
+            _Connection, target.host, target.port, ssl=self._tls() if target.tls else None,
             server_hostname=target.host if target.tls else None)
         return conn
+
+    def _tls(self) -> ssl.SSLContext:
+        if self._ssl is None:
+            verify = self._verify
+            self._ssl = verify if isinstance(verify, ssl.SSLContext) else _context(verify)
+        return self._ssl
 
     def _release(self, target: _Target, conn: _Connection) -> None:
         if conn.closed:

@@ -46,14 +46,13 @@ log = logging.getLogger(__name__)
 #: Backend exception type -> (our error class, message template); the first match wins.
 #: Order matters: aiohttp's timeouts are also ``ClientError``s, and ``TimeoutError`` is an
 #: ``OSError``, so timeouts come first.
+_CERTIFICATE_HINT = ("{what} failed: {name}: {text} (to trust the server's certificate, give the CA "
+                     "that signed it in option 'tls-ca-file')")
+
 ERROR_MAP: tuple[tuple[type[BaseException], type[TritonTransportError], str], ...] = (
     (asyncio.TimeoutError, TritonTimeoutError, "{what} timed out after {timeout_s:g}s"),
-    (aiohttp.ClientConnectorCertificateError, TritonConnectionError,
-     "{what} failed: {name}: {text} (to trust the server's certificate, give the CA that "
-     "signed it in option 'tls-ca-file')"),
-    (ssl.SSLCertVerificationError, TritonConnectionError,  # the same, from the lean client
-     "{what} failed: {name}: {text} (to trust the server's certificate, give the CA that "
-     "signed it in option 'tls-ca-file')"),
+    (aiohttp.ClientConnectorCertificateError, TritonConnectionError, _CERTIFICATE_HINT),
+    (ssl.SSLCertVerificationError, TritonConnectionError, _CERTIFICATE_HINT),  # the lean client's
     (aiohttp.ClientError, TritonConnectionError, "{what} failed: {name}: {text}"),
     (OSError, TritonConnectionError, "{what} failed: {name}: {text}"),
 )

@@ -23,6 +23,7 @@ from .types import NUMPY_DTYPES, FlinkType
 __all__ = [
     "ARROW_ATTR",
     "ArrowColumn",
+    "is_arrow_list",
     "null_mask",
     "to_tensor",
     "array_lengths",
@@ -53,6 +54,11 @@ class ArrowColumn:
         return self
 
 
+def is_arrow_list(kind: pa.DataType) -> bool:
+    """Whether an Arrow type is a list (``list``, ``large_list`` or ``fixed_size_list``)."""
+    return pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind)
+
+
 def _arrow_list(column: pd.Series | pd.DataFrame) -> pa.Array | None:
     """The column's Arrow list array, if it carries one that still matches it row for row
     (a column cut from it, ``iloc`` and the like, keeps the attribute but not the rows)."""
@@ -64,8 +70,7 @@ def _arrow_list(column: pd.Series | pd.DataFrame) -> pa.Array | None:
     array = held.array
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
-    kind = array.type
-    if not (pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind)):
+    if not is_arrow_list(array.type):
         return None
     if not isinstance(column.index, pd.RangeIndex) or column.index.start != 0 or column.index.step != 1:
         return None
@@ -202,9 +207,9 @@ def _arrow_lengths(array: pa.Array) -> np.ndarray:
 
 def _arrow_stack(array: pa.Array, lengths: np.ndarray) -> np.ndarray | None:
     """Rows of equal length as one ``[rows, length]`` array, straight from the values
-    buffer; ``None`` where that does not apply (NULL rows, ragged rows)."""
+    buffer (an array without NULL rows); ``None`` for ragged or nested rows."""
     n = len(array)
-    if array.null_count or not n or (lengths != lengths[0]).any():
+    if not n or (lengths != lengths[0]).any():
         return None
     flat = array.flatten()  # this array's values only, even when it is a slice
     if pa.types.is_nested(flat.type):

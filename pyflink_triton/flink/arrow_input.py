@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from ..engine.columns import ARROW_ATTR, ArrowColumn
+from ..engine.columns import ARROW_ATTR, ArrowColumn, is_arrow_list
 
 __all__ = ["keep_arrow_arrays"]
 
@@ -55,13 +55,10 @@ def _keeping_arrow(original: Callable[..., list[Any]]) -> Callable[..., list[Any
         columns = original(timezone, field_types, batches)
         if len(batches) == 1:  # what the coders pass; several would need their columns joined
             for column, array in zip(columns, batches[0].columns):
-                if isinstance(column, pd.Series) and _is_list(array.type):
+                if isinstance(column, pd.Series) and is_arrow_list(array.type):
                     column.attrs[ARROW_ATTR] = ArrowColumn(array)
         return columns
 
     setattr(arrow_to_pandas, _MARK, True)
     return arrow_to_pandas
 
-
-def _is_list(kind: pa.DataType) -> bool:
-    return pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind)

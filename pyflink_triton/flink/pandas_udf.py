@@ -48,6 +48,7 @@ _BATCH_KEYS = ("python.fn-execution.arrow.batch.size", "python.fn-execution.bund
 # with their Arrow arrays (see .arrow_input).
 keep_arrow_arrays()
 
+
 class TritonPandasFunction(ScalarFunction):
     """A pandas (vectorized) scalar function that runs a Triton model.
 
