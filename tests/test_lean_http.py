@@ -16,7 +16,7 @@ import pytest
 
 from pyflink_triton.client import lean_http
 from pyflink_triton.client.client import TritonClient
-from pyflink_triton.errors import TritonConfigError
+from pyflink_triton.errors import TritonConfigError, TritonConnectionError
 
 from .conftest import iris_class, model_options
 from .faultserver import FaultServer
@@ -141,3 +141,38 @@ async def test_request_headers(loop_fault: FaultServer) -> None:
     assert headers["user-agent"] == "pyflink-triton" and headers["x-team"] == "ml"
     assert headers["authorization"].startswith("Basic ") and headers["x-request-id"]
     assert int(headers["content-length"]) == len(request.body)
+
+
+@pytest.mark.parametrize("endless", ["many headers", "one endless header"])
+async def test_endless_response_headers_fail_the_request(endless: str) -> None:
+    """A server that never ends its headers cannot grow our buffers: the request fails once
+    the status line and headers pass MAX_HEAD_BYTES, long before the timeout."""
+    stopped = asyncio.Event()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\n" + (b"" if endless == "many headers" else b"X-Long: "))
+        try:
+            while True:
+                writer.write(b"X-Junk: " + b"a" * 1000 + b"\r\n" if endless == "many headers" else b"a" * 1024)
+                await writer.drain()
+        except ConnectionError:
+            stopped.set()
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        options = model_options(f"http://127.0.0.1:{port}", "m", http_client="httptools", timeout="20s")
+        async with TritonClient(options) as client:
+            started = asyncio.get_running_loop().time()
+            with pytest.raises(TritonConnectionError) as info:
+                await client.infer({"x": np.zeros((1, 1), np.float32)}, split=False)
+            took = asyncio.get_running_loop().time() - started
+        await asyncio.wait_for(stopped.wait(), 10)  # we hung up: the server's writes failed
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert f"the response's headers exceed {lean_http.MAX_HEAD_BYTES} bytes" in str(info.value)
+    assert took < 10

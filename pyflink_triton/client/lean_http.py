@@ -31,6 +31,10 @@ __all__ = ["BodySink", "LeanPool", "LeanResponse"]
 #: ``ClientPayloadError``: the server or the network broke, not the request).
 INCOMPLETE = "the server closed the connection before the response was complete"
 
+#: The most bytes a response's status line and headers may take (aiohttp allows 8190 per
+#: line); past it the request fails rather than let a server grow our buffers without end.
+MAX_HEAD_BYTES = 64 * 1024
+
 
 class BodySink(Protocol):
     """Takes a response body piece by piece; ``feed`` returns False to stop reading."""
@@ -73,6 +77,7 @@ class _Connection(asyncio.Protocol):
         self._headers: CIMultiDict[str] = CIMultiDict()
         self._sink: BodySink | None = None
         self._status = 0
+        self._head_read = 0  # bytes of the response read before its headers ended
 
     # -- asyncio.Protocol -------------------------------------------------------------------
 
@@ -95,6 +100,11 @@ class _Connection(asyncio.Protocol):
             self._parser.feed_data(data)
         except httptools.HttpParserError as exc:
             self._fail(ConnectionError(f"malformed HTTP response: {exc}"))
+            return
+        if self._asking() and self._sink is None:  # all of it went into the status line and headers
+            self._head_read += len(data)
+            if self._head_read > MAX_HEAD_BYTES:
+                self._fail(ConnectionError(f"the response's headers exceed {MAX_HEAD_BYTES} bytes"))
 
     # -- httptools callbacks ------------------------------------------------------------------
 
@@ -129,6 +139,7 @@ class _Connection(asyncio.Protocol):
         assert self.transport is not None
         self._headers = CIMultiDict()
         self._sink = None
+        self._head_read = 0
         self._make_sink = make_sink
         self._waiter = asyncio.get_running_loop().create_future()
         self.transport.writelines((head, body))
