@@ -25,6 +25,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ..engine.columns import ARROW_ATTR, ArrowColumn, is_arrow_list
+from .versions import patch_applies
 
 __all__ = ["keep_arrow_arrays"]
 
@@ -33,7 +34,10 @@ _MARK = "__pyflink_triton_arrow__"
 
 
 def keep_arrow_arrays() -> bool:
-    """Install the wrapper in PyFlink's coders; whether it is in place in at least one."""
+    """Install the wrapper in PyFlink's coders; whether it is in place in at least one (never
+    on a PyFlink it was not written for: see :data:`~.versions.PATCHED_MINORS`)."""
+    if not patch_applies("arrow-input"):
+        return False
     installed = False
     for name in _CODER_MODULES:
         try:

@@ -21,7 +21,8 @@
    the loop starts every queued coroutine, in order, as a task. Rows are completed through
    their result handlers as before (the future PyFlink dropped is not needed).
 
-All are idempotent, applied only to PyFlink 2.3.x whose classes have the expected
+All are idempotent, applied only where :data:`~.versions.PATCHED_MINORS` lists this PyFlink
+(2.3: the operation exists nowhere else) and its classes have the expected
 ``process_element(self, value)``, ``close(self)`` and
 ``run_async(self, async_function, record, result_handler)``; other functions' behaviour is
 unchanged (a copied row holds the same values; coroutines start in the same order). Setting
@@ -37,6 +38,8 @@ import logging
 import os
 from typing import Any
 
+from .versions import patch_applies, pyflink_version
+
 __all__ = ["PATCH_ENV", "RELEASE_HOOK", "patch_pyflink_async", "patch_state", "pyflink_version"]
 
 log = logging.getLogger(__name__)
@@ -46,14 +49,6 @@ PATCH_ENV = "PYFLINK_TRITON_NO_ASYNC_PATCH"
 #: The method a function may define to release what it holds on PyFlink's loop before it stops.
 RELEASE_HOOK = "release_on"
 _MARK = "__pyflink_triton_patched__"
-
-
-def pyflink_version() -> str:
-    try:
-        from pyflink.version import __version__
-    except ImportError:  # pragma: no cover
-        return "unknown"
-    return str(__version__)
 
 
 def _params(function: Any) -> list[str]:
@@ -67,13 +62,14 @@ def patch_pyflink_async() -> str:
     """Apply the PyFlink 2.3 async patches (see the module docstring); idempotent.
 
     :return: ``'applied'``, ``'disabled'`` (:data:`PATCH_ENV` is set), ``'not-needed'``
-        (not PyFlink 2.3.x, or it has no such operation), or ``'unrecognised'`` (PyFlink
-        2.3.x whose operation does not have the expected shape: not patched).
+        (a PyFlink the patch was not written for, or without such an operation), or
+        ``'unrecognised'`` (a PyFlink it was written for whose operation does not have the
+        expected shape: not patched).
     """
     if os.environ.get(PATCH_ENV):
         return "disabled"
     version = pyflink_version()
-    if not version.startswith("2.3."):
+    if not patch_applies("async-operation"):
         return "not-needed"
     try:
         from pyflink.fn_execution.table.async_function.operations import (

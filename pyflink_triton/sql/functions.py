@@ -11,11 +11,13 @@ from ..config import TritonOptions, parse_bool, parse_duration
 from ..engine import ERROR_FIELD, ERROR_MODES, Column, FlinkType
 from ..errors import TritonConfigError
 from ..flink import async_triton_udf, configure_async, default_batching, triton_udf
+from ..flink.versions import flink_features, requires
 
 __all__ = ["CONFIG_KEYS", "PredictConfig", "flink_config_error", "predict_function"]
 
 log = logging.getLogger(__name__)
 
+ML_PREDICT_ASYNC = "ML_PREDICT's 'async' = 'true'"
 #: The keys of ML_PREDICT's config map we read (others are ignored, as Flink does).
 CONFIG_KEYS = ("async", "output-mode", "max-concurrent-operations", "timeout", "error-mode")
 
@@ -34,6 +36,10 @@ class PredictConfig:
     def parse(cls, config: Mapping[str, str]) -> PredictConfig:
         """:raises TritonConfigError: naming the config key and the accepted values."""
         is_async = parse_bool(config.get("async", "false"), key="async")
+        if is_async and not flink_features().async_scalar:
+            raise TritonConfigError(
+                f"{requires('async_scalar', ML_PREDICT_ASYNC)}: "
+                "leave 'async' out for the batched (pandas) mode", option="async")
         max_concurrent = None
         if "max-concurrent-operations" in config:
             value = config["max-concurrent-operations"]
@@ -64,8 +70,12 @@ class PredictConfig:
         return [*outputs, ERROR_FIELD] if self.error_mode == "column" else outputs
 
 
-#: The planner rule that checks ML_PREDICT's config map in Flink 2.3 (``validateRuntimeConfig``).
-_CONFIG_RULE = "org.apache.flink.table.planner.plan.rules.physical.common.PhysicalMLPredictTableFunctionRule"
+#: The planner rule that checks ML_PREDICT's config map (``validateRuntimeConfig``): Flink 2.3's,
+#: then 2.2's (stream only). Flink 2.1 has no such check (ours speak there).
+_CONFIG_RULES = (
+    "org.apache.flink.table.planner.plan.rules.physical.common.PhysicalMLPredictTableFunctionRule",
+    "org.apache.flink.table.planner.plan.nodes.physical.stream.StreamPhysicalMLPredictTableFunctionRule",
+)
 
 
 def flink_config_error(t_env: Any, config: Mapping[str, str]) -> str | None:
@@ -84,8 +94,7 @@ def flink_config_error(t_env: Any, config: Mapping[str, str]) -> str | None:
 
         gateway = get_gateway()
         loader = t_env._j_tenv.getPlanner().getClass().getClassLoader()
-        rule = gateway.jvm.java.lang.Class.forName(_CONFIG_RULE, True, loader)
-        method = next(m for m in rule.getDeclaredMethods() if m.getName() == "validateRuntimeConfig")
+        method = _config_check(gateway, loader)
         method.setAccessible(True)
         java_map = gateway.jvm.java.util.HashMap()
         for key, value in config.items():
@@ -107,6 +116,19 @@ def flink_config_error(t_env: Any, config: Mapping[str, str]) -> str | None:
             cause = cause.getCause()
         return " ".join(messages) or None
     return None
+
+
+def _config_check(gateway: Any, loader: Any) -> Any:
+    """Flink's ``validateRuntimeConfig`` method, from the first rule of :data:`_CONFIG_RULES` that has it."""
+    for name in _CONFIG_RULES:
+        try:
+            rule = gateway.jvm.java.lang.Class.forName(name, True, loader)
+        except Exception:  # not this version's rule
+            continue
+        for method in rule.getDeclaredMethods():
+            if method.getName() == "validateRuntimeConfig":
+                return method
+    raise LookupError("no validateRuntimeConfig in " + ", ".join(_CONFIG_RULES))
 
 
 def predict_function(t_env: Any, options: TritonOptions, inputs: list[tuple[str, str]],

@@ -22,6 +22,8 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from ..flink.versions import patch_applies
+
 __all__ = ["PlannerThreads", "is_missing_providers"]
 
 log = logging.getLogger(__name__)
@@ -77,6 +79,8 @@ class PlannerThreads:
         raise AssertionError("unreachable")
 
     def _lookup(self) -> tuple[Any, Any, Any] | None:
+        if self._slot is None and not self._unavailable and not patch_applies("planner-thread"):
+            self._unavailable = True  # a Flink whose planner internals this was not written for
         if self._slot is None and not self._unavailable:
             try:
                 self._slot = _providers_slot(self._t_env)

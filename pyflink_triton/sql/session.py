@@ -36,6 +36,9 @@ from .lexer import (
     unquote_identifier,
 )
 from .java_errors import internal_error, java_message
+from .model_catalog import ModelInfo, model_catalog
+from .model_ddl import declared_columns, model_name, model_statement, option_pairs, with_options
+from ..flink.versions import flink_features
 from .planner_thread import PlannerThreads
 from .functions import CONFIG_KEYS, PredictConfig, flink_config_error, predict_function
 from .predict import PredictCall, common_table_expressions, rewrite_predict_calls, statement_positions
@@ -46,20 +49,6 @@ log = logging.getLogger(__name__)
 
 # A CREATE MODEL asks the server only briefly: a slow or absent server is checked at open.
 _CHECK_TIMEOUT_S = 3.0
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """A model as Flink's catalog holds it."""
-
-    name: str
-    options: dict[str, str]
-    inputs: list[tuple[str, str]]  # (name, type as Flink prints it)
-    outputs: list[tuple[str, str]]
-
-    @property
-    def is_triton(self) -> bool:
-        return self.options.get("provider", "").strip().lower() == "triton"
 
 
 class TritonSql:
@@ -81,6 +70,7 @@ class TritonSql:
         self._functions: dict[str, str] = {}
         self._views = 0
         self._planner = PlannerThreads(t_env)
+        self._models = model_catalog(t_env)
 
     # -- entry points ---------------------------------------------------------------------
 
@@ -96,14 +86,15 @@ class TritonSql:
         tokens = [t for t in tokenize(statement) if not t.trivia]
         if not tokens:
             raise TritonConfigError("empty statement")
-        words = [t.upper for t in tokens[:4] if t.kind is Kind.WORD]
-        if words[:2] == ["CREATE", "MODEL"] or words[:3] == ["CREATE", "TEMPORARY", "MODEL"]:
+        parsed = model_statement(statement)
+        if parsed is None:
+            return self.t_env.execute_sql(self.rewrite(statement))
+        if parsed.kind == "CREATE":
             self._check_create_model(statement, tokens)
-            return self.t_env.execute_sql(statement)
-        if words[:2] == ["ALTER", "MODEL"]:
+        elif parsed.kind == "ALTER":
             self._check_alter_model(tokens)
-            return self.t_env.execute_sql(statement)
-        return self.t_env.execute_sql(self.rewrite(statement))
+        result = self._models.execute(statement, parsed)  # None: Flink executes model statements
+        return self.t_env.execute_sql(statement) if result is None else result
 
     def execute_script(self, script: str) -> list[Any]:
         """Run every statement of a script in order; return their ``TableResult``s."""
@@ -135,36 +126,17 @@ class TritonSql:
     # -- models ---------------------------------------------------------------------------
 
     def model(self, name: str) -> ModelInfo | None:
-        """Look a model up in Flink's catalogs (temporary ones included); None if absent."""
-        j_tenv = self.t_env._j_tenv
-        manager = j_tenv.getCatalogManager()
-        try:
-            identifier = manager.qualifyIdentifier(j_tenv.getParser().parseIdentifier(name))
-        except Exception as exc:  # py4j error: a malformed name
-            raise TritonConfigError(f"Invalid model name {name!r}: {java_message(exc)}") from None
-        found = manager.getModel(identifier)
-        if not found.isPresent():
-            return None
-        resolved = found.get().getResolvedModel()
-
-        def columns(schema: Any) -> list[tuple[str, str]]:
-            return [(c.getName(), c.getDataType().toString()) for c in schema.getColumns()]
-
-        return ModelInfo(
-            identifier.asSummaryString(),
-            dict(resolved.getOptions()),
-            columns(resolved.getResolvedInputSchema()),
-            columns(resolved.getResolvedOutputSchema()),
-        )
+        """Look a model up in the session's catalogs (temporary ones included); None if absent."""
+        return self._models.lookup(name)
 
     def _check_create_model(self, statement: str, tokens: list[Token]) -> None:
-        options = _with_options(tokens)
+        options = with_options(tokens)
         if options.get("provider", "").strip().lower() != "triton":
             return
-        name = _model_name(tokens)
+        name = model_name(tokens)
         try:
             parsed = TritonOptions.from_map(options)
-            declared = {kind: _declared_columns(tokens, kind) for kind in ("INPUT", "OUTPUT")}
+            declared = {kind: declared_columns(tokens, kind) for kind in ("INPUT", "OUTPUT")}
         except TritonConfigError as exc:
             raise TritonConfigError(f"CREATE MODEL {name}: {exc.message}", option=exc.option) from None
         if self.check_models:
@@ -203,7 +175,7 @@ class TritonSql:
         options = dict(info.options)
         inner = tokens[j + 1:]
         if tokens[j].is_word("SET"):
-            options.update(_option_pairs(inner))
+            options.update(option_pairs(inner))
         else:
             for tok in inner:
                 if tok.kind is Kind.STRING:
@@ -217,10 +189,16 @@ class TritonSql:
 
     def _render(self, call: PredictCall, statement: str) -> str | None:
         info = self.model(call.model)
+        own = not flink_features().model_ddl  # a Flink without ML_PREDICT: the checks are ours
+        if info is None and own:
+            raise TritonConfigError(f"Object '{unquote_identifier(call.model)}' not found")
         if info is None or not info.is_triton:
             return None  # Flink reports unknown models, and runs other providers itself
         table = self._input_table(call)
-        self._validate_with_flink(call, table, statement)
+        if own:
+            self._validate_call(call, table, info)
+        else:
+            self._validate_with_flink(call, table, statement)
         flink_says = flink_config_error(self.t_env, call.config or {})
         if flink_says:
             raise TritonConfigError(flink_says)
@@ -278,6 +256,8 @@ class TritonSql:
         """Let Flink validate the call as written, its input named ``table`` (its own messages,
         positions counted in ``statement``); it then fails only for want of a provider, which
         is what we bring, or inside itself (an exception no user can act on: ours follow)."""
+        if not flink_features().model_ddl:
+            return  # Flink cannot parse ML_PREDICT: ours speak (_validate_call)
         body = call.with_table(table) if table is not None else call.text
         probe = f"SELECT * FROM {body}"
         try:
@@ -288,6 +268,22 @@ class TritonSql:
                 return
             raise TritonConfigError(
                 statement_positions(message, probe, len("SELECT * FROM "), call, table, statement)) from None
+
+    def _validate_call(self, call: PredictCall, table: str, info: ModelInfo) -> None:
+        """Flink 2.3's checks of a call, in its words, for a Flink that has no ML_PREDICT."""
+        columns = self._table_columns(table)
+        if len(call.descriptor) != len(info.inputs):
+            raise TritonConfigError(f"Number of descriptor columns ({len(call.descriptor)}) does not match "
+                                    f"model input size ({len(info.inputs)}).")
+        types = dict(columns)
+        for position, (column, (_, model_type)) in enumerate(zip(call.descriptor, info.inputs)):
+            if column not in types:
+                raise TritonConfigError(f"Descriptor column '{column}' not found in table columns. "
+                                        f"Available columns: {', '.join(n for n, _ in columns)}.")
+            if not _implicitly_castable(types[column], model_type):
+                raise TritonConfigError(
+                    f"Descriptor column '{column}' type {_strip_not_null(types[column])} cannot be assigned to "
+                    f"model input type {_strip_not_null(model_type)} at position {position}.")
 
     def _table_columns(self, table: str) -> list[tuple[str, str]]:
         schema = self.t_env.sql_query(f"SELECT * FROM {table}")._j_table.getResolvedSchema()
@@ -344,73 +340,6 @@ def execute_sql(t_env: Any, script: str) -> list[Any]:
     return TritonSql(t_env).execute_script(script)
 
 
-# -- small parsers over tokens --------------------------------------------------------------
-
-
-def _option_pairs(tokens: Sequence[Token]) -> dict[str, str]:
-    """``('k' = 'v', ...)`` pairs from the tokens after ``WITH`` or ``SET``."""
-    toks = [t for t in tokens if t.text not in ("(", ")", ",")]
-    return {
-        string_value(k): string_value(v)
-        for k, eq, v in zip(toks, toks[1:], toks[2:])
-        if k.kind is Kind.STRING and eq.text == "=" and v.kind is Kind.STRING
-    }
-
-
-def _with_options(tokens: list[Token]) -> dict[str, str]:
-    for i, tok in enumerate(tokens):
-        if tok.is_word("WITH") and i + 1 < len(tokens) and tokens[i + 1].text == "(":
-            return _option_pairs(tokens[i + 1:])
-    return {}
-
-
-def _model_name(tokens: list[Token]) -> str:
-    i = next(i for i, t in enumerate(tokens) if t.is_word("MODEL")) + 1
-    if i + 2 < len(tokens) and tokens[i].is_word("IF") and tokens[i + 1].is_word("NOT"):
-        i += 3
-    j = i
-    while j < len(tokens) and (tokens[j].kind in (Kind.WORD, Kind.QUOTED) or tokens[j].text == "."):
-        if tokens[j].is_word("INPUT", "OUTPUT", "COMMENT", "WITH"):
-            break
-        j += 1
-    return "".join(t.text for t in tokens[i:j])
-
-
-def _column_types(tokens: list[Token], clause: str) -> list[tuple[str, str]]:
-    """``INPUT (name type [COMMENT '...'], ...)`` as (name, type text) pairs."""
-    for i, tok in enumerate(tokens):
-        if tok.is_word(clause) and i + 1 < len(tokens) and tokens[i + 1].text == "(":
-            depth, j = 0, i + 1
-            for j in range(i + 1, len(tokens)):
-                if tokens[j].text in ("(", "<"):
-                    depth += 1
-                elif tokens[j].text in (")", ">"):
-                    depth -= 1
-                    if depth == 0:
-                        break
-            inner = tokens[i + 2:j]
-            result, current, depth = [], [], 0
-            for t in inner + [Token(Kind.PUNCT, ",", -1)]:
-                if t.text in ("(", "<"):
-                    depth += 1
-                elif t.text in (")", ">"):
-                    depth -= 1
-                if t.text == "," and depth == 0:
-                    if current:
-                        name = unquote_identifier(current[0].text)
-                        type_tokens = []
-                        for c in current[1:]:
-                            if c.is_word("COMMENT"):
-                                break
-                            type_tokens.append(c.text)
-                        result.append((name, " ".join(type_tokens).replace(" < ", "<").replace(" >", ">")))
-                    current = []
-                else:
-                    current.append(t)
-            return result
-    return []
-
-
 def _check_insert_only(plan: str) -> None:
     """ML_PREDICT consumes inserts only, as Flink's does (its docs: no CDC input). Flink would
     say so itself, in these words, but only once a provider exists: its planner looks for one
@@ -423,16 +352,15 @@ def _check_insert_only(plan: str) -> None:
             f"ML_PREDICT doesn't support consuming update and delete changes which is produced by node {node}")
 
 
-def _declared_columns(tokens: list[Token], clause: str) -> list[Column]:
-    """The INPUT or OUTPUT columns of a CREATE MODEL, parsed (an unsupported type is an error
-    naming the column)."""
-    columns = []
-    for name, type_text in _column_types(tokens, clause):
-        try:
-            columns.append(Column(name, FlinkType.parse(type_text)))
-        except TritonConfigError as exc:
-            raise TritonConfigError(f"{clause} column `{name}`: {exc.message}") from None
-    return columns
+def _implicitly_castable(source: str, target: str) -> bool:
+    """Flink's own rule (``LogicalTypeCasts.supportsImplicitCast``), on type strings."""
+    from pyflink.java_gateway import get_gateway
+
+    jvm = get_gateway().jvm
+    loader = jvm.java.lang.Thread.currentThread().getContextClassLoader()
+    parse = jvm.org.apache.flink.table.types.logical.utils.LogicalTypeParser.parse
+    return bool(jvm.org.apache.flink.table.types.logical.utils.LogicalTypeCasts.supportsImplicitCast(
+        parse(_strip_not_null(source), loader), parse(_strip_not_null(target), loader)))
 
 
 def _strip_not_null(type_text: str) -> str:
