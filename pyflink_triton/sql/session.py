@@ -129,6 +129,19 @@ class TritonSql:
         """Look a model up in the session's catalogs (temporary ones included); None if absent."""
         return self._models.lookup(name)
 
+    def from_model(self, path: str) -> Any:
+        """The model at ``path`` as a :class:`~pyflink_triton.sql.table_api.Model`, the shape of
+        PyFlink 2.4's ``TableEnvironment.from_model`` (``model.predict(table, ["col"])``).
+
+        :raises TritonConfigError: when no such model exists (Flink's words).
+        """
+        from .table_api import Model
+
+        info = self.model(path)
+        if info is None:
+            raise TritonConfigError(f"Model '{path}' not found")
+        return Model(self, path, info)
+
     def _check_create_model(self, statement: str, tokens: list[Token]) -> None:
         options = with_options(tokens)
         if options.get("provider", "").strip().lower() != "triton":
