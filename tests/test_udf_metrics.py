@@ -17,7 +17,7 @@ import pytest
 
 from pyflink_triton.config import TritonOptions
 from pyflink_triton.engine import Column, EngineConfig
-from pyflink_triton.flink.async_udf import TritonAsyncFunction
+from pyflink_triton.flink.versions import flink_features
 from pyflink_triton.flink.metrics import COUNTERS
 from pyflink_triton.flink.pandas_udf import TritonPandasFunction
 
@@ -96,9 +96,12 @@ def test_open_fails_clearly_for_an_unknown_model(triton_url: str) -> None:
     fn.close()  # safe after a failed open
 
 
+@pytest.mark.skipif(not flink_features().async_scalar, reason="PyFlink before 2.3 has no async scalar functions")
 def test_async_mode_counts_the_same_metrics_through_gauge_reads(triton_url: str) -> None:
     """The async UDF's rows run on an event loop; its counters are reported when the harness
     thread reads the gauges (as PyFlink does at the end of each bundle)."""
+    from pyflink_triton.flink.async_udf import TritonAsyncFunction
+
     opts = TritonOptions.from_map({"endpoint": triton_url, "model-name": "classifier", "batch-size": "2"})
     fn = TritonAsyncFunction(EngineConfig.of(opts, [Column("features")]), max_batch_rows=8, max_wait_ms=50)
     ctx = Context()
