@@ -18,11 +18,13 @@ COPY model_repository/ model_repository/
 COPY sql/ sql/
 
 # Installed as the README installs it: a Python 3.11 virtual environment and `pip install` of the
-# package (runtime dependencies, apache-flink 2.3.0 included; no `server` extra: Triton is a service
-# of its own). Flink's client and workers use this Python (python.executable in docker-compose.yml).
+# package (its runtime dependencies; no `server` extra: Triton is a service of its own). The image's
+# Flink version goes in first, so the package keeps it (it takes apache-flink 1.20 to 2.3).
+# Flink's client and workers use this Python (python.executable in docker-compose.yml).
 RUN set -eux; \
     python3.11 -m venv /opt/venv; \
     /opt/venv/bin/pip install --no-cache-dir --upgrade pip; \
+    /opt/venv/bin/pip install --no-cache-dir apache-flink==2.3.0; \
     /opt/venv/bin/pip install --no-cache-dir /opt/pyflink-triton; \
     rm -rf /opt/pyflink-triton/build /opt/pyflink-triton/*.egg-info; \
     /opt/venv/bin/pyflink-triton --version

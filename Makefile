@@ -2,11 +2,14 @@
 #   make run    set up, start a local Triton, and run the main job (sql/movie_reviews.sql)
 #   make test   set up, and run the test suite (starts its own Triton)
 #   make bench  set up with the bench extra, run the benchmark suite (BENCH_ARGS=--quick for a short run)
+#   make test-matrix  the compatibility tests on every supported apache-flink minor (1.20 to 2.3), one
+#               cached venv each in .venv-matrix/ (MATRIX_ARGS="--minors 1.20" for some), and
+#               docs/matrix.json + the README's version table from the results
 PYTHON ?= python3.11
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: setup run test bench clean
+.PHONY: setup run test test-matrix bench clean
 
 setup: $(VENV)/.installed
 
@@ -22,6 +25,10 @@ run: setup
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+test-matrix: setup
+	$(PY) tests/matrix.py $(MATRIX_ARGS)
+	$(PY) docs/generate.py
+
 $(VENV)/.bench-installed: $(VENV)/.installed pyproject.toml
 	$(PY) -m pip install --quiet -e '.[server,test,bench]'
 	touch $@
@@ -30,4 +37,4 @@ bench: setup $(VENV)/.bench-installed
 	$(PY) benchmarks/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) .venv-matrix build *.egg-info .pytest_cache

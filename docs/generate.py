@@ -3,17 +3,22 @@
     .venv/bin/python docs/generate.py          # rewrite the generated blocks
     .venv/bin/python docs/generate.py --check  # exit 1 and name the stale pages
 
-Today one block: the option table of ``docs/options.md`` (between ``<!-- options:begin -->``
+Two blocks: the option table of ``docs/options.md`` (between ``<!-- options:begin -->``
 and ``<!-- options:end -->``), made from ``OPTION_SPECS`` in ``pyflink_triton/config/spec.py``,
-the one place an option is declared. ``tests/test_docs.py`` fails when a page is stale.
+the one place an option is declared; and the README's version x feature table, made from
+``docs/matrix.json``, the outcome of every compatibility test on every minor that
+``make test-matrix`` (``tests/matrix.py``) last wrote. ``tests/test_docs.py`` fails when a
+page is stale.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
@@ -91,9 +96,65 @@ def options_table() -> str:
     return "\n".join(lines)
 
 
+MATRIX = DOCS / "matrix.json"
+V = "tests/test_versions.py::"
+#: The README's version x feature rows: label, the tests that prove it (id prefixes), and what a
+#: cell says beyond pass/fail, from the features the matrix run detected.
+FEATURE_ROWS: list[tuple[str, tuple[str, ...], Callable[[dict[str, Any]], str]]] = [
+    ("KServe v2 client", ("tests/test_client.py::",), lambda f: ""),
+    ("`triton_udf` (pandas), `configure_inference`", ("tests/test_udf_flink.py::",), lambda f: ""),
+    ("metrics", ("tests/test_udf_metrics.py::",), lambda f: ""),
+    ("error column, default values", (V + "test_ml_predict_error_column",), lambda f: ""),
+    ("`CREATE`/`ALTER`/`DROP`/`SHOW`/`DESCRIBE MODEL`", (V + "test_model_statement", V + "test_bad_options"),
+     lambda f: "Flink" if f["model_ddl"] else "ours"),
+    ("`ML_PREDICT`, streaming and batch", (V + "test_ml_predict", V + "test_an_unknown_model"),
+     lambda f: "Flink validates" if f["model_ddl"] else "ours validates"),
+    ("async mode (`'async' = 'true'`, `async_triton_udf`)", (V + "test_async_udf",),
+     lambda f: "yes" if f["async_scalar"] else "no: one-line error, needs 2.3"),
+    ("Table API `predict`, `from_model(...).predict`", (V + "test_from_model", V + "test_predict_with"),
+     lambda f: ""),
+    ("CLI `run`, `sql`, `serve`", ("tests/test_cli.py::", V + "test_cli_sql"), lambda f: ""),
+    ("patch: async operation (FLINK-39532, ...)", (V + "test_each_patch", "tests/test_async_udf.py::"),
+     lambda f: "applied" if f["patches"]["async-operation"] else "not applied"),
+    ("patch: Arrow input hook", ("tests/test_arrow_input.py::", V + "test_the_arrow_hook"),
+     lambda f: "applied" if f["patches"]["arrow-input"] else "not applied"),
+    ("patch: planner thread (FLINK-23020)", ("tests/test_planner_thread.py::",),
+     lambda f: "applied" if f["patches"]["planner-thread"] else "not applied"),
+]
+
+
+def versions_table() -> str:
+    """The README's version x feature table, from the last ``make test-matrix`` (docs/matrix.json)."""
+    results: dict[str, Any] = json.loads(MATRIX.read_text(encoding="utf-8"))
+    minors = list(results)
+    lines = [
+        "<!-- Generated from docs/matrix.json (written by `make test-matrix`) by "
+        f"`{REGENERATE}`: run the matrix, not an edit. -->",
+        "",
+        "| feature | " + " | ".join(f"{results[m]['flink']}" for m in minors) + " |",
+        "|---|" + "---|" * len(minors),
+    ]
+    for label, prefixes, note in FEATURE_ROWS:
+        cells = []
+        for minor in minors:
+            outcomes = [o for t, o in results[minor]["tests"].items() if t.startswith(prefixes)]
+            passed = sum(o == "passed" for o in outcomes)
+            mark = "fail" if "failed" in outcomes or not passed else "pass"
+            extra = note(results[minor]["features"])
+            cells.append(f"{mark} ({passed})" + (f": {extra}" if extra else ""))
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    for key, label in (("passed", "tests passed"), ("skipped", "tests skipped"), ("failed", "tests failed")):
+        lines.append(f"| {label} | " + " | ".join(str(results[m]["counts"][key]) for m in minors) + " |")
+    for key, label in (("flink_kept", "the wheel's install kept this Flink"),
+                       ("movie_reviews_ok", "the installed wheel runs `sql/movie_reviews.sql` right")):
+        lines.append(f"| {label} | " + " | ".join("yes" if results[m][key] else "**no**" for m in minors) + " |")
+    return "\n".join(lines)
+
+
 #: page (relative to docs/) -> block name -> what goes between its markers.
 BLOCKS: dict[str, dict[str, Callable[[], str]]] = {
     "options.md": {"options": options_table},
+    "../README.md": {"versions": versions_table},
 }
 
 

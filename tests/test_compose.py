@@ -161,9 +161,14 @@ def test_images_and_versions_agree_with_the_package(model: dict[str, Any]) -> No
     version = PYPROJECT["project"]["version"]
     for name in FLINK_SERVICES:
         assert model["services"][name]["image"] == f"pyflink-triton:{version}"
-    flink = next(d for d in PYPROJECT["project"]["dependencies"] if d.startswith("apache-flink=="))
     base = next(arguments for instruction, arguments in dockerfile_instructions() if instruction == "FROM")
-    assert base == f"flink:{flink.split('==')[1]}-scala_2.12-java17"
+    image_flink = re.fullmatch(r"flink:(\d+\.\d+\.\d+)-scala_2\.12-java17", base)
+    assert image_flink, base
+    # The venv gets the image's Flink before the package, which keeps it; the package accepts it.
+    run = " ".join(arguments for instruction, arguments in dockerfile_instructions() if instruction == "RUN")
+    assert f"pip install --no-cache-dir apache-flink=={image_flink.group(1)};" in run
+    flink_range = next(d for d in PYPROJECT["project"]["dependencies"] if d.startswith("apache-flink"))
+    assert SpecifierSet(flink_range.removeprefix("apache-flink")).contains(image_flink.group(1))
     pytriton = next(d for d in PYPROJECT["project"]["optional-dependencies"]["server"] if "pytriton" in d)
     assert pytriton == "nvidia-pytriton==0.7.0"  # Triton 2.51.0, see NGC_TRITON_RELEASES
     image = model["services"]["triton"]["image"]

@@ -276,6 +276,14 @@ def test_an_unknown_model_is_flinks_object_not_found(stream_env: TableEnvironmen
     with pytest.raises(Exception) as info:
         sql.sql_query("SELECT * FROM ML_PREDICT(TABLE flowers_unknown, MODEL nosuch, DESCRIPTOR(features))")
     assert java_message(info.value) == "Object 'nosuch' not found"
+    if not FEATURES.model_ddl:  # another provider's model: only Flink could run it, from 2.1 on
+        sql.execute_sql("CREATE TEMPORARY MODEL other INPUT (f ARRAY<FLOAT>) OUTPUT (c BIGINT) WITH ('provider' = 'openai')")
+        with pytest.raises(TritonConfigError) as info:
+            sql.sql_query("SELECT * FROM ML_PREDICT(TABLE flowers_unknown, MODEL other, DESCRIPTOR(features))")
+        assert str(info.value) == (
+            f"ML_PREDICT with provider 'openai' needs PyFlink 2.1 or later (Flink's executable CREATE MODEL and "
+            f"ML_PREDICT came in 2.1); this is PyFlink {FEATURES.version}, and "
+            "default_catalog.default_database.other is not a triton model")
 
 
 # -- the Table API -------------------------------------------------------------------------------
@@ -309,3 +317,63 @@ def test_predict_with_a_provider_and_an_explicit_output_type(stream_env: TableEn
     from_server = predict(flowers(stream_env), provider, "features")  # the columns from the model's metadata
     assert from_server.get_schema().get_field_names()[:2] == ["id", "features"]
     assert sorted((r[0], r[2]) for r in rows(from_server.execute())) == expected_classes()
+
+
+# -- more facts, checked on the installed Flink ----------------------------------------------------
+
+
+def test_flink_plans_ml_predict_in_batch_mode_exactly_where_the_table_says(stream_env: TableEnvironment) -> None:
+    """Flink's batch ML_PREDICT node (2.3) is in the planner jar exactly where the table says;
+    ours runs in batch mode everywhere (test_ml_predict_in_both_modes)."""
+    from pyflink.java_gateway import get_gateway
+
+    loader = stream_env._j_tenv.getPlanner().getClass().getClassLoader()
+    name = "org.apache.flink.table.planner.plan.nodes.physical.batch.BatchPhysicalMLPredictTableFunction"
+    try:
+        get_gateway().jvm.java.lang.Class.forName(name, False, loader)
+        found = True
+    except Exception:
+        found = False
+    assert found == EXPECTED[MINOR][2]
+
+
+def test_the_arrow_hook_keeps_the_arrow_array_pyflink_alone_drops() -> None:
+    """Without the hook PyFlink hands the UDF an object Series of one ndarray per row (the slow
+    path); with it, the same Series carries the Arrow array the engine cuts tensors from."""
+    import importlib
+
+    import pyarrow as pa
+
+    from pyflink_triton.engine.columns import ARROW_ATTR
+
+    batch = pa.RecordBatch.from_arrays([pa.array([[1.0, 2.0], [3.0, 4.0]], pa.list_(pa.float32()))], ["f"])
+    types = [DataTypes.ARRAY(DataTypes.FLOAT())]
+    coder = importlib.import_module("pyflink.fn_execution.coder_impl_slow")
+    hooked = coder.arrow_to_pandas(None, types, [batch])[0]
+    alone = coder.arrow_to_pandas.__wrapped__(None, types, [batch])[0]
+    assert ARROW_ATTR not in alone.attrs and ARROW_ATTR in hooked.attrs
+    assert [list(v) for v in hooked] == [list(v) for v in alone] == [[1.0, 2.0], [3.0, 4.0]]
+
+
+def test_cli_sql_runs_a_script_written_for_23(triton_url: str, tmp_path: Any) -> None:
+    import subprocess
+    import sys
+
+    from .conftest import clean_env
+
+    script = tmp_path / "shell.sql"
+    script.write_text(
+        "CREATE TEMPORARY MODEL iris INPUT (features ARRAY<FLOAT>) OUTPUT (class_id BIGINT) "
+        "WITH ('provider' = 'triton', 'endpoint' = '${TRITON_ENDPOINT}', 'model-name' = 'classifier');\n"
+        "DESCRIBE MODEL iris;\n"
+        "CREATE TEMPORARY VIEW flowers(id, features) AS VALUES (1, CAST(ARRAY[5.1, 3.5, 1.4, 0.2] AS ARRAY<FLOAT>)), "
+        "(2, CAST(ARRAY[6.3, 3.3, 6.0, 2.5] AS ARRAY<FLOAT>));\n"
+        "SELECT id, class_id FROM ML_PREDICT(TABLE flowers, MODEL iris, DESCRIPTOR(features));\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "pyflink_triton.cli", "sql", "-f", str(script)], capture_output=True,
+                          text=True, timeout=300, env=clean_env(TRITON_ENDPOINT=triton_url + "/v2/models"))
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    cells = [[c.strip() for c in line.strip("|").split("|")] for line in done.stdout.splitlines() if line.startswith("|")]
+    cells = [c[1:] if c[0] == "+I" else c for c in cells]  # a streaming result's change column
+    assert ["features", "ARRAY<FLOAT>", "TRUE", "TRUE"] in cells and ["class_id", "BIGINT", "TRUE", "FALSE"] in cells
+    assert [str(iris_class([5.1, 3.5, 1.4, 0.2]))] == [c[1] for c in cells if c[0] == "1"]
+    assert [str(iris_class([6.3, 3.3, 6.0, 2.5]))] == [c[1] for c in cells if c[0] == "2"]

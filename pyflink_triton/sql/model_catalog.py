@@ -107,13 +107,18 @@ class SessionModels:
         self.t_env = t_env
         self._jvm = get_gateway().jvm
         self._gateway = get_gateway()
-        self._models: dict[str, _Model] = {}
+        # (identifier, temporary): a temporary model may shadow a permanent one of the same name.
+        self._models: dict[tuple[str, bool], _Model] = {}
 
     # -- lookup ---------------------------------------------------------------------------
 
     def lookup(self, name: str) -> ModelInfo | None:
-        found = self._models.get(str(_identifier(self.t_env, name).asSummaryString()))
+        found = self._find(str(_identifier(self.t_env, name).asSummaryString()))
         return None if found is None else found.info
+
+    def _find(self, key: str) -> _Model | None:
+        """The model named ``key``: the temporary one first, as Flink resolves names."""
+        return self._models.get((key, True)) or self._models.get((key, False))
 
     # -- statements -----------------------------------------------------------------------
 
@@ -138,9 +143,8 @@ class SessionModels:
     def _create(self, parsed: ModelStatement) -> Any:
         name, _ = name_at(parsed.rest)
         identifier = _identifier(self.t_env, name)
-        key = str(identifier.asSummaryString())
-        existing = self._models.get(key)
-        if existing is not None:
+        key = (str(identifier.asSummaryString()), parsed.temporary)
+        if key in self._models:
             if parsed.if_clause:
                 return self._ok()
             what = "Temporary model" if parsed.temporary else "Model"
@@ -154,19 +158,18 @@ class SessionModels:
 
     def _drop(self, parsed: ModelStatement) -> Any:
         identifier = _identifier(self.t_env, name_at(parsed.rest)[0])
-        key = str(identifier.asSummaryString())
-        model = self._models.get(key)
-        if model is None or model.temporary != parsed.temporary:
+        key = (str(identifier.asSummaryString()), parsed.temporary)
+        if key not in self._models:
             if parsed.if_clause:
                 return self._ok()
             what = "Temporary model" if parsed.temporary else "Model"
-            raise TritonConfigError(f"{what} with identifier '{key}' does not exist.")
+            raise TritonConfigError(f"{what} with identifier '{key[0]}' does not exist.")
         del self._models[key]
         return self._ok()
 
     def _alter(self, parsed: ModelStatement) -> Any:
         name, i = name_at(parsed.rest)
-        model = self._models.get(str(_identifier(self.t_env, name).asSummaryString()))
+        model = self._find(str(_identifier(self.t_env, name).asSummaryString()))
         if model is None:
             if parsed.if_clause:
                 return self._ok()
@@ -181,9 +184,9 @@ class SessionModels:
                     model.options.pop(string_value(tok), None)
         else:  # RENAME TO new_name
             target = _identifier(self.t_env, name_at(rest, 1)[0])
-            del self._models[str(model.identifier.asSummaryString())]
+            del self._models[(str(model.identifier.asSummaryString()), model.temporary)]
             model.identifier = target
-            self._models[str(target.asSummaryString())] = model
+            self._models[(str(target.asSummaryString()), model.temporary)] = model
         model.refresh()
         return self._ok()
 
@@ -236,7 +239,7 @@ class SessionModels:
 
     def _require(self, name: str, message: str) -> _Model:
         identifier = _identifier(self.t_env, name)
-        model = self._models.get(str(identifier.asSummaryString()))
+        model = self._find(str(identifier.asSummaryString()))
         if model is None:
             raise TritonConfigError(message.format(identifier.asSummaryString()))
         return model

@@ -38,7 +38,7 @@ from .lexer import (
 from .java_errors import internal_error, java_message
 from .model_catalog import ModelInfo, model_catalog
 from .model_ddl import declared_columns, model_name, model_statement, option_pairs, with_options
-from ..flink.versions import flink_features
+from ..flink.versions import flink_features, requires
 from .planner_thread import PlannerThreads
 from .functions import CONFIG_KEYS, PredictConfig, flink_config_error, predict_function
 from .predict import PredictCall, common_table_expressions, rewrite_predict_calls, statement_positions
@@ -205,6 +205,10 @@ class TritonSql:
         own = not flink_features().model_ddl  # a Flink without ML_PREDICT: the checks are ours
         if info is None and own:
             raise TritonConfigError(f"Object '{unquote_identifier(call.model)}' not found")
+        if info is not None and own and not info.is_triton:  # no provider of Flink's could run it here
+            provider = info.options.get("provider", "")
+            raise TritonConfigError(f"{requires('model_ddl', f'ML_PREDICT with provider {provider!r}')}, "
+                                    f"and {info.name} is not a triton model")
         if info is None or not info.is_triton:
             return None  # Flink reports unknown models, and runs other providers itself
         table = self._input_table(call)
