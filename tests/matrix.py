@@ -71,6 +71,9 @@ def build_wheel(out: Path) -> Path:
 
 
 def installed(python: Path, name: str) -> str | None:
+    """The version of ``name`` in the venv of ``python`` (None: not there, or no such venv)."""
+    if not python.exists():
+        return None
     found = subprocess.run([str(python), "-m", "pip", "show", name], capture_output=True, text=True)
     for line in found.stdout.splitlines():
         if line.startswith("Version:"):

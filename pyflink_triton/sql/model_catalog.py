@@ -270,25 +270,21 @@ class SessionModels:
         return TableResult(self._jvm.org.apache.flink.table.api.internal.TableResultImpl.TABLE_RESULT_OK)
 
     def _table(self, header: list[tuple[str, str]], rows: list[tuple[Any, ...]]) -> Any:
-        """A ``TableResult`` of ``rows``, made the way Flink makes SHOW and DESCRIBE results."""
+        """A ``TableResult`` of ``rows``, made as Flink makes SHOW and DESCRIBE results
+        (``TableResultUtils.buildTableResult``: same print style, same types)."""
         from pyflink.table.table_result import TableResult
 
-        jvm = self._jvm
-        types = jvm.org.apache.flink.table.api.DataTypes
-        columns = jvm.java.util.ArrayList()
-        for name, type_name in header:
-            columns.add(jvm.org.apache.flink.table.catalog.Column.physical(name, getattr(types, type_name)()))
-        data = jvm.java.util.ArrayList()
-        for row in rows:
-            values = self._gateway.new_array(jvm.java.lang.Object, len(row))
-            for i, value in enumerate(row):
-                values[i] = value
-            data.add(jvm.org.apache.flink.types.Row.of(values))
-        j_result = (jvm.org.apache.flink.table.api.internal.TableResultImpl.builder()
-                    .resultKind(jvm.org.apache.flink.table.api.ResultKind.SUCCESS_WITH_CONTENT)
-                    .schema(jvm.org.apache.flink.table.catalog.ResolvedSchema.of(columns))
-                    .data(data).build())
-        return TableResult(j_result)
+        jvm, new_array = self._jvm, self._gateway.new_array
+        names = new_array(jvm.java.lang.String, len(header))
+        types = new_array(jvm.org.apache.flink.table.types.DataType, len(header))
+        for i, (name, type_name) in enumerate(header):
+            names[i] = name
+            types[i] = getattr(jvm.org.apache.flink.table.api.DataTypes, type_name)()
+        data = new_array(jvm.java.lang.Object, len(rows), len(header))
+        for i, row in enumerate(rows):
+            for j, value in enumerate(row):
+                data[i][j] = value
+        return TableResult(jvm.org.apache.flink.table.api.internal.TableResultUtils.buildTableResult(names, types, data))
 
 
 def _quote(text: str) -> str:
