@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from ..config import TritonOptions
 from ..errors import TritonCircuitOpenError, TritonError, TritonSchemaError, server_error_for_status
@@ -54,11 +55,11 @@ class InferPart:
 
     start: int
     stop: int
-    outputs: dict[str, np.ndarray] | None = None
+    outputs: dict[str, npt.NDArray[Any]] | None = None
     error: TritonError | None = None
     request_id: str | None = None
 
-    def result(self) -> dict[str, np.ndarray]:
+    def result(self) -> dict[str, npt.NDArray[Any]]:
         """The outputs, or raise the request's error."""
         if self.error is not None:
             raise self.error
@@ -220,14 +221,14 @@ class TritonClient:
 
     async def infer(
         self,
-        inputs: Mapping[str, np.ndarray],
+        inputs: Mapping[str, npt.NDArray[Any]],
         outputs: Sequence[str] | None = None,
         *,
         datatypes: Mapping[str, str] | None = None,
         parameters: Mapping[str, Any] | None = None,
         split: bool = True,
         tag: BatchTag | None = None,
-    ) -> dict[str, np.ndarray]:
+    ) -> dict[str, npt.NDArray[Any]]:
         """Run inference; return every (or every requested) output by name.
 
         Inputs share their first dimension (the batch) when the model batches; batches
@@ -259,7 +260,7 @@ class TritonClient:
 
     async def infer_parts(
         self,
-        inputs: Mapping[str, np.ndarray],
+        inputs: Mapping[str, npt.NDArray[Any]],
         outputs: Sequence[str] | None = None,
         *,
         datatypes: Mapping[str, str] | None = None,

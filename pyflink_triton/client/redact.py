@@ -50,7 +50,7 @@ def secrets_of(options: TritonOptions) -> tuple[str, ...]:
 
 
 def _variants(secrets: Iterable[str]) -> tuple[str, ...]:
-    forms = set()
+    forms: set[str] = set()
     for secret in secrets:
         if secret:
             forms.update((secret, json.dumps(secret)[1:-1], quote(secret, safe="")))

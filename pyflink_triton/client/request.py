@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from ..config import TritonOptions
 from ..errors import TritonProtocolError, TritonSchemaError
@@ -127,8 +128,8 @@ def plan_chunks(
 
 
 def check_rows(
-    outputs: dict[str, np.ndarray], rows: int | None, context: Mapping[str, str | None]
-) -> dict[str, np.ndarray]:
+    outputs: dict[str, npt.NDArray[Any]], rows: int | None, context: Mapping[str, str | None]
+) -> dict[str, npt.NDArray[Any]]:
     """Return ``outputs`` if each has ``rows`` rows (``None``: not checked).
 
     :raises TritonSchemaError: an output has another row count.

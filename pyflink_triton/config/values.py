@@ -112,7 +112,7 @@ def parse_duration(value: Any, *, key: str = "duration") -> float:
         return float(value) / 1000.0
     match = _DURATION.match(str(value).lower())
     number = _long(match.group(1)) if match else None
-    if number is None or (match.group(2) and match.group(2) not in _DURATION_UNITS):
+    if match is None or number is None or (match.group(2) and match.group(2) not in _DURATION_UNITS):
         raise invalid_value(key, str(value), _DURATION_HELP)
     return number * _DURATION_UNITS[match.group(2) or "ms"]
 
@@ -167,7 +167,7 @@ def parse_size(value: Any, *, key: str = "size") -> int:
         return value  # a Python int is a number of bytes (the range is checked by the option)
     match = _SIZE.match(str(value).lower())
     number = _long(match.group(1)) if match else None
-    if number is None or match.group(2) not in _SIZE_UNITS:
+    if match is None or number is None or match.group(2) not in _SIZE_UNITS:
         raise invalid_value(key, str(value), _SIZE_HELP)
     return number * _SIZE_UNITS[match.group(2)]
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 
@@ -56,10 +57,10 @@ class ArrowColumn:
 
 def is_arrow_list(kind: pa.DataType) -> bool:
     """Whether an Arrow type is a list (``list``, ``large_list`` or ``fixed_size_list``)."""
-    return pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind)
+    return bool(pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind))
 
 
-def _arrow_list(column: pd.Series | pd.DataFrame) -> pa.Array | None:
+def _arrow_list(column: pd.Series[Any] | pd.DataFrame) -> pa.Array | None:
     """The column's Arrow list array, if it carries one that still matches it row for row
     (a column cut from it, ``iloc`` and the like, keeps the attribute but not the rows)."""
     if not isinstance(column, pd.Series):
@@ -77,7 +78,7 @@ def _arrow_list(column: pd.Series | pd.DataFrame) -> pa.Array | None:
     return array
 
 
-def null_mask(column: pd.Series | pd.DataFrame) -> np.ndarray:
+def null_mask(column: pd.Series[Any] | pd.DataFrame) -> npt.NDArray[Any]:
     """True where the row's value is NULL (None, or NaN for numbers)."""
     if isinstance(column, pd.DataFrame):
         return column.isna().any(axis=1).to_numpy()
@@ -88,12 +89,12 @@ def null_mask(column: pd.Series | pd.DataFrame) -> np.ndarray:
     return column.isna().to_numpy()
 
 
-def array_lengths(column: pd.Series | np.ndarray) -> np.ndarray:
+def array_lengths(column: pd.Series[Any] | npt.NDArray[Any]) -> npt.NDArray[Any]:
     """Length of each (non-NULL) array in an ``ARRAY`` column."""
     return np.fromiter(map(len, column), dtype=np.int64, count=len(column))
 
 
-def to_tensor(column: pd.Series, spec: TensorSpec, *, batched: bool, fill_value: Any = None) -> np.ndarray:
+def to_tensor(column: pd.Series[Any], spec: TensorSpec, *, batched: bool, fill_value: Any = None) -> npt.NDArray[Any]:
     """Turn the non-NULL rows of a column into the tensor ``spec`` wants.
 
     ``batched``: prepend the batch dimension (``[B, ...]``); otherwise the column holds one
@@ -113,7 +114,7 @@ def to_tensor(column: pd.Series, spec: TensorSpec, *, batched: bool, fill_value:
     return arr
 
 
-def _numeric(values: np.ndarray, spec: TensorSpec) -> np.ndarray:
+def _numeric(values: npt.NDArray[Any], spec: TensorSpec) -> npt.NDArray[Any]:
     target = numpy_dtype(spec.datatype)
     if values.dtype == object:
         try:
@@ -141,14 +142,14 @@ def _numeric(values: np.ndarray, spec: TensorSpec) -> np.ndarray:
     return values.astype(target)
 
 
-def _array_tensor(column: pd.Series, spec: TensorSpec, batched: bool, fill_value: Any) -> np.ndarray:
+def _array_tensor(column: pd.Series[Any], spec: TensorSpec, batched: bool, fill_value: Any) -> npt.NDArray[Any]:
     want = spec.dims[-1] if spec.dims else -1
     text = spec.datatype == "BYTES"
     arrow = None if text else _arrow_list(column)
     if arrow is not None and arrow.null_count:
         arrow = None  # NULL rows are not sent: the engine hands over the others (no Arrow then)
     values = column.to_numpy() if arrow is None else None
-    lengths = array_lengths(values) if arrow is None else _arrow_lengths(arrow)
+    lengths = array_lengths(values) if values is not None else _arrow_lengths(arrow)
     if want >= 0 and len(lengths) and (lengths != want).any():
         raise TritonSchemaError(
             f"input '{spec.name}' takes arrays of {want} elements; a row has "
@@ -179,7 +180,7 @@ def _array_tensor(column: pd.Series, spec: TensorSpec, batched: bool, fill_value
     return stacked
 
 
-def _stack(values: np.ndarray, lengths: np.ndarray, text: bool, width: int) -> np.ndarray:
+def _stack(values: npt.NDArray[Any], lengths: npt.NDArray[Any], text: bool, width: int) -> npt.NDArray[Any]:
     """Rows of equal length as one ``[rows, length]`` array."""
     n = len(values)
     if n == 0:
@@ -191,13 +192,13 @@ def _stack(values: np.ndarray, lengths: np.ndarray, text: bool, width: int) -> n
         return stacked
     # One concatenate and a reshape: about 2.5x faster than np.stack over 20,000 small rows,
     # the largest single cost of an ARRAY<FLOAT> column on the way to Triton.
-    flat = np.concatenate(values) if (lengths == lengths[0]).all() else None
+    flat: npt.NDArray[Any] | None = np.concatenate(values) if (lengths == lengths[0]).all() else None
     if flat is None or flat.ndim != 1:
         return np.stack([np.asarray(v) for v in values])
     return flat.reshape(n, int(lengths[0]))
 
 
-def _arrow_lengths(array: pa.Array) -> np.ndarray:
+def _arrow_lengths(array: pa.Array) -> npt.NDArray[Any]:
     """Each row's length, from the list's offsets (a NULL row counts 0)."""
     if pa.types.is_fixed_size_list(array.type):
         return np.full(len(array), array.type.list_size, dtype=np.int64)
@@ -205,7 +206,7 @@ def _arrow_lengths(array: pa.Array) -> np.ndarray:
     return np.diff(offsets).astype(np.int64, copy=False)
 
 
-def _arrow_stack(array: pa.Array, lengths: np.ndarray) -> np.ndarray | None:
+def _arrow_stack(array: pa.Array, lengths: npt.NDArray[Any]) -> npt.NDArray[Any] | None:
     """Rows of equal length as one ``[rows, length]`` array, straight from the values
     buffer (an array without NULL rows); ``None`` for ragged or nested rows."""
     n = len(array)
@@ -215,10 +216,11 @@ def _arrow_stack(array: pa.Array, lengths: np.ndarray) -> np.ndarray | None:
     if pa.types.is_nested(flat.type):
         return None
     # NULL elements come as NaN (integers as float64), as PyFlink's pandas conversion gives them.
-    return flat.to_numpy(zero_copy_only=False).reshape(n, int(lengths[0]))
+    values: npt.NDArray[Any] = flat.to_numpy(zero_copy_only=False)
+    return values.reshape(n, int(lengths[0]))
 
 
-def to_column(array: np.ndarray, spec: TensorSpec, rows: int) -> list[Any] | np.ndarray:
+def to_column(array: npt.NDArray[Any], spec: TensorSpec, rows: int) -> list[Any] | npt.NDArray[Any]:
     """Turn a ``[B, ...]`` output tensor into ``B`` row values of ``spec.flink_type``.
 
     Returns a numpy array for scalar numbers (fast path) or a list of Python values.
@@ -244,7 +246,7 @@ def to_column(array: np.ndarray, spec: TensorSpec, rows: int) -> list[Any] | np.
     return list(converted)
 
 
-def _scalars(values: np.ndarray, ftype: FlinkType, name: str) -> Any:
+def _scalars(values: npt.NDArray[Any], ftype: FlinkType, name: str) -> list[Any] | npt.NDArray[Any]:
     root = ftype.root
     if root == "STRING":
         if values.dtype != object:
@@ -268,7 +270,7 @@ def _scalars(values: np.ndarray, ftype: FlinkType, name: str) -> Any:
     return values.astype(target, copy=False)
 
 
-def object_column(values: list[Any]) -> pd.Series:
+def object_column(values: list[Any]) -> pd.Series[Any]:
     """Values gathered row by row (the async UDF's) as the object column ``to_tensor`` takes.
 
     Filled element by element, so a list stays one row's value.

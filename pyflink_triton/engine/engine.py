@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from ..client import InferPart, TritonClient
@@ -37,7 +38,7 @@ __all__ = ["EngineConfig", "EngineStats", "InferenceEngine", "fetch_binding", "r
 
 log = logging.getLogger(__name__)
 
-Columns = Sequence[pd.Series | pd.DataFrame]
+Columns = Sequence[pd.Series[Any] | pd.DataFrame]
 
 # Engines open in this process: a local job's progress can be read off them (CLI).
 _OPEN_ENGINES: weakref.WeakSet[InferenceEngine] = weakref.WeakSet()
@@ -171,7 +172,7 @@ class InferenceEngine:
         self.stats.failed_rows += outcomes.failed_rows
         return outcomes
 
-    async def _predict_bounded(self, columns: Columns, rows: np.ndarray, outcomes: Outcomes,
+    async def _predict_bounded(self, columns: Columns, rows: npt.NDArray[Any], outcomes: Outcomes,
                                tag: BatchTag) -> None:
         try:
             async with asyncio.timeout(self.config.total_timeout_s):
@@ -186,7 +187,7 @@ class InferenceEngine:
                 f"rows were still waiting; its requests' ids begin with {tag.prefix}"))
             self._fallback(outcomes, undecided, error)
 
-    async def _predict_rows(self, columns: Columns, rows: np.ndarray, outcomes: Outcomes,
+    async def _predict_rows(self, columns: Columns, rows: npt.NDArray[Any], outcomes: Outcomes,
                             tag: BatchTag) -> None:
         calls = [self._predict_group(columns, group, outcomes, tag) for group in self._groups(columns, rows)]
         if self.binding is not None and self.binding.sequence:
@@ -195,7 +196,7 @@ class InferenceEngine:
         else:
             await asyncio.gather(*calls)
 
-    def _groups(self, columns: Columns, rows: np.ndarray) -> list[np.ndarray]:
+    def _groups(self, columns: Columns, rows: npt.NDArray[Any]) -> list[npt.NDArray[Any]]:
         """Row positions that can share a request: all of them, or rows of equal array
         lengths when arrays vary; one row each for models without a batch dimension."""
         binding = self.binding
@@ -206,12 +207,12 @@ class InferenceEngine:
                   if spec.is_array and (not spec.dims or spec.dims[-1] < 0)]
         if not ragged:
             return [rows]
-        lengths = np.stack([array_lengths(_take(columns[i], rows)) for i in ragged], axis=1)
+        lengths = np.stack([array_lengths(_input(_take(columns[i], rows))) for i in ragged], axis=1)
         keys, inverse = np.unique(lengths, axis=0, return_inverse=True)
         inverse = inverse.reshape(-1)
         return [rows[inverse == k] for k in range(len(keys))]
 
-    async def _predict_group(self, columns: Columns, positions: np.ndarray, outcomes: Outcomes,
+    async def _predict_group(self, columns: Columns, positions: npt.NDArray[Any], outcomes: Outcomes,
                              tag: BatchTag) -> None:
         binding, client = self.binding, self.client
         assert binding is not None and client is not None
@@ -228,8 +229,8 @@ class InferenceEngine:
             except TritonError as exc:
                 self._fallback(outcomes, where, exc)
 
-    def _tensors(self, columns: Columns, positions: np.ndarray,
-                 outcomes: Outcomes) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    def _tensors(self, columns: Columns, positions: npt.NDArray[Any],
+                 outcomes: Outcomes) -> tuple[npt.NDArray[Any], dict[str, npt.NDArray[Any]]]:
         """The group's tensors, and the positions they hold. Rows that do not fit the model
         (an input error, never replaced by the default) fail alone: on the error path each
         row is converted on its own, so that the others still go."""
@@ -237,8 +238,8 @@ class InferenceEngine:
         assert binding is not None
         fill = self.config.fill_value
 
-        def convert(rows: np.ndarray) -> dict[str, np.ndarray]:
-            return {spec.name: to_tensor(_take(col, rows), spec, batched=binding.batching, fill_value=fill)
+        def convert(rows: npt.NDArray[Any]) -> dict[str, npt.NDArray[Any]]:
+            return {spec.name: to_tensor(_input(_take(col, rows)), spec, batched=binding.batching, fill_value=fill)
                     for spec, col in zip(binding.inputs, columns)}
 
         try:
@@ -273,7 +274,7 @@ class InferenceEngine:
             values.append(to_column(array, spec, rows))
         return values
 
-    def _fallback(self, outcomes: Outcomes, positions: np.ndarray, error: TritonError) -> None:
+    def _fallback(self, outcomes: Outcomes, positions: npt.NDArray[Any], error: TritonError) -> None:
         """Rows of a failed request: the ``default-value`` when there is one, else the error."""
         error = self._named(error)
         if not self._has_default:
@@ -292,9 +293,15 @@ class InferenceEngine:
         return f"InferenceEngine({describe_target(o.model_name, o.model_version, o.safe_endpoint)})"
 
 
-def _take(column: pd.Series | pd.DataFrame, rows: np.ndarray) -> pd.Series | pd.DataFrame:
+def _take(column: pd.Series[Any] | pd.DataFrame, rows: npt.NDArray[Any]) -> pd.Series[Any] | pd.DataFrame:
     """The rows at ``rows`` (increasing positions); the column itself when that is all of them."""
     return column if len(rows) == len(column) else column.iloc[rows]
+
+
+def _input(column: pd.Series[Any] | pd.DataFrame) -> pd.Series[Any]:
+    """An input column, a Series: a ROW column (a DataFrame) never binds to an input tensor."""
+    assert isinstance(column, pd.Series), "the binding refuses ROW inputs"
+    return column
 
 
 def with_context(error: TritonError, options: TritonOptions) -> TritonError:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -68,7 +69,7 @@ _FROM_TRITON = {
     "BYTES": "STRING",
 }
 #: The numpy dtype holding a Flink numeric or boolean scalar (the one Flink -> numpy table).
-NUMPY_DTYPES: dict[str, np.dtype] = {
+NUMPY_DTYPES: dict[str, np.dtype[Any]] = {
     "BOOLEAN": np.dtype(bool),
     "TINYINT": np.dtype(np.int8),
     "SMALLINT": np.dtype(np.int16),

@@ -67,7 +67,7 @@ class TritonPandasFunction(ScalarFunction):
         self._engine = engine
         self._metrics = TritonMetrics.register(function_context, engine.engine)
 
-    def eval(self, *args: pd.Series | pd.DataFrame) -> pd.Series | pd.DataFrame:
+    def eval(self, *args: pd.Series[Any] | pd.DataFrame) -> pd.Series[Any] | pd.DataFrame:
         assert self._engine is not None, "open() was not called"
         try:
             return self._engine.predict(args).frame()

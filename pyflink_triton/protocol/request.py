@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from pyflink_triton.errors import TritonConfigError, TritonSchemaError
 
@@ -123,7 +124,7 @@ def _encode_inputs(
             entry["parameters"] = {"binary_data_size": payload.nbytes}
             has_binary = True
             if payload.nbytes:
-                chunks.append(memoryview(payload.reshape(-1).view(np.uint8)))
+                chunks.append(payload.reshape(-1).view(np.uint8).data)
         else:
             entry["data"] = values
         entries.append(entry)
@@ -145,7 +146,7 @@ def _requested_outputs(
     ]
 
 
-def _binary_payload(tensor: Tensor, data: np.ndarray) -> np.ndarray:
+def _binary_payload(tensor: Tensor, data: npt.NDArray[Any]) -> npt.NDArray[Any]:
     """The tensor's wire bytes as a C-contiguous array (the data itself when possible)."""
     if tensor.datatype == BYTES:
         return bytes_tensor_buffer(data, tensor.name)
@@ -154,7 +155,7 @@ def _binary_payload(tensor: Tensor, data: np.ndarray) -> np.ndarray:
     return data if data.flags.c_contiguous else np.ascontiguousarray(data)
 
 
-def _json_payload(tensor: Tensor, data: np.ndarray) -> list[Any] | None:
+def _json_payload(tensor: Tensor, data: npt.NDArray[Any]) -> list[Any] | None:
     """The tensor's flat JSON ``data``, or None when it has to travel as binary."""
     if tensor.datatype in (FP16, BF16):
         return None
@@ -162,12 +163,13 @@ def _json_payload(tensor: Tensor, data: np.ndarray) -> list[Any] | None:
         return _json_strings(tensor.name, data)
     if data.dtype.kind == "f" and not np.isfinite(data).all():
         return None  # JSON has no NaN or infinity
-    return data.ravel().tolist()
+    values: list[Any] = data.ravel().tolist()
+    return values
 
 
-def _json_strings(name: str, data: np.ndarray) -> list[str] | None:
+def _json_strings(name: str, data: npt.NDArray[Any]) -> list[str] | None:
     """BYTES elements as JSON strings, or None when one is not valid UTF-8."""
-    items = data.ravel().tolist()
+    items: list[Any] = data.ravel().tolist()  # str elements, or bytes-like ones
     try:
         # one join to check every str encodes, instead of an encode per element
         "".join(items).encode("utf-8")

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from pyflink_triton.errors import TritonProtocolError, TritonSchemaError
 
@@ -31,7 +32,7 @@ class InferResponse:
     ``datatypes`` names to the Triton datatype the response gave each (``BF16`` arrays are
     float32, so the array alone cannot say)."""
 
-    outputs: dict[str, np.ndarray]
+    outputs: dict[str, npt.NDArray[Any]]
     model_name: str
     model_version: str
     id: str | None
@@ -52,7 +53,7 @@ class _Output:
 
 
 def decode_response(
-    body: bytes,
+    body: bytes | bytearray | memoryview,
     *,
     header_length: int | str | None = None,
     content_encoding: str | None = None,
@@ -163,10 +164,10 @@ def _parse_header(header: bytes) -> dict[str, Any]:
 
 def _decode_outputs(
     entries: list[Any], body: bytes, position: int, datatypes: dict[str, str]
-) -> dict[str, np.ndarray]:
+) -> dict[str, npt.NDArray[Any]]:
     """Decode the outputs, whose binary data fill ``body`` from ``position`` to its end;
     note each output's datatype in ``datatypes``."""
-    outputs: dict[str, np.ndarray] = {}
+    outputs: dict[str, npt.NDArray[Any]] = {}
     for entry in entries:
         output = _describe_output(entry, outputs)
         datatypes[output.name] = output.datatype
@@ -200,6 +201,8 @@ def _describe_output(entry: Any, seen: Mapping[str, Any]) -> _Output:
     if name in seen:
         raise TritonProtocolError(f"output {name!r} appears twice")
     try:
+        if not isinstance(datatype, str):
+            raise TritonSchemaError(f"datatype {datatype!r} is not a string")
         dtype = numpy_dtype(datatype)
     except TritonSchemaError:
         raise TritonProtocolError(
@@ -217,7 +220,7 @@ def _describe_output(entry: Any, seen: Mapping[str, Any]) -> _Output:
     return _Output(name, datatype, dtype, shape, math.prod(shape), size)
 
 
-def _json_output(entry: Mapping[str, Any], output: _Output) -> np.ndarray:
+def _json_output(entry: Mapping[str, Any], output: _Output) -> npt.NDArray[Any]:
     name, datatype = output.name, output.datatype
     data = entry.get("data")
     if data is None:
@@ -247,7 +250,7 @@ def _json_output(entry: Mapping[str, Any], output: _Output) -> np.ndarray:
     return array
 
 
-def _json_numbers(data: list[Any], output: _Output) -> np.ndarray:
+def _json_numbers(data: list[Any], output: _Output) -> npt.NDArray[Any]:
     """JSON numbers as ``output.dtype``, refusing what numpy would silently change.
 
     numpy truncates ``1.5`` to ``1`` under an integer dtype, wraps ``300`` to ``44`` under
@@ -282,7 +285,7 @@ def _json_numbers(data: list[Any], output: _Output) -> np.ndarray:
     raise ValueError(f"{bad} is not an integer in [{info.min}, {info.max}]")
 
 
-def _json_floats(data: list[Any], dtype: np.dtype) -> np.ndarray:
+def _json_floats(data: list[Any], dtype: np.dtype[Any]) -> npt.NDArray[Any]:
     """Floats; a finite value too large for ``dtype`` (1e300 as FP32) is refused, not made
     infinite. Infinities JSON wrote as such stay infinite."""
     with np.errstate(over="ignore"):
@@ -295,7 +298,7 @@ def _json_floats(data: list[Any], dtype: np.dtype) -> np.ndarray:
     return values
 
 
-def _is_integer_in(value: Any, info: np.iinfo) -> bool:
+def _is_integer_in(value: Any, info: np.iinfo[Any]) -> bool:
     """Whether a JSON value is an integer (or an integral float) that ``info``'s type holds."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return False
@@ -316,7 +319,7 @@ def _first_bad(data: list[Any], ok: Callable[[Any], bool]) -> str:
     return "a value"
 
 
-def _binary_output(body: bytes, start: int, nbytes: int, output: _Output) -> np.ndarray:
+def _binary_output(body: bytes, start: int, nbytes: int, output: _Output) -> npt.NDArray[Any]:
     """The output's flat array, read from ``body[start:start + nbytes]``."""
     name, datatype, count = output.name, output.datatype, output.count
     end = start + nbytes

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from pyflink_triton.errors import TritonSchemaError
 
@@ -27,7 +28,7 @@ class Tensor:
 
     name: str
     datatype: str
-    data: np.ndarray
+    data: npt.NDArray[Any]
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -64,7 +65,7 @@ class Tensor:
         return cls(name, datatype, coerce(name, array, datatype))
 
 
-def _as_array(name: str, values: Any) -> np.ndarray:
+def _as_array(name: str, values: Any) -> npt.NDArray[Any]:
     try:
         array = np.asarray(values)
         if array.dtype.kind in "US":
@@ -75,7 +76,7 @@ def _as_array(name: str, values: Any) -> np.ndarray:
     return array
 
 
-def coerce(name: str, array: np.ndarray, datatype: str) -> np.ndarray:
+def coerce(name: str, array: npt.NDArray[Any], datatype: str) -> npt.NDArray[Any]:
     """Return ``array`` in ``datatype``'s numpy dtype (itself when it already is).
 
     :raises TritonSchemaError: when a value would change beyond float rounding, or
@@ -112,7 +113,7 @@ def coerce(name: str, array: np.ndarray, datatype: str) -> np.ndarray:
     return converted
 
 
-def _check_castable(name: str, array: np.ndarray, datatype: str) -> None:
+def _check_castable(name: str, array: npt.NDArray[Any], datatype: str) -> None:
     """Refuse data whose kind has no numeric meaning, before numpy parses strings as numbers."""
     source = array.dtype
     if source.kind == "O":
@@ -125,7 +126,7 @@ def _check_castable(name: str, array: np.ndarray, datatype: str) -> None:
         raise TritonSchemaError(f"tensor {name!r}: {source} data cannot be sent as {datatype}")
 
 
-def bf16_bits(array: np.ndarray) -> np.ndarray:
+def bf16_bits(array: npt.NDArray[Any]) -> npt.NDArray[Any]:
     """Convert float32 values to bfloat16 bit patterns (``<u2``), rounding to nearest even."""
     bits = np.ascontiguousarray(array, dtype="<f4").view("<u4")
     rounded = (bits >> 16) & 1
@@ -139,6 +140,6 @@ def bf16_bits(array: np.ndarray) -> np.ndarray:
     return rounded.astype("<u2")
 
 
-def bf16_to_float32(bits: np.ndarray) -> np.ndarray:
+def bf16_to_float32(bits: npt.NDArray[Any]) -> npt.NDArray[Any]:
     """Widen bfloat16 bit patterns (``<u2``) to the float32 values they stand for."""
     return (bits.astype("<u4") << 16).view("<f4")

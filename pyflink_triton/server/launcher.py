@@ -114,7 +114,7 @@ class TritonServer:
         self._log_path: Path | None = None
         self._shm_prefix = ""
         self._ports: tuple[int, int, int] | None = None
-        self._finalizer: weakref.finalize | None = None
+        self._finalizer: weakref.finalize[..., TritonServer] | None = None
         self._lock = threading.Lock()
 
     # -- properties ---------------------------------------------------------------------------------

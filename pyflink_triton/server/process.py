@@ -106,7 +106,8 @@ def is_ready(url: str) -> bool:
     """True when a GET of ``url`` answers 200 within 2 s (any failure counts as not ready)."""
     try:
         with urllib.request.urlopen(url, timeout=2.0) as response:
-            return response.status == 200
+            status: int = response.status
+            return status == 200
     except (urllib.error.URLError, OSError, ValueError):
         return False
 

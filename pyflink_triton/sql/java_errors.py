@@ -30,7 +30,7 @@ def java_message(exc: BaseException) -> str:
     python_line = _python_error_line(text)
     if python_line:
         return python_line
-    causes = re.findall(r"(?m)^(?:Caused by: |: )[\w.$]+: (.+)$", text)
+    causes: list[str] = re.findall(r"(?m)^(?:Caused by: |: )[\w.$]+: (.+)$", text)
     if causes:
         return causes[-1].strip()
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]

@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
+from typing import cast
 
 from ..errors import TritonConfigError
 
@@ -80,7 +81,7 @@ def tokenize(sql: str) -> list[Token]:
                 what = "block comment"
             line = sql.count("\n", 0, pos) + 1
             raise TritonConfigError(f"Unclosed {what or repr(ch)} starting at line {line}")
-        kind = Kind[m.lastgroup]  # type: ignore[index]
+        kind = Kind[cast(str, m.lastgroup)]  # every alternative of the pattern is a named group
         tokens.append(Token(kind, m.group(), pos))
         pos = m.end()
     return tokens

@@ -213,7 +213,7 @@ class SessionModels:
         model = self._require(name_at(parsed.rest)[0], "Model with the identifier '{}' doesn't exist.")
         columns = [(c, True) for c in model.inputs] + [(c, False) for c in model.outputs]
         header = [("name", "STRING"), ("type", "STRING"), ("null", "BOOLEAN"), ("is input", "BOOLEAN")]
-        rows = [(c.name, str(c.logical.copy(True).asSummaryString()), bool(c.logical.isNullable()), is_input)
+        rows: list[tuple[Any, ...]] = [(c.name, str(c.logical.copy(True).asSummaryString()), bool(c.logical.isNullable()), is_input)
                 for c, is_input in columns]
         if any(c.comment for c, _ in columns):
             header.append(("comment", "STRING"))

@@ -118,7 +118,9 @@ def column_specs(tokens: list[Token], clause: str) -> list[ColumnSpec]:
         if not (tok.is_word(clause) and i + 1 < len(tokens) and tokens[i + 1].text == "("):
             continue
         inner = tokens[i + 2:_clause_end(tokens, i + 1)]
-        result, current, depth = [], [], 0
+        result: list[ColumnSpec] = []
+        current: list[Token] = []
+        depth = 0
         for t in [*inner, Token(Kind.PUNCT, ",", -1)]:
             depth += t.text in ("(", "<")
             depth -= t.text in (")", ">")

@@ -310,7 +310,7 @@ class TritonSql:
         """The input's optimized physical plan, with each node's changelog mode."""
         from pyflink.table import ExplainDetail
 
-        plan = self.t_env.explain_sql(f"SELECT * FROM {table}", ExplainDetail.CHANGELOG_MODE)
+        plan: str = self.t_env.explain_sql(f"SELECT * FROM {table}", ExplainDetail.CHANGELOG_MODE)
         return plan.split("== Optimized Physical Plan ==")[-1].split("== Optimized Execution Plan ==")[0]
 
     def _materialize_if_literal(self, table: str, optimized: str) -> str:
