@@ -83,8 +83,9 @@ def endpoint(triton_url: str) -> dict[str, str]:
 
 def model_options(url: str, model: str, **extra: Any) -> TritonOptions:
     """Options of ``model`` at ``url``; keyword arguments are option keys with ``_`` for ``-``."""
-    return TritonOptions.from_map({"endpoint": url, "model-name": model,
-                                   **{k.replace("_", "-"): str(v) for k, v in extra.items()}})
+    return TritonOptions.from_map(
+        {"endpoint": url, "model-name": model, **{k.replace("_", "-"): str(v) for k, v in extra.items()}}
+    )
 
 
 # The classifier model's documented rule (model_repository/classifier): the nearest class mean
@@ -125,8 +126,11 @@ def tenacity_objects(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, int]
 def classifier_triton() -> Iterator[TritonServer]:
     """A Triton of a test's own serving only 'classifier', on a fixed free port so that a
     restart keeps the URL (tests that kill, freeze or restart Triton); stopped at the end."""
-    server = TritonServer(models=["classifier"], http_port=free_port(),
-                          extra_args=["--model-control-mode=explicit", "--load-model=classifier"])
+    server = TritonServer(
+        models=["classifier"],
+        http_port=free_port(),
+        extra_args=["--model-control-mode=explicit", "--load-model=classifier"],
+    )
     server.start()
     try:
         yield server

@@ -30,7 +30,8 @@ import pyflink.table as pyflink_table  # noqa: E402
 
 # Beam's data-plane reader thread sometimes dies with "Multiplexer hanging up" when a job ends.
 pytestmark = pytest.mark.filterwarnings(
-    "ignore:Exception in thread read_grpc_client_inputs:pytest.PytestUnhandledThreadExceptionWarning")
+    "ignore:Exception in thread read_grpc_client_inputs:pytest.PytestUnhandledThreadExceptionWarning"
+)
 DataTypes = pyflink_table.DataTypes
 
 
@@ -59,15 +60,17 @@ class RecordingAsyncFunction(TritonAsyncFunction):
         assert engine is not None and engine.client is not None
         client = engine.client
         await super()._aclose()
-        type(self).records.append({
-            "start_thread": getattr(self, "_start_thread", None),
-            "closed_on": type(threading.current_thread()).__name__,
-            "session_closed": not client.pool_open,
-            "requests": client.stats.requests,
-            "batches": coalescer.batches if coalescer is not None else 0,
-            "rows": engine.stats.rows,
-            "null_rows": engine.stats.null_rows,
-        })
+        type(self).records.append(
+            {
+                "start_thread": getattr(self, "_start_thread", None),
+                "closed_on": type(threading.current_thread()).__name__,
+                "session_closed": not client.pool_open,
+                "requests": client.stats.requests,
+                "batches": coalescer.batches if coalescer is not None else 0,
+                "rows": engine.stats.rows,
+                "null_rows": engine.stats.null_rows,
+            }
+        )
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +79,6 @@ def t_env() -> Any:
     env.get_config().set("parallelism.default", "1")
     configure_async(env, max_concurrent_operations=4096)
     return env
-
 
 
 def collect(table: Any) -> list[tuple[Any, ...]]:
@@ -215,20 +217,28 @@ def test_every_row_gets_its_own_result_nulls_and_coalesced_requests(t_env: Any, 
     n = 3000
     data = [(i, None if i % 97 == 5 else [i] * (1 + i % 3)) for i in range(n)]
     nulls = sum(1 for _, v in data if v is None)
-    table = t_env.from_elements(data, DataTypes.ROW([
-        DataTypes.FIELD("id", DataTypes.BIGINT()),
-        DataTypes.FIELD("v", DataTypes.ARRAY(DataTypes.BIGINT()))]))
-    function = RecordingAsyncFunction(EngineConfig.of(
-        model_options(triton_url, "echo-all-types"), [Column("IN_INT64")],
-        [Column("OUT_INT64", FlinkType.parse("ARRAY<BIGINT>"))]))
+    table = t_env.from_elements(
+        data,
+        DataTypes.ROW(
+            [DataTypes.FIELD("id", DataTypes.BIGINT()), DataTypes.FIELD("v", DataTypes.ARRAY(DataTypes.BIGINT()))]
+        ),
+    )
+    function = RecordingAsyncFunction(
+        EngineConfig.of(
+            model_options(triton_url, "echo-all-types"),
+            [Column("IN_INT64")],
+            [Column("OUT_INT64", FlinkType.parse("ARRAY<BIGINT>"))],
+        )
+    )
     echo = pyflink_table.udf.udf(function, result_type=DataTypes.ARRAY(DataTypes.BIGINT()))
     RecordingAsyncFunction.records.clear()
     rows_before, requests_before = model_stats(triton_url, "echo-all-types")
 
     out = collect(table.select(table.id, echo(table.v).alias("y")))
 
-    rows_done, requests = (b - a for a, b in zip(
-        (rows_before, requests_before), model_stats(triton_url, "echo-all-types")))
+    rows_done, requests = (
+        b - a for a, b in zip((rows_before, requests_before), model_stats(triton_url, "echo-all-types"))
+    )
     assert sorted(i for i, _ in out) == list(range(n))  # none lost, none duplicated
     expected = dict(data)
     wrong = [(i, y) for i, y in out if (None if y is None else list(y)) != expected[i]]
@@ -249,16 +259,27 @@ def test_row_result_for_several_inputs_and_outputs(t_env: Any, triton_url: str) 
     """(f): multi-io through the factory, result type derived from the server: a ROW."""
     n = 200
     data = [(i, None if i == 7 else "x" * (i % 9), [float(i), 1.0, 0.5]) for i in range(n)]
-    table = t_env.from_elements(data, DataTypes.ROW([
-        DataTypes.FIELD("id", DataTypes.BIGINT()), DataTypes.FIELD("t", DataTypes.STRING()),
-        DataTypes.FIELD("v", DataTypes.ARRAY(DataTypes.FLOAT()))]))
-    multi = async_triton_udf({"endpoint": triton_url, "model-name": "multi-io"},
-                             inputs=["ids", "text", "vec"], max_wait_ms=2)
+    table = t_env.from_elements(
+        data,
+        DataTypes.ROW(
+            [
+                DataTypes.FIELD("id", DataTypes.BIGINT()),
+                DataTypes.FIELD("t", DataTypes.STRING()),
+                DataTypes.FIELD("v", DataTypes.ARRAY(DataTypes.FLOAT())),
+            ]
+        ),
+    )
+    multi = async_triton_udf(
+        {"endpoint": triton_url, "model-name": "multi-io"}, inputs=["ids", "text", "vec"], max_wait_ms=2
+    )
     t_env.create_temporary_function("multi_io_async", multi)
     t_env.create_temporary_view("texts", table)
-    out = collect(t_env.sql_query(
-        "SELECT id, r.id_times_two, r.text_upper, r.text_length, r.vec_sum, r.vec_scaled, r.is_long "
-        "FROM (SELECT id, multi_io_async(id, t, v) AS r FROM texts)"))
+    out = collect(
+        t_env.sql_query(
+            "SELECT id, r.id_times_two, r.text_upper, r.text_length, r.vec_sum, r.vec_scaled, r.is_long "
+            "FROM (SELECT id, multi_io_async(id, t, v) AS r FROM texts)"
+        )
+    )
     assert len(out) == n
     for i, doubled, upper, length, vec_sum, scaled, is_long in out:
         if i == 7:
@@ -275,11 +296,18 @@ def test_default_value_replaces_exactly_the_failed_requests_rows(t_env: Any, fau
     fault.actions = [("status", 503, "overloaded")]
     n = 40
     data = [(i, None if i == 3 else [float(i), float(i)]) for i in range(n)]
-    table = t_env.from_elements(data, DataTypes.ROW([
-        DataTypes.FIELD("id", DataTypes.BIGINT()), DataTypes.FIELD("x", DataTypes.ARRAY(DataTypes.FLOAT()))]))
-    f = async_triton_udf({"endpoint": fault.url, "model-name": "m", "default-value": "[-1]",
-                          "max-retries": "0"},
-                         result_type="ARRAY<FLOAT>", max_batch_rows=8, max_wait_ms=20)
+    table = t_env.from_elements(
+        data,
+        DataTypes.ROW(
+            [DataTypes.FIELD("id", DataTypes.BIGINT()), DataTypes.FIELD("x", DataTypes.ARRAY(DataTypes.FLOAT()))]
+        ),
+    )
+    f = async_triton_udf(
+        {"endpoint": fault.url, "model-name": "m", "default-value": "[-1]", "max-retries": "0"},
+        result_type="ARRAY<FLOAT>",
+        max_batch_rows=8,
+        max_wait_ms=20,
+    )
     out = dict(collect(table.select(table.id, f(table.x))))
     assert len(out) == n and out[3] is None
     defaults = sorted(i for i, y in out.items() if y is not None and list(y) == [-1.0])
@@ -290,14 +318,16 @@ def test_default_value_replaces_exactly_the_failed_requests_rows(t_env: Any, fau
     assert len(fault.infer_requests) < n - 1  # coalesced here too
 
 
-def test_failure_without_default_fails_the_job_naming_model_and_endpoint(
-        t_env: Any, fault: FaultServer) -> None:
+def test_failure_without_default_fails_the_job_naming_model_and_endpoint(t_env: Any, fault: FaultServer) -> None:
     """(e): no default-value: the client's error fails the job."""
     fault.actions = [("status", 503, "overloaded")] * 100
-    table = t_env.from_elements([(i, [float(i)]) for i in range(5)], DataTypes.ROW([
-        DataTypes.FIELD("id", DataTypes.BIGINT()), DataTypes.FIELD("x", DataTypes.ARRAY(DataTypes.FLOAT()))]))
-    f = async_triton_udf({"endpoint": fault.url, "model-name": "m", "max-retries": "0"},
-                         result_type="ARRAY<FLOAT>")
+    table = t_env.from_elements(
+        [(i, [float(i)]) for i in range(5)],
+        DataTypes.ROW(
+            [DataTypes.FIELD("id", DataTypes.BIGINT()), DataTypes.FIELD("x", DataTypes.ARRAY(DataTypes.FLOAT()))]
+        ),
+    )
+    f = async_triton_udf({"endpoint": fault.url, "model-name": "m", "max-retries": "0"}, result_type="ARRAY<FLOAT>")
     with pytest.raises(Exception) as info:
         collect(table.select(table.id, f(table.x)))
     text = str(info.value)
@@ -307,7 +337,7 @@ def test_failure_without_default_fails_the_job_naming_model_and_endpoint(
 
 # -- FLINK-39532 in a separate Python worker process ----------------------------------------
 
-_DRIVER = r'''
+_DRIVER = r"""
 import json, os, sys
 from pyflink.table import DataTypes, EnvironmentSettings, TableEnvironment
 from pyflink.table.udf import udf
@@ -332,16 +362,25 @@ print("RESULT " + json.dumps({
     "ids": sorted(i for i, _, _ in rows),
     "wrong": sum(1 for i, y, _ in rows if y != [i]),
 }))
-'''
+"""
 
 
 # The environment before any job ran: PyFlink's loopback worker sets variables in this process
 # (PYFLINK_GATEWAY_DISABLED, PYTHON_LOOPBACK_SERVER_ADDRESS, ...) that would break a new driver.
 _ENV_AT_IMPORT = dict(os.environ)
-_PYFLINK_RUNTIME_VARS = ("PYFLINK_GATEWAY_DISABLED", "PYFLINK_GATEWAY_PORT", "PYTHON_LOOPBACK_SERVER_ADDRESS",
-                         "_PYFLINK_CONN_INFO_PATH", "_PYTHON_WORKER_MEMORY_LIMIT", "BOOT_LOG_DIR",
-                         "SEMI_PERSISTENT_DIRECTORY", "WORKER_ID", "PIPELINE_OPTIONS",
-                         "LOGGING_API_SERVICE_DESCRIPTOR", "CONTROL_API_SERVICE_DESCRIPTOR")
+_PYFLINK_RUNTIME_VARS = (
+    "PYFLINK_GATEWAY_DISABLED",
+    "PYFLINK_GATEWAY_PORT",
+    "PYTHON_LOOPBACK_SERVER_ADDRESS",
+    "_PYFLINK_CONN_INFO_PATH",
+    "_PYTHON_WORKER_MEMORY_LIMIT",
+    "BOOT_LOG_DIR",
+    "SEMI_PERSISTENT_DIRECTORY",
+    "WORKER_ID",
+    "PIPELINE_OPTIONS",
+    "LOGGING_API_SERVICE_DESCRIPTOR",
+    "CONTROL_API_SERVICE_DESCRIPTOR",
+)
 
 
 def test_flink_39532_patch_is_in_effect_in_a_separate_worker_and_needed(triton_url: str) -> None:
@@ -357,15 +396,19 @@ def test_flink_39532_patch_is_in_effect_in_a_separate_worker_and_needed(triton_u
         if not patched:
             env[PATCH_ENV] = "1"
         procs[patched] = subprocess.Popen(
-            [sys.executable, "-c", _DRIVER, triton_url, str(n)], env=env, text=True,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            [sys.executable, "-c", _DRIVER, triton_url, str(n)],
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
     results = {}
     try:
         for patched, proc in procs.items():
             output, _ = proc.communicate(timeout=300)
             lines = [line for line in output.splitlines() if line.startswith("RESULT ")]
             assert proc.returncode == 0 and lines, output[-3000:]
-            results[patched] = json.loads(lines[-1][len("RESULT "):])
+            results[patched] = json.loads(lines[-1][len("RESULT ") :])
     finally:
         for proc in procs.values():
             if proc.poll() is None:

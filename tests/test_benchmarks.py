@@ -18,21 +18,45 @@ from pyflink_triton.server import TritonServer
 from .conftest import clean_env
 
 ROOT = Path(__file__).resolve().parent.parent
-CLIENT_CONTENDERS = {"perf_analyzer", "TritonClient (ours)", "TritonClient (ours, httptools)",
-                     "tritonclient.http.aio"}
-OTHER_CONTENDERS = {"Java provider pattern (emulated)", "no UDF", "zero pandas UDF", "ML_PREDICT default",
-                    "ML_PREDICT", "triton_udf", "ML_PREDICT async", "per-row tritonclient UDF"}
+CLIENT_CONTENDERS = {"perf_analyzer", "TritonClient (ours)", "TritonClient (ours, httptools)", "tritonclient.http.aio"}
+OTHER_CONTENDERS = {
+    "Java provider pattern (emulated)",
+    "no UDF",
+    "zero pandas UDF",
+    "ML_PREDICT default",
+    "ML_PREDICT",
+    "triton_udf",
+    "ML_PREDICT async",
+    "per-row tritonclient UDF",
+}
 CLIENT_POINTS = {(rows, conc) for rows in (1, 64, 1024) for conc in (1, 4)}
-TARGET_KEYS = {"predict_vs_zero", "default_vs_best", "ours_vs_aio", "ours_vs_perf_analyzer",
-               "lean_vs_aio", "lean_vs_perf_analyzer", "async_vs_java", "memory_flat"}
+TARGET_KEYS = {
+    "predict_vs_zero",
+    "default_vs_best",
+    "ours_vs_aio",
+    "ours_vs_perf_analyzer",
+    "lean_vs_aio",
+    "lean_vs_perf_analyzer",
+    "async_vs_java",
+    "memory_flat",
+}
 
 
 def run_tiny(triton_server: TritonServer, out: Path) -> dict[str, Any]:
     command = [
-        sys.executable, "benchmarks/run.py", "--tiny",
-        "--url", triton_server.url, "--triton-pid", str(triton_server.pid),
-        "--output", str(out / "BENCHMARKS.md"), "--json", str(out / "results.json"),
-        "--plot", str(out / "rows_per_s.png"),
+        sys.executable,
+        "benchmarks/run.py",
+        "--tiny",
+        "--url",
+        triton_server.url,
+        "--triton-pid",
+        str(triton_server.pid),
+        "--output",
+        str(out / "BENCHMARKS.md"),
+        "--json",
+        str(out / "results.json"),
+        "--plot",
+        str(out / "rows_per_s.png"),
     ]
     done = subprocess.run(command, cwd=ROOT, env=clean_env(), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
@@ -40,7 +64,8 @@ def run_tiny(triton_server: TritonServer, out: Path) -> dict[str, Any]:
 
 
 def test_tiny_run_measures_every_contender_and_reports_every_target(
-        triton_server: TritonServer, tmp_path: Path) -> None:
+    triton_server: TritonServer, tmp_path: Path
+) -> None:
     results = run_tiny(triton_server, tmp_path)
     points = [p for p in results["points"] if p["workload"] == "classifier"]
     seen = {p["contender"] for p in points}

@@ -9,9 +9,21 @@ import sys
 import pyflink_triton
 
 USER_NAMES = {
-    "triton_udf", "async_triton_udf", "configure_inference", "configure_async", "TritonSql",
-    "predict", "TritonProvider", "TritonOptions", "TritonClient", "TritonServer", "TritonError",
-    "TritonConfigError", "TritonSchemaError", "TritonServerError", "TritonTimeoutError",
+    "triton_udf",
+    "async_triton_udf",
+    "configure_inference",
+    "configure_async",
+    "TritonSql",
+    "predict",
+    "TritonProvider",
+    "TritonOptions",
+    "TritonClient",
+    "TritonServer",
+    "TritonError",
+    "TritonConfigError",
+    "TritonSchemaError",
+    "TritonServerError",
+    "TritonTimeoutError",
 }
 
 

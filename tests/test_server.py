@@ -262,9 +262,11 @@ def test_a_model_that_fails_to_load_gives_the_log_tail_and_no_process(tmp_path: 
     repository = _small_repository(tmp_path, "classifier")
     broken = repository / "broken-model"
     (broken / "1").mkdir(parents=True)
-    (broken / "config.pbtxt").write_text('name: "broken-model"\nbackend: "python"\nmax_batch_size: 0\n'
-                                         'input [ { name: "x" data_type: TYPE_FP32 dims: [ 1 ] } ]\n'
-                                         'output [ { name: "y" data_type: TYPE_FP32 dims: [ 1 ] } ]\n')
+    (broken / "config.pbtxt").write_text(
+        'name: "broken-model"\nbackend: "python"\nmax_batch_size: 0\n'
+        'input [ { name: "x" data_type: TYPE_FP32 dims: [ 1 ] } ]\n'
+        'output [ { name: "y" data_type: TYPE_FP32 dims: [ 1 ] } ]\n'
+    )
     (broken / "1" / "model.py").write_text(
         "class TritonPythonModel:\n"
         "    def initialize(self, args):\n"
@@ -323,9 +325,7 @@ def test_a_taken_http_port_is_a_clear_error(tmp_path: Path) -> None:
     assert _processes_mentioning(str(repository)) == []
 
 
-def test_picked_ports_taken_by_someone_else_are_picked_again(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_picked_ports_taken_by_someone_else_are_picked_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _needs_binary()
     repository = _small_repository(tmp_path, "classifier")
     squatter = socket.socket()

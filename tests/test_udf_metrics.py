@@ -81,8 +81,17 @@ def test_metrics_follow_the_work_done(triton_url: str) -> None:
     finally:
         fn.close()
     g = ctx.group.children["triton"]
-    assert g.counters == {"requests": 4, "rows": 7, "batches": 2, "failures": 0, "retries": 0,
-                          "fallbacks": 0, "failedRows": 0, "nullRows": 1, "breakerRejections": 0}
+    assert g.counters == {
+        "requests": 4,
+        "rows": 7,
+        "batches": 2,
+        "failures": 0,
+        "retries": 0,
+        "fallbacks": 0,
+        "failedRows": 0,
+        "nullRows": 1,
+        "breakerRejections": 0,
+    }
     assert len(g.distributions["requestLatencyMs"]) == 4
     assert all(v >= 0 for v in g.distributions["requestLatencyMs"])
     assert g.gauges["circuitBreakerState"]() == 0 and g.gauges["rowsInFlight"]() == 0
@@ -116,6 +125,15 @@ def test_async_mode_counts_the_same_metrics_through_gauge_reads(triton_url: str)
     g = ctx.group.children["triton"]
     assert set(g.counters) == set(COUNTERS) and all(v == 0 for v in g.counters.values())
     assert g.gauges["rowsInFlight"]() == 0  # a gauge read reports the counters
-    assert g.counters == {"requests": 3, "rows": 6, "batches": 1, "failures": 0, "retries": 0,
-                          "fallbacks": 0, "failedRows": 0, "nullRows": 1, "breakerRejections": 0}
+    assert g.counters == {
+        "requests": 3,
+        "rows": 6,
+        "batches": 1,
+        "failures": 0,
+        "retries": 0,
+        "fallbacks": 0,
+        "failedRows": 0,
+        "nullRows": 1,
+        "breakerRejections": 0,
+    }
     assert len(g.distributions["requestLatencyMs"]) == 3

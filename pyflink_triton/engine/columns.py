@@ -84,8 +84,9 @@ def null_mask(column: pd.Series[Any] | pd.DataFrame) -> npt.NDArray[Any]:
         return column.isna().any(axis=1).to_numpy()
     arrow = _arrow_list(column)
     if arrow is not None:
-        return np.zeros(len(arrow), dtype=bool) if not arrow.null_count else \
-            arrow.is_null().to_numpy(zero_copy_only=False)
+        return (
+            np.zeros(len(arrow), dtype=bool) if not arrow.null_count else arrow.is_null().to_numpy(zero_copy_only=False)
+        )
     return column.isna().to_numpy()
 
 
@@ -134,8 +135,11 @@ def _numeric(values: npt.NDArray[Any], spec: TensorSpec) -> npt.NDArray[Any]:
         low, high = (info.min, info.max + 1) if values.dtype.kind == "f" else (info.min, info.max)
         too_big = values.max() >= high if values.dtype.kind == "f" else values.max() > high
         if values.min() < low or too_big:
-            hint = (" (a BIGINT batch with NULLs reaches pandas as float64, exact only up to "
-                    "2**53)" if values.dtype.kind == "f" else "")
+            hint = (
+                " (a BIGINT batch with NULLs reaches pandas as float64, exact only up to 2**53)"
+                if values.dtype.kind == "f"
+                else ""
+            )
             raise TritonSchemaError(
                 f"input '{spec.name}' ({spec.datatype}) got values outside [{info.min}, {info.max}]{hint}"
             )
@@ -152,8 +156,7 @@ def _array_tensor(column: pd.Series[Any], spec: TensorSpec, batched: bool, fill_
     lengths = array_lengths(values) if values is not None else _arrow_lengths(arrow)
     if want >= 0 and len(lengths) and (lengths != want).any():
         raise TritonSchemaError(
-            f"input '{spec.name}' takes arrays of {want} elements; a row has "
-            f"{lengths[lengths != want][0]}"
+            f"input '{spec.name}' takes arrays of {want} elements; a row has {lengths[lengths != want][0]}"
         )
     stacked = _arrow_stack(arrow, lengths) if arrow is not None else None
     if stacked is None:
@@ -228,15 +231,11 @@ def to_column(array: npt.NDArray[Any], spec: TensorSpec, rows: int) -> list[Any]
     """
     ftype = spec.flink_type
     if array.ndim == 0 or array.shape[0] != rows:
-        raise TritonSchemaError(
-            f"output '{spec.name}' has shape {list(array.shape)}, expected {rows} rows"
-        )
+        raise TritonSchemaError(f"output '{spec.name}' has shape {list(array.shape)}, expected {rows} rows")
     if not ftype.is_array:
         flat = array.reshape(rows, -1)
         if flat.shape[1] != 1:
-            raise TritonSchemaError(
-                f"output '{spec.name}' holds {flat.shape[1]} values a row; declare it as an ARRAY"
-            )
+            raise TritonSchemaError(f"output '{spec.name}' holds {flat.shape[1]} values a row; declare it as an ARRAY")
         return _scalars(flat[:, 0], ftype, spec.name)
     element = ftype.scalar
     per_row = array.reshape(rows, -1)
@@ -252,12 +251,13 @@ def _scalars(values: npt.NDArray[Any], ftype: FlinkType, name: str) -> list[Any]
         if values.dtype != object:
             raise TritonSchemaError(f"output '{name}' is {values.dtype}, not text")
         try:
-            return [v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in values.tolist()] \
-                if values.ndim == 1 else values
+            return (
+                [v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in values.tolist()]
+                if values.ndim == 1
+                else values
+            )
         except UnicodeDecodeError:
-            raise TritonSchemaError(
-                f"output '{name}' holds bytes that are not UTF-8; declare it as BYTES"
-            ) from None
+            raise TritonSchemaError(f"output '{name}' holds bytes that are not UTF-8; declare it as BYTES") from None
     if root == "BYTES":
         return [bytes(v) for v in values.tolist()]
     target = NUMPY_DTYPES[root]

@@ -178,8 +178,7 @@ class Outcomes:
             results = per_output[0]
         else:
             results = [
-                None if all(v is None for v in fields) and not self._row_present(i)
-                else make_row(*fields)
+                None if all(v is None for v in fields) and not self._row_present(i) else make_row(*fields)
                 for i, fields in enumerate(zip(*per_output))
             ]
         for p, error in self._errors.items():

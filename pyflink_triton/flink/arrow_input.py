@@ -67,4 +67,3 @@ def _keeping_arrow(original: Callable[..., list[Any]]) -> Callable[..., list[Any
 
     setattr(arrow_to_pandas, _MARK, True)
     return arrow_to_pandas
-

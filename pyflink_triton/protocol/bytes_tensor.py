@@ -94,9 +94,7 @@ def _join_str(items: list[Any], name: str) -> tuple[bytes, npt.NDArray[Any]] | N
     try:
         data = joined.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise TritonSchemaError(
-            f"BYTES tensor {name!r}: a string cannot be encoded as UTF-8 ({exc.reason})"
-        ) from None
+        raise TritonSchemaError(f"BYTES tensor {name!r}: a string cannot be encoded as UTF-8 ({exc.reason})") from None
     lengths = _lengths(items)
     if len(data) != len(joined):
         lengths = _utf8_lengths(joined, lengths)
@@ -182,9 +180,7 @@ def decode_bytes_section(buf: bytes, start: int, end: int, count: int, name: str
             raise TritonProtocolError(f"BYTES output {name!r}: {size} bytes for 0 elements")
         return np.empty(0, dtype=object)
     if size < 4 * count:
-        raise TritonProtocolError(
-            f"BYTES output {name!r}: {size} bytes cannot hold {count} elements (truncated)"
-        )
+        raise TritonProtocolError(f"BYTES output {name!r}: {size} bytes cannot hold {count} elements (truncated)")
     out = np.empty(count, dtype=object)  # only now: a shape alone must not allocate terabytes
     if not _fill_fixed_width(out, buf, start, end):
         out[:] = _variable_width(buf, start, end, count, name)
@@ -207,9 +203,7 @@ def _fill_fixed_width(out: npt.NDArray[Any], buf: bytes, start: int, end: int) -
         out.fill(b"")
     else:
         # "V" items come back as bytes, NULs included ("S" would strip them)
-        out[:] = np.ndarray(
-            (count,), f"V{first}", buffer=buf, offset=start + 4, strides=(stride,)
-        ).tolist()
+        out[:] = np.ndarray((count,), f"V{first}", buffer=buf, offset=start + 4, strides=(stride,)).tolist()
     return True
 
 
@@ -230,7 +224,5 @@ def _variable_width(buf: bytes, start: int, end: int, count: int, name: str) -> 
     if offset > end:
         raise TritonProtocolError(f"BYTES output {name!r}: element data truncated")
     if offset < end:
-        raise TritonProtocolError(
-            f"BYTES output {name!r}: {end - offset} bytes left after {count} elements"
-        )
+        raise TritonProtocolError(f"BYTES output {name!r}: {end - offset} bytes left after {count} elements")
     return values

@@ -77,8 +77,7 @@ _NUMPY: dict[str, np.dtype[Any]] = {
 DATATYPES: tuple[str, ...] = tuple(_NUMPY)
 
 _WIRE_SIZE: dict[str, int | None] = {
-    name: (None if name == BYTES else 2 if name == BF16 else dt.itemsize)
-    for name, dt in _NUMPY.items()
+    name: (None if name == BYTES else 2 if name == BF16 else dt.itemsize) for name, dt in _NUMPY.items()
 }
 
 # numpy (kind, itemsize) -> wire name; BF16 is never inferred, only declared

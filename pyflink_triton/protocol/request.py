@@ -98,9 +98,7 @@ def _json_header(
         raise TritonSchemaError(f"request cannot be encoded as JSON: {exc}") from None
 
 
-def _encode_inputs(
-    inputs: Sequence[Tensor], binary: bool
-) -> tuple[list[dict[str, Any]], list[memoryview], bool]:
+def _encode_inputs(inputs: Sequence[Tensor], binary: bool) -> tuple[list[dict[str, Any]], list[memoryview], bool]:
     """The header's input entries, the binary chunks, and whether any input went binary."""
     entries: list[dict[str, Any]] = []
     chunks: list[memoryview] = []
@@ -131,19 +129,14 @@ def _encode_inputs(
     return entries, chunks, has_binary
 
 
-def _requested_outputs(
-    outputs: Sequence[str], binary: bool, binary_outputs: Collection[str]
-) -> list[dict[str, Any]]:
+def _requested_outputs(outputs: Sequence[str], binary: bool, binary_outputs: Collection[str]) -> list[dict[str, Any]]:
     names = list(outputs)
     if len(set(names)) != len(names):
         raise TritonSchemaError(f"an output is requested twice: {names}")
     for name in names:
         if not isinstance(name, str) or not name:
             raise TritonSchemaError(f"output names must be non-empty strings, got {name!r}")
-    return [
-        {"name": name, "parameters": {"binary_data": binary or name in binary_outputs}}
-        for name in names
-    ]
+    return [{"name": name, "parameters": {"binary_data": binary or name in binary_outputs}} for name in names]
 
 
 def _binary_payload(tensor: Tensor, data: npt.NDArray[Any]) -> npt.NDArray[Any]:
@@ -202,9 +195,7 @@ def _content_encoding(compression: str | None, level: int) -> str | None:
             option="compression",
         )
     if not isinstance(level, int) or not -1 <= level <= 9:
-        raise TritonConfigError(
-            f"compression level must be -1..9, got {level!r}", option="compression-level"
-        )
+        raise TritonConfigError(f"compression level must be -1..9, got {level!r}", option="compression-level")
     return kind
 
 

@@ -185,8 +185,7 @@ def _decode_outputs(
             ) from None
     if position != len(body):
         raise TritonProtocolError(
-            f"{len(body) - position} bytes left after the binary outputs "
-            f"(wrong header length or binary_data_size)"
+            f"{len(body) - position} bytes left after the binary outputs (wrong header length or binary_data_size)"
         )
     return outputs
 
@@ -205,13 +204,9 @@ def _describe_output(entry: Any, seen: Mapping[str, Any]) -> _Output:
             raise TritonSchemaError(f"datatype {datatype!r} is not a string")
         dtype = numpy_dtype(datatype)
     except TritonSchemaError:
-        raise TritonProtocolError(
-            f"output {name!r}: unknown datatype {_snippet(repr(datatype))}"
-        ) from None
+        raise TritonProtocolError(f"output {name!r}: unknown datatype {_snippet(repr(datatype))}") from None
     shape = entry.get("shape")
-    if not isinstance(shape, list) or not all(
-        isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
-    ):
+    if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
         raise TritonProtocolError(f"output {name!r}: invalid shape {_snippet(repr(shape))}")
     params = entry.get("parameters")
     size = params.get("binary_data_size") if isinstance(params, dict) else None
@@ -225,8 +220,7 @@ def _json_output(entry: Mapping[str, Any], output: _Output) -> npt.NDArray[Any]:
     data = entry.get("data")
     if data is None:
         raise TritonProtocolError(
-            f"output {name!r} has neither data nor binary_data_size "
-            f"(outputs in shared memory are not supported)"
+            f"output {name!r} has neither data nor binary_data_size (outputs in shared memory are not supported)"
         )
     if not isinstance(data, list):
         raise TritonProtocolError(f"output {name!r}: data is not a list")
@@ -240,13 +234,9 @@ def _json_output(entry: Mapping[str, Any], output: _Output) -> npt.NDArray[Any]:
         else:
             array = _json_numbers(data, output)
     except (AttributeError, TypeError, ValueError, OverflowError) as exc:
-        raise TritonProtocolError(
-            f"output {name!r}: data does not match {datatype}: {_snippet(str(exc))}"
-        ) from None
+        raise TritonProtocolError(f"output {name!r}: data does not match {datatype}: {_snippet(str(exc))}") from None
     if array.size != output.count:
-        raise TritonProtocolError(
-            f"output {name!r}: {array.size} data elements for shape {output.shape}"
-        )
+        raise TritonProtocolError(f"output {name!r}: {array.size} data elements for shape {output.shape}")
     return array
 
 
@@ -325,8 +315,7 @@ def _binary_output(body: bytes, start: int, nbytes: int, output: _Output) -> npt
     end = start + nbytes
     if end > len(body):
         raise TritonProtocolError(
-            f"output {name!r}: needs {nbytes} binary bytes, "
-            f"{max(len(body) - start, 0)} left in the body (truncated)"
+            f"output {name!r}: needs {nbytes} binary bytes, {max(len(body) - start, 0)} left in the body (truncated)"
         )
     if datatype == BYTES:
         return decode_bytes_section(body, start, end, count, name)

@@ -35,9 +35,7 @@ class Tensor:
             raise TritonSchemaError(f"tensor name must be a non-empty string, got {self.name!r}")
         numpy_dtype(self.datatype)
         if not isinstance(self.data, np.ndarray):
-            raise TritonSchemaError(
-                f"tensor {self.name!r}: data must be a numpy array, got {type(self.data).__name__}"
-            )
+            raise TritonSchemaError(f"tensor {self.name!r}: data must be a numpy array, got {type(self.data).__name__}")
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -87,9 +85,7 @@ def coerce(name: str, array: npt.NDArray[Any], datatype: str) -> npt.NDArray[Any
     if datatype == BYTES:
         if source.kind in "OUS":
             return array
-        raise TritonSchemaError(
-            f"tensor {name!r}: {source} data cannot be sent as BYTES; pass str or bytes elements"
-        )
+        raise TritonSchemaError(f"tensor {name!r}: {source} data cannot be sent as BYTES; pass str or bytes elements")
     if source == target:
         return array
     _check_castable(name, array, datatype)
@@ -103,13 +99,9 @@ def coerce(name: str, array: npt.NDArray[Any], datatype: str) -> npt.NDArray[Any
                 or np.array_equal(converted.astype(source), array)
             )
     except (TypeError, ValueError, OverflowError) as exc:
-        raise TritonSchemaError(
-            f"tensor {name!r}: {source} data cannot be sent as {datatype}: {exc}"
-        ) from None
+        raise TritonSchemaError(f"tensor {name!r}: {source} data cannot be sent as {datatype}: {exc}") from None
     if not exact:
-        raise TritonSchemaError(
-            f"tensor {name!r}: values do not fit {datatype} (out of range, fractional or NaN)"
-        )
+        raise TritonSchemaError(f"tensor {name!r}: values do not fit {datatype} (out of range, fractional or NaN)")
     return converted
 
 
@@ -119,9 +111,7 @@ def _check_castable(name: str, array: npt.NDArray[Any], datatype: str) -> None:
     if source.kind == "O":
         for value in array.flat:
             if value is None or isinstance(value, (str, bytes, bytearray)):
-                raise TritonSchemaError(
-                    f"tensor {name!r}: {type(value).__name__} element cannot be sent as {datatype}"
-                )
+                raise TritonSchemaError(f"tensor {name!r}: {type(value).__name__} element cannot be sent as {datatype}")
     elif source.kind not in _NUMPY_KINDS:
         raise TritonSchemaError(f"tensor {name!r}: {source} data cannot be sent as {datatype}")
 

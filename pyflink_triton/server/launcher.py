@@ -254,9 +254,7 @@ class TritonServer:
             )
         # Lets a later start tell a dead owner's still-running server from an abandoned temp dir.
         (workdir / process.PID_FILE).write_text(str(self._process.pid))
-        self._finalizer = weakref.finalize(
-            self, process.cleanup, self._process, workdir, self._shm_prefix, 10.0
-        )
+        self._finalizer = weakref.finalize(self, process.cleanup, self._process, workdir, self._shm_prefix, 10.0)
 
     def _command(self, tree: Path, backend_directory: Path, models: Sequence[str]) -> list[str]:
         """The ``tritonserver`` command line for the picked ports (extra_args last, so they win)."""

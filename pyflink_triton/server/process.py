@@ -154,9 +154,7 @@ def _remove_shared_memory(owned: Callable[[str], bool]) -> None:
                 os.unlink(os.path.join(_SHM_DIR, name))
 
 
-def cleanup(
-    process: subprocess.Popen[bytes] | None, workdir: Path | None, shm_prefix: str, timeout_s: float
-) -> None:
+def cleanup(process: subprocess.Popen[bytes] | None, workdir: Path | None, shm_prefix: str, timeout_s: float) -> None:
     """Stop the process we started, then remove what it left (also run by the finalizer at exit)."""
     if process is not None:
         _terminate(process, timeout_s)

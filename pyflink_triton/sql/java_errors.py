@@ -23,7 +23,8 @@ def java_message(exc: BaseException) -> str:
                 cause = cause.getCause()
             if message:
                 return _python_error_line(message) or (
-                    message.strip().splitlines()[0] if "\n\tat " in message else message.strip())
+                    message.strip().splitlines()[0] if "\n\tat " in message else message.strip()
+                )
         except Exception:  # the gateway may be gone: fall back to the text
             pass
     text = str(exc)
@@ -37,8 +38,15 @@ def java_message(exc: BaseException) -> str:
     return lines[0] if lines else repr(exc)
 
 
-_INTERNAL = ("IndexOutOfBoundsException", "ArrayIndexOutOfBoundsException", "NullPointerException",
-             "ClassCastException", "IllegalStateException", "AssertionError", "UnsupportedOperationException")
+_INTERNAL = (
+    "IndexOutOfBoundsException",
+    "ArrayIndexOutOfBoundsException",
+    "NullPointerException",
+    "ClassCastException",
+    "IllegalStateException",
+    "AssertionError",
+    "UnsupportedOperationException",
+)
 
 
 def internal_error(exc: BaseException) -> bool:

@@ -16,8 +16,16 @@ from typing import cast
 
 from ..errors import TritonConfigError
 
-__all__ = ["Kind", "Token", "tokenize", "split_statements", "complete_statements", "is_insert",
-           "unquote_identifier", "string_value"]
+__all__ = [
+    "Kind",
+    "Token",
+    "tokenize",
+    "split_statements",
+    "complete_statements",
+    "is_insert",
+    "unquote_identifier",
+    "string_value",
+]
 
 
 class Kind(Enum):
@@ -111,13 +119,17 @@ def complete_statements(text: str) -> tuple[list[str], str]:
     for tok in tokenize(text):
         if tok.trivia:
             continue
-        if tok.is_word("BEGIN") and len(meaningful) >= 2 and meaningful[-1].is_word("SET") \
-                and meaningful[-2].is_word("STATEMENT"):
+        if (
+            tok.is_word("BEGIN")
+            and len(meaningful) >= 2
+            and meaningful[-1].is_word("SET")
+            and meaningful[-2].is_word("STATEMENT")
+        ):
             in_set = True
         elif in_set and tok.is_word("END"):
             in_set = False
         if tok.text == ";" and not in_set:
-            statement = text[start:tok.start]
+            statement = text[start : tok.start]
             if _has_content(statement):
                 statements.append(statement.strip())
             start = tok.end
@@ -130,9 +142,12 @@ def complete_statements(text: str) -> tuple[list[str], str]:
 def is_insert(statement: str) -> bool:
     """Whether a statement submits a job that writes to sinks (INSERT, a statement set)."""
     words = [t.upper for t in tokenize(statement) if not t.trivia][:3]
-    return bool(words) and (words[0] == "INSERT" or words[:2] == ["EXECUTE", "STATEMENT"]
-                            or words[:3] == ["BEGIN", "STATEMENT", "SET"]
-                            or (words[0] == "EXECUTE" and words[1:2] == ["INSERT"]))
+    return bool(words) and (
+        words[0] == "INSERT"
+        or words[:2] == ["EXECUTE", "STATEMENT"]
+        or words[:3] == ["BEGIN", "STATEMENT", "SET"]
+        or (words[0] == "EXECUTE" and words[1:2] == ["INSERT"])
+    )
 
 
 def _has_content(text: str) -> bool:

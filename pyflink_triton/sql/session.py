@@ -120,8 +120,11 @@ class TritonSql:
                 call = dataclasses.replace(call, table=query, table_is_query=True)
             return call
 
-        return rewrite_predict_calls(statement, lambda call: self._render(own_table(call), statement),
-                                     lambda call: self._malformed(own_table(call), statement))
+        return rewrite_predict_calls(
+            statement,
+            lambda call: self._render(own_table(call), statement),
+            lambda call: self._malformed(own_table(call), statement),
+        )
 
     # -- models ---------------------------------------------------------------------------
 
@@ -155,18 +158,23 @@ class TritonSql:
         if self.check_models:
             self._check_against_server(name, parsed, declared["INPUT"], declared["OUTPUT"])
 
-    def _check_against_server(self, name: str, options: TritonOptions, inputs: list[Column],
-                              outputs: list[Column]) -> None:
+    def _check_against_server(
+        self, name: str, options: TritonOptions, inputs: list[Column], outputs: list[Column]
+    ) -> None:
         """The declared INPUT/OUTPUT columns against the model's metadata, when the server
         answers; an unreachable server is not an error here (the function checks again when
         it opens)."""
-        quick = options.replace(timeout_s=min(options.timeout_s, _CHECK_TIMEOUT_S), max_retries=0,
-                                health_check_enabled=False)
+        quick = options.replace(
+            timeout_s=min(options.timeout_s, _CHECK_TIMEOUT_S), max_retries=0, health_check_enabled=False
+        )
         try:
             fetch_binding(quick, inputs or None, outputs or None)
         except TritonTransportError as exc:
-            log.warning("CREATE MODEL %s: the server did not answer (%s); its types are checked "
-                        "when a job opens the model", name, exc)
+            log.warning(
+                "CREATE MODEL %s: the server did not answer (%s); its types are checked when a job opens the model",
+                name,
+                exc,
+            )
         except TritonError as exc:
             raise TritonConfigError(f"CREATE MODEL {name}: {exc.message}") from None
 
@@ -186,7 +194,7 @@ class TritonSql:
         if info is None or not info.is_triton:
             return
         options = dict(info.options)
-        inner = tokens[j + 1:]
+        inner = tokens[j + 1 :]
         if tokens[j].is_word("SET"):
             options.update(option_pairs(inner))
         else:
@@ -207,8 +215,10 @@ class TritonSql:
             raise TritonConfigError(f"Object '{unquote_identifier(call.model)}' not found")
         if info is not None and own and not info.is_triton:  # no provider of Flink's could run it here
             provider = info.options.get("provider", "")
-            raise TritonConfigError(f"{requires('model_ddl', f'ML_PREDICT with provider {provider!r}')}, "
-                                    f"and {info.name} is not a triton model")
+            raise TritonConfigError(
+                f"{requires('model_ddl', f'ML_PREDICT with provider {provider!r}')}, "
+                f"and {info.name} is not a triton model"
+            )
         if info is None or not info.is_triton:
             return None  # Flink reports unknown models, and runs other providers itself
         table = self._input_table(call)
@@ -245,10 +255,10 @@ class TritonSql:
         if len(outputs) == 1:
             return f"(SELECT *, {call_sql} AS {quote_identifier(outputs[0][1])} FROM {table})"
         fields = ", ".join(
-            f"`__triton_t`.`__triton_r`.{quote_identifier(o)} AS {quote_identifier(a)}" for o, a in outputs)
+            f"`__triton_t`.`__triton_r`.{quote_identifier(o)} AS {quote_identifier(a)}" for o, a in outputs
+        )
         inputs = ", ".join(f"`__triton_t`.{quote_identifier(c)}" for c, _ in columns)
-        return (f"(SELECT {inputs}, {fields} FROM "
-                f"(SELECT *, {call_sql} AS `__triton_r` FROM {table}) AS `__triton_t`)")
+        return f"(SELECT {inputs}, {fields} FROM (SELECT *, {call_sql} AS `__triton_r` FROM {table}) AS `__triton_t`)"
 
     def _malformed(self, call: PredictCall, statement: str) -> bool:
         """A call our parser cannot read: Flink's message about it when it has one; True (leave
@@ -284,23 +294,29 @@ class TritonSql:
             if "model provider" in message or "ModelProviderFactory" in message or internal_error(exc):
                 return
             raise TritonConfigError(
-                statement_positions(message, probe, len("SELECT * FROM "), call, table, statement)) from None
+                statement_positions(message, probe, len("SELECT * FROM "), call, table, statement)
+            ) from None
 
     def _validate_call(self, call: PredictCall, table: str, info: ModelInfo) -> None:
         """Flink 2.3's checks of a call, in its words, for a Flink that has no ML_PREDICT."""
         columns = self._table_columns(table)
         if len(call.descriptor) != len(info.inputs):
-            raise TritonConfigError(f"Number of descriptor columns ({len(call.descriptor)}) does not match "
-                                    f"model input size ({len(info.inputs)}).")
+            raise TritonConfigError(
+                f"Number of descriptor columns ({len(call.descriptor)}) does not match "
+                f"model input size ({len(info.inputs)})."
+            )
         types = dict(columns)
         for position, (column, (_, model_type)) in enumerate(zip(call.descriptor, info.inputs)):
             if column not in types:
-                raise TritonConfigError(f"Descriptor column '{column}' not found in table columns. "
-                                        f"Available columns: {', '.join(n for n, _ in columns)}.")
+                raise TritonConfigError(
+                    f"Descriptor column '{column}' not found in table columns. "
+                    f"Available columns: {', '.join(n for n, _ in columns)}."
+                )
             if not _implicitly_castable(types[column], model_type):
                 raise TritonConfigError(
                     f"Descriptor column '{column}' type {_strip_not_null(types[column])} cannot be assigned to "
-                    f"model input type {_strip_not_null(model_type)} at position {position}.")
+                    f"model input type {_strip_not_null(model_type)} at position {position}."
+                )
 
     def _table_columns(self, table: str) -> list[tuple[str, str]]:
         schema = self.t_env.sql_query(f"SELECT * FROM {table}")._j_table.getResolvedSchema()
@@ -325,8 +341,9 @@ class TritonSql:
         schema = source.get_schema()
         from pyflink.table import DataTypes
 
-        row_type = DataTypes.ROW([
-            DataTypes.FIELD(n, t) for n, t in zip(schema.get_field_names(), schema.get_field_data_types())])
+        row_type = DataTypes.ROW(
+            [DataTypes.FIELD(n, t) for n, t in zip(schema.get_field_names(), schema.get_field_data_types())]
+        )
         self._views += 1
         name = f"__triton_values_{self._views}"
         self.t_env.create_temporary_view(name, self.t_env.from_elements(rows, row_type))
@@ -334,12 +351,18 @@ class TritonSql:
 
     def _function_for(self, info: ModelInfo, config: PredictConfig) -> str:
         options = TritonOptions.from_map(info.options)
-        key = json.dumps([info.name, sorted(options.to_map().items()), info.inputs, info.outputs,
-                          dataclasses.astuple(config)], default=str)
+        key = json.dumps(
+            [info.name, sorted(options.to_map().items()), info.inputs, info.outputs, dataclasses.astuple(config)],
+            default=str,
+        )
         if key not in self._functions:
             function = predict_function(self.t_env, options, info.inputs, info.outputs, config)
-            name = "__triton_" + re.sub(r"\W", "_", info.name.split(".")[-1].strip("`")) + "_" + \
-                hashlib.sha1(key.encode()).hexdigest()[:10]
+            name = (
+                "__triton_"
+                + re.sub(r"\W", "_", info.name.split(".")[-1].strip("`"))
+                + "_"
+                + hashlib.sha1(key.encode()).hexdigest()[:10]
+            )
             self.t_env.create_temporary_system_function(name, function)
             self._functions[key] = name
         return self._functions[key]
@@ -366,7 +389,8 @@ def _check_insert_only(plan: str) -> None:
     if mode and set(mode.group(1).split(",")) - {"I"}:
         node = re.sub(r",\s*changelogMode=\[[A-Z,]*\]", "", top)
         raise TritonConfigError(
-            f"ML_PREDICT doesn't support consuming update and delete changes which is produced by node {node}")
+            f"ML_PREDICT doesn't support consuming update and delete changes which is produced by node {node}"
+        )
 
 
 def _implicitly_castable(source: str, target: str) -> bool:
@@ -376,8 +400,11 @@ def _implicitly_castable(source: str, target: str) -> bool:
     jvm = get_gateway().jvm
     loader = jvm.java.lang.Thread.currentThread().getContextClassLoader()
     parse = jvm.org.apache.flink.table.types.logical.utils.LogicalTypeParser.parse
-    return bool(jvm.org.apache.flink.table.types.logical.utils.LogicalTypeCasts.supportsImplicitCast(
-        parse(_strip_not_null(source), loader), parse(_strip_not_null(target), loader)))
+    return bool(
+        jvm.org.apache.flink.table.types.logical.utils.LogicalTypeCasts.supportsImplicitCast(
+            parse(_strip_not_null(source), loader), parse(_strip_not_null(target), loader)
+        )
+    )
 
 
 def _strip_not_null(type_text: str) -> str:

@@ -121,7 +121,23 @@ ZH_WORDS: dict[str, float] = {
     **dict.fromkeys("还可以 还行 一般 一般般 凑合 马马虎虎 中规中矩 还好 普通 没什么特别 平平".split(), HEDGE),
 }
 
-ZH_INTENSIFIERS = ("非常", "特别", "十分", "极其", "绝对", "真的", "实在", "相当", "超级", "很", "太", "超", "真", "极", "最")
+ZH_INTENSIFIERS = (
+    "非常",
+    "特别",
+    "十分",
+    "极其",
+    "绝对",
+    "真的",
+    "实在",
+    "相当",
+    "超级",
+    "很",
+    "太",
+    "超",
+    "真",
+    "极",
+    "最",
+)
 ZH_NEGATORS = ("不", "没", "无", "未", "别", "莫", "勿")
 
 # Chinese entries as one alternation, longest first so "不喜欢" wins over "喜欢" and "太棒" over "棒".
@@ -236,7 +252,4 @@ class TritonPythonModel:
         arrays = [pb_utils.get_input_tensor_by_name(r, "INPUT_TEXT").as_numpy() for r in requests]
         labels = classify_array(np.concatenate(arrays, axis=0))
         bounds = np.cumsum([len(a) for a in arrays])[:-1]
-        return [
-            pb_utils.InferenceResponse([pb_utils.Tensor("OUTPUT_TEXT", part)])
-            for part in np.split(labels, bounds)
-        ]
+        return [pb_utils.InferenceResponse([pb_utils.Tensor("OUTPUT_TEXT", part)]) for part in np.split(labels, bounds)]
