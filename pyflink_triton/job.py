@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import TextIO
 
 from .cli import report_error, substitute_variables
-from .sql.lexer import is_insert
 from .flink.context import JOB_PARAMETER
+from .sql.lexer import is_insert
 
 __all__ = ["main", "parser", "run_script"]
 

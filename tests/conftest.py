@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import os
 import socket
-from contextlib import contextmanager
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -19,7 +19,6 @@ from pyflink_triton.engine import LoopThread
 from pyflink_triton.server.launcher import TritonServer, find_tritonserver
 
 from .faultserver import FaultServer
-
 
 # The environment before any Flink job ran in this process. PyFlink's local (loopback) mode sets
 # variables in the process that runs a job (FLINK_HOME, PYTHON_LOOPBACK_SERVER_ADDRESS,

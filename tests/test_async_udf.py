@@ -17,6 +17,7 @@ import threading
 import urllib.request
 from typing import Any, ClassVar
 
+import pyflink.table as pyflink_table
 import pytest
 
 from pyflink_triton.engine import Coalescer, Column, EngineConfig, Failed, FlinkType
@@ -25,8 +26,6 @@ from pyflink_triton.flink.patch import PATCH_ENV, patch_pyflink_async, patch_sta
 
 from .conftest import model_options
 from .faultserver import FaultServer
-
-import pyflink.table as pyflink_table  # noqa: E402
 
 # Beam's data-plane reader thread sometimes dies with "Multiplexer hanging up" when a job ends.
 pytestmark = pytest.mark.filterwarnings(

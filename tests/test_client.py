@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from pyflink_triton.client.client import TritonClient
-from pyflink_triton.errors import TritonClientRequestError, TritonSchemaError
 from pyflink_triton.config import TritonOptions
+from pyflink_triton.errors import TritonClientRequestError, TritonSchemaError
 from pyflink_triton.server.launcher import TritonServer
 
 

@@ -22,6 +22,7 @@ from pyflink_triton.client import ClientStats
 from pyflink_triton.client.breaker import CircuitState
 from pyflink_triton.client.client import TritonClient
 from pyflink_triton.client.transport import ERROR_MAP, Transport, ssl_context
+from pyflink_triton.config import TritonOptions
 from pyflink_triton.errors import (
     TritonCircuitOpenError,
     TritonClientRequestError,
@@ -32,7 +33,6 @@ from pyflink_triton.errors import (
     TritonServiceError,
     TritonTimeoutError,
 )
-from pyflink_triton.config import TritonOptions
 
 from .conftest import free_port
 from .faultserver import FaultServer
@@ -563,7 +563,7 @@ def _transport(url: str = "http://127.0.0.1:1", **options: Any) -> Transport:
 @pytest.mark.parametrize(
     ("backend", "ours", "message"),
     [
-        (asyncio.TimeoutError(), TritonTimeoutError, "inference timed out after 0.2s"),
+        (TimeoutError(), TritonTimeoutError, "inference timed out after 0.2s"),
         # Also a ClientError and an OSError: the timeout row must match first.
         (aiohttp.ServerTimeoutError("read timed out"), TritonTimeoutError, "inference timed out after 0.2s"),
         (

@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 import pytest
+import tritonclient.http as tritonclient_http
+import tritonclient.utils as tritonclient_utils
 
 from pyflink_triton.errors import TritonProtocolError, TritonSchemaError
-from pyflink_triton.protocol import jsonio
-from pyflink_triton.protocol.body import MAX_GZIP_MEMBERS, BodyDecoder
 from pyflink_triton.protocol import (
     BF16,
     BYTES,
@@ -34,12 +34,11 @@ from pyflink_triton.protocol import (
     encode_bytes_tensor,
     encode_request,
     error_message,
+    jsonio,
     numpy_dtype,
     triton_datatype,
 )
-
-import tritonclient.http as tritonclient_http  # noqa: E402  (a test dependency: never skipped)
-import tritonclient.utils as tritonclient_utils  # noqa: E402
+from pyflink_triton.protocol.body import MAX_GZIP_MEMBERS, BodyDecoder
 
 SHAPES = [(5, 1), (4, 3), (7,), (0, 3), (2, 3, 4)]
 NUMERIC = [dt for dt in DATATYPES if dt != BYTES]
@@ -421,7 +420,7 @@ def test_json_mode_falls_back_to_binary_per_tensor() -> None:
         Tensor.from_array("text", ["ok"]),
     ]
     req = encode_request(tensors, binary=False)
-    header, tail = split_request(req)
+    header, _tail = split_request(req)
     assert req.headers["Content-Type"] == "application/octet-stream"
     kinds = {e["name"]: ("data" if "data" in e else "binary") for e in header["inputs"]}
     assert kinds == {
@@ -635,7 +634,7 @@ def test_jsonio() -> None:
 
 def test_bf16_response_and_rounding() -> None:
     bits = np.array([0x3F80, 0xBF80, 0x7F80, 0xFF80, 0x7FC0, 0x0001, 0x8000], "<u2")
-    body, length = make_response([])
+    _body, _length = make_response([])
     header = {
         "model_name": "m",
         "outputs": [{"name": "b", "datatype": BF16, "shape": [7], "parameters": {"binary_data_size": 14}}],

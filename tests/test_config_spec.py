@@ -32,7 +32,7 @@ def test_each_option_appears_once() -> None:
     for column in ("key", "attr", "keyword"):
         values = [getattr(s, column) for s in OPTION_SPECS if getattr(s, column) is not None]
         assert len(values) == len(set(values)), column
-    assert SUPPORTED_KEYS == tuple(sorted(s.key for s in OPTION_SPECS))
+    assert tuple(sorted(s.key for s in OPTION_SPECS)) == SUPPORTED_KEYS
     assert set(REQUIRED_KEYS) <= set(SUPPORTED_KEYS)
 
 

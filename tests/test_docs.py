@@ -56,9 +56,7 @@ def table_rows(text: str, heading: str) -> list[list[str]]:
         if line.startswith("|"):
             cells = [c.strip() for c in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
             rows.append(cells)
-        elif rows:
-            break
-        elif line.startswith("#"):
+        elif rows or line.startswith("#"):
             break
     assert len(rows) > 2, f"no table under {heading!r}"
     return rows[2:]
@@ -100,7 +98,7 @@ def test_option_table_has_every_key_the_code_accepts_and_no_other() -> None:
         f"run {generate.REGENERATE}"
     )
     for spec in OPTION_SPECS:
-        key, kind, default, origin = documented[spec.key][:4]
+        _key, kind, default, origin = documented[spec.key][:4]
         assert kind == generate.KIND_TYPES[spec.kind], spec.key
         if spec.key in REQUIRED_KEYS:
             assert default == "required", spec.key

@@ -296,7 +296,7 @@ def run_job(
                 for row in results:
                     job.arrivals.append(time.monotonic())
                     job.rows.append(tuple(row))
-        except BaseException as exc:  # noqa: BLE001 - the job's failure is what we look at
+        except BaseException as exc:
             job.error = exc
         finally:
             job.ended = time.monotonic()
@@ -307,7 +307,7 @@ def run_job(
         if client is not None and not job.done.is_set():
             try:
                 client.cancel().result()
-            except Exception:  # noqa: BLE001 - it may have ended meanwhile
+            except Exception:
                 pass
         job.done.wait(30)
 

@@ -100,7 +100,7 @@ async def test_bytes_after_a_response_are_never_taken_for_the_next_one(connectio
 
     def response(value: int) -> bytes:
         body = (
-            '{"model_name":"m","outputs":[{"name":"y","shape":[1,1],"datatype":"INT64","data":[%d]}]}' % value
+            f'{{"model_name":"m","outputs":[{{"name":"y","shape":[1,1],"datatype":"INT64","data":[{value}]}}]}}'
         ).encode()
         return b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
 

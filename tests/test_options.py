@@ -7,7 +7,6 @@ import pickle
 
 import pytest
 
-from pyflink_triton.errors import TritonConfigError
 from pyflink_triton.config import (
     OPTION_SPECS,
     SUPPORTED_KEYS,
@@ -18,6 +17,7 @@ from pyflink_triton.config import (
     parse_duration,
     parse_map,
 )
+from pyflink_triton.errors import TritonConfigError
 
 EP = "http://localhost:8000/v2/models"
 BASE = {"provider": "triton", "endpoint": EP, "model-name": "m"}
@@ -54,7 +54,7 @@ def opts(**extra: str) -> TritonOptions:
 
 def test_all_22_java_keys_are_supported_with_flink_defaults() -> None:
     assert len(JAVA_KEYS) == 22
-    assert JAVA_KEYS <= set(SUPPORTED_KEYS)
+    assert set(SUPPORTED_KEYS) >= JAVA_KEYS
     assert {s.key for s in OPTION_SPECS if not s.ours} == JAVA_KEYS
     o = TritonOptions.from_map(BASE)
     assert (o.model_version, o.timeout_s, o.flatten_batch_dim, o.priority) == ("latest", 30.0, False, None)

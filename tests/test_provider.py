@@ -162,7 +162,7 @@ def test_signature_agrees_with_the_option_table() -> None:
     assert list(keywords) == [s.keyword for s in OPTION_SPECS if s.keyword]
     assert params["extra_options"].kind is inspect.Parameter.VAR_KEYWORD
     assert set(params) == set(keywords) | {"extra_options"}  # keyword-only, as in PyFlink
-    assert PROVIDER_KEYWORDS == {s.keyword: s.key for s in OPTION_SPECS if s.keyword}
+    assert {s.keyword: s.key for s in OPTION_SPECS if s.keyword} == PROVIDER_KEYWORDS
     for spec in OPTION_SPECS:
         if spec.keyword is None:
             continue

@@ -12,6 +12,7 @@ from tenacity import RetryCallState
 
 from pyflink_triton.client import ClientStats
 from pyflink_triton.client.breaker import CircuitBreaker, CircuitState
+from pyflink_triton.client.retry import RetryPolicy, backoff_delay, is_retryable, wait_equal_jitter
 from pyflink_triton.client.stats import RECENT_LATENCIES
 from pyflink_triton.errors import (
     TritonCircuitOpenError,
@@ -22,7 +23,6 @@ from pyflink_triton.errors import (
     TritonServiceError,
     TritonTimeoutError,
 )
-from pyflink_triton.client.retry import RetryPolicy, backoff_delay, is_retryable, wait_equal_jitter
 
 
 def test_backoff_doubles_from_the_initial_delay() -> None:

@@ -140,7 +140,22 @@ def test_properties_of_a_running_server(triton_server: TritonServer) -> None:
     assert triton_server.is_running
 
 
-ALL_TYPES = "BOOL UINT8 UINT16 UINT32 UINT64 INT8 INT16 INT32 INT64 FP16 BF16 FP32 FP64 BYTES".split()
+ALL_TYPES = [
+    "BOOL",
+    "UINT8",
+    "UINT16",
+    "UINT32",
+    "UINT64",
+    "INT8",
+    "INT16",
+    "INT32",
+    "INT64",
+    "FP16",
+    "BF16",
+    "FP32",
+    "FP64",
+    "BYTES",
+]
 EXPECTED_METADATA = {
     "text-classification": (
         1024,

@@ -105,7 +105,7 @@ def test_every_scalar_type_round_trips(stream_env: TableEnvironment, triton_url:
     got = sorted(collect(stream_env, f"SELECT {', '.join(select)} FROM scalars"))
     for r, row in enumerate(got):
         assert row[0] == r
-        for (ftype, dt, vals), value in zip(SCALARS, row[1:]):
+        for (_ftype, dt, vals), value in zip(SCALARS, row[1:]):
             want = vals[r]
             if want is not None and dt == "FP16":
                 want = float(np.float16(want))

@@ -9,7 +9,8 @@ recording group stands in for it here; the function itself runs against the real
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,9 +18,9 @@ import pytest
 
 from pyflink_triton.config import TritonOptions
 from pyflink_triton.engine import Column, EngineConfig
-from pyflink_triton.flink.versions import flink_features
 from pyflink_triton.flink.metrics import COUNTERS
 from pyflink_triton.flink.pandas_udf import TritonPandasFunction
+from pyflink_triton.flink.versions import flink_features
 
 FEATURES = np.array([5.1, 3.5, 1.4, 0.2], np.float32)
 
@@ -34,7 +35,7 @@ class Recorder:
         self.distributions: dict[str, list[int]] = {}
         self.children: dict[str, Recorder] = {}
 
-    def add_group(self, name: str, extra: str | None = None) -> "Recorder":
+    def add_group(self, name: str, extra: str | None = None) -> Recorder:
         return self.children.setdefault(name, Recorder(f"{self.path}.{name}".lstrip(".")))
 
     def counter(self, name: str) -> Any:

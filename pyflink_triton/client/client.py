@@ -42,7 +42,7 @@ from .retry import RetryPolicy
 from .stats import ClientStats
 from .transport import Response, Transport
 
-__all__ = ["TritonClient", "ClientStats", "InferPart"]
+__all__ = ["ClientStats", "InferPart", "TritonClient"]
 
 
 @dataclass(frozen=True)

@@ -122,7 +122,7 @@ class _Connection(asyncio.Protocol):
         assert self._make_sink is not None
         try:
             self._sink = self._make_sink(self._status, self._headers)
-        except Exception as exc:  # noqa: BLE001 - the factory's error is the request's
+        except Exception as exc:
             self._fail(exc)
 
     def on_body(self, body: bytes) -> None:

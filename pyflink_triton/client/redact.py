@@ -13,8 +13,7 @@ import json
 from collections.abc import Iterable
 from urllib.parse import quote, unquote
 
-from ..config import TritonOptions
-from ..config import is_secret_header
+from ..config import TritonOptions, is_secret_header
 
 __all__ = ["REDACTED", "Redactor", "secrets_of"]
 

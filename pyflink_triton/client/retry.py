@@ -21,7 +21,7 @@ from tenacity.wait import wait_base
 from ..config import TritonOptions
 from ..errors import TritonError
 
-__all__ = ["RetryPolicy", "backoff_delay", "wait_equal_jitter", "is_retryable"]
+__all__ = ["RetryPolicy", "backoff_delay", "is_retryable", "wait_equal_jitter"]
 
 T = TypeVar("T")
 
@@ -43,7 +43,7 @@ def backoff_delay(retry_number: int, initial_s: float, max_s: float) -> float:
     return min(initial_s * (1 << retry_number), max_s)
 
 
-class wait_equal_jitter(wait_base):  # noqa: N801 - tenacity's naming convention
+class wait_equal_jitter(wait_base):
     """Wait ``d/2 + uniform(0, d/2)`` where ``d = backoff_delay(n, initial, max)``.
 
     :param initial_s: the first delay, in seconds.

@@ -26,8 +26,7 @@ from typing import NamedTuple
 
 import aiohttp
 
-from ..config import TritonOptions
-from ..config import format_size
+from ..config import TritonOptions, format_size
 from ..errors import (
     TritonConfigError,
     TritonConnectionError,

@@ -125,7 +125,7 @@ class TritonOptions:
     def __post_init__(self) -> None:
         # Normalise then validate, so direct construction and from_map() share one set of
         # rules and messages. The order is the order errors are reported in.
-        self.parsed_endpoint  # validates the URL
+        self.parsed_endpoint  # noqa: B018 - the property validates the URL
         self._check_model()
         self._check_durations()
         self._check_priority()
@@ -307,7 +307,7 @@ def _check_keys(opts: Mapping[str, Any]) -> None:
         raise TritonConfigError(
             "Unsupported options found for 'triton'.\n\n"
             "Unsupported options:\n\n" + "\n".join(unknown) + "\n\n"
-            "Supported options:\n\n" + "\n".join(("provider",) + SUPPORTED_KEYS),
+            "Supported options:\n\n" + "\n".join(("provider", *SUPPORTED_KEYS)),
             option=unknown[0],
         )
     missing = [k for k in REQUIRED_KEYS if opts.get(k) in (None, "")]

@@ -20,13 +20,13 @@ from .values import Kind, parse_value
 
 __all__ = [
     "OPTION_SPECS",
-    "OptionSpec",
     "PROVIDER",
     "PROVIDER_KEYWORDS",
     "REQUIRED_KEYS",
     "SPEC_BY_ATTR",
     "SPEC_BY_KEY",
     "SUPPORTED_KEYS",
+    "OptionSpec",
 ]
 
 #: The value of ``'provider'`` these options belong to.

@@ -40,7 +40,7 @@ __all__ = [
 Kind = Literal["string", "int", "float", "bool", "duration", "size", "map", "raw"]
 
 #: What ``default-value`` may be given as from Python (PyFlink's ``_TritonDefaultValue``).
-TritonDefaultValue = Union[str, int, float, bool, list[Any], tuple[Any, ...], Mapping[str, Any]]
+TritonDefaultValue = Union[str, int, float, bool, list[Any], tuple[Any, ...], Mapping[str, Any]]  # noqa: UP007 - a runtime alias: keep typing.Union
 
 
 def invalid_value(key: str, value: Any, accepted: str, *, secret: bool = False) -> TritonConfigError:

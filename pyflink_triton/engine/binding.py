@@ -18,7 +18,7 @@ from ..errors import TritonConfigError, TritonSchemaError
 from ..protocol import config_datatype_to_triton
 from .types import FlinkType, can_receive, can_send, flink_type_for
 
-__all__ = ["Column", "TensorSpec", "ModelBinding", "match_names", "bind_model"]
+__all__ = ["Column", "ModelBinding", "TensorSpec", "bind_model", "match_names"]
 
 
 @dataclass(frozen=True)
@@ -162,7 +162,7 @@ def bind_model(
             model=model,
         )
     for spec in (*bound_in, *bound_out):
-        if spec.flink_type.is_array and spec.flink_type.element.is_array:  # type: ignore[union-attr]
+        if spec.flink_type.is_array and spec.flink_type.element.is_array:  # type: ignore[union-attr]  # an ARRAY has an element
             raise TritonSchemaError(
                 f"tensor '{spec.name}' has per-row dims {list(spec.dims)}; only "
                 "scalars and one-dimensional arrays per row are supported",
@@ -236,13 +236,13 @@ def _side_by_side(kind: str, col: Column, spec: TensorSpec) -> str:
 
 
 def _fits_input(ftype: FlinkType, spec: TensorSpec) -> bool:
-    if ftype.root == "ROW" or ftype.is_array != spec.is_array and not _scalar_as_one(ftype, spec):
+    if ftype.root == "ROW" or (ftype.is_array != spec.is_array and not _scalar_as_one(ftype, spec)):
         return False
     return can_send(ftype, spec.datatype)
 
 
 def _fits_output(spec: TensorSpec, ftype: FlinkType) -> bool:
-    if ftype.root == "ROW" or ftype.is_array != spec.is_array and not _scalar_as_one(ftype, spec):
+    if ftype.root == "ROW" or (ftype.is_array != spec.is_array and not _scalar_as_one(ftype, spec)):
         return False
     return can_receive(spec.datatype, ftype)
 

@@ -16,20 +16,20 @@ import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 
-from .binding import TensorSpec
 from ..errors import TritonSchemaError
 from ..protocol import numpy_dtype
+from .binding import TensorSpec
 from .types import NUMPY_DTYPES, FlinkType
 
 __all__ = [
     "ARROW_ATTR",
     "ArrowColumn",
+    "array_lengths",
     "is_arrow_list",
     "null_mask",
-    "to_tensor",
-    "array_lengths",
-    "to_column",
     "object_column",
+    "to_column",
+    "to_tensor",
 ]
 
 #: Key of ``Series.attrs`` under which a column may carry the Arrow array it was made from
@@ -126,9 +126,12 @@ def _numeric(values: npt.NDArray[Any], spec: TensorSpec) -> npt.NDArray[Any]:
             ) from None
     if values.dtype == target:
         return values
-    if target.kind in "iub" and values.dtype.kind == "f":
-        if not np.all(np.isfinite(values)) or np.any(values != np.round(values)):
-            raise TritonSchemaError(f"input '{spec.name}' ({spec.datatype}) got non-integer values")
+    if (
+        target.kind in "iub"
+        and values.dtype.kind == "f"
+        and (not np.all(np.isfinite(values)) or np.any(values != np.round(values)))
+    ):
+        raise TritonSchemaError(f"input '{spec.name}' ({spec.datatype}) got non-integer values")
     if target.kind in "iu" and values.size:
         info = np.iinfo(target)
         # Compare floats against exact float bounds: float(2**63 - 1) rounds up to 2**63.

@@ -18,7 +18,7 @@ import time
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -38,7 +38,8 @@ __all__ = ["EngineConfig", "EngineStats", "InferenceEngine", "fetch_binding", "r
 
 log = logging.getLogger(__name__)
 
-Columns = Sequence[pd.Series[Any] | pd.DataFrame]
+# A string: pandas 2.2 has no runtime pd.Series[...], which only its stubs know.
+Columns: TypeAlias = "Sequence[pd.Series[Any] | pd.DataFrame]"
 
 # Engines open in this process: a local job's progress can be read off them (CLI).
 _OPEN_ENGINES: weakref.WeakSet[InferenceEngine] = weakref.WeakSet()

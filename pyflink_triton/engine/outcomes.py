@@ -18,7 +18,7 @@ from ..errors import TritonError
 from .binding import TensorSpec
 from .types import NUMPY_DTYPES
 
-__all__ = ["ERROR_FIELD", "ERROR_MODES", "Failed", "OutputColumn", "Outcomes", "describe_error"]
+__all__ = ["ERROR_FIELD", "ERROR_MODES", "Failed", "Outcomes", "OutputColumn", "describe_error"]
 
 #: The field an error-column result adds after the outputs.
 ERROR_FIELD = "error"

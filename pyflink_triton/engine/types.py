@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import TritonConfigError
 
-__all__ = ["FlinkType", "NUMPY_DTYPES", "flink_type_for", "triton_datatypes_for", "can_send", "can_receive"]
+__all__ = ["NUMPY_DTYPES", "FlinkType", "can_receive", "can_send", "flink_type_for", "triton_datatypes_for"]
 
 _SCALARS = ("BOOLEAN", "TINYINT", "SMALLINT", "INT", "BIGINT", "FLOAT", "DOUBLE", "STRING", "BYTES")
 _NUMERIC = ("TINYINT", "SMALLINT", "INT", "BIGINT", "FLOAT", "DOUBLE")
@@ -92,7 +92,7 @@ class FlinkType:
     nullable: bool = True
 
     def __post_init__(self) -> None:
-        if self.root not in _SCALARS + ("ARRAY", "ROW"):
+        if self.root not in (*_SCALARS, "ARRAY", "ROW"):
             raise TritonConfigError(f"Unsupported type {self.root}. {UNSUPPORTED_HINT}")
 
     # -- constructors ---------------------------------------------------------------------

@@ -275,7 +275,7 @@ def configure_async(
         seconds = parse_duration(timeout, key="timeout") if isinstance(timeout, str) else float(timeout)
         if seconds <= 0:
             raise TritonConfigError("timeout must be > 0 (None: no PyFlink timeout)")
-    config.set("table.exec.async-scalar.timeout", f"{int(round(seconds * 1000))} ms")
+    config.set("table.exec.async-scalar.timeout", f"{round(seconds * 1000)} ms")
     if bundle_size is not None:
         if bundle_size <= 0:
             raise TritonConfigError("bundle_size must be > 0")

@@ -61,9 +61,13 @@ class BodyDecoder:
 
         :raises TritonProtocolError: the compressed stream ended early (unless ``partial``).
         """
-        if self.encoding is not None and not partial and not self.over:
-            if self._inflater is None or not self._inflater.eof:
-                raise TritonProtocolError(f"cannot decompress {self.encoding} response: the stream is truncated")
+        if (
+            self.encoding is not None
+            and not partial
+            and not self.over
+            and (self._inflater is None or not self._inflater.eof)
+        ):
+            raise TritonProtocolError(f"cannot decompress {self.encoding} response: the stream is truncated")
         body = b"".join(self._parts)
         return body[: self.limit] if len(body) > self.limit else body
 

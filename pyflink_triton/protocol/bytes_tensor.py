@@ -11,11 +11,11 @@ import numpy.typing as npt
 from pyflink_triton.errors import TritonProtocolError, TritonSchemaError
 
 __all__ = [
-    "encode_bytes_tensor",
-    "decode_bytes_tensor",
     "bytes_tensor_buffer",
     "decode_bytes_section",
+    "decode_bytes_tensor",
     "element_bytes",
+    "encode_bytes_tensor",
 ]
 
 _U32 = struct.Struct("<I")

@@ -20,25 +20,25 @@ import numpy as np
 from pyflink_triton.errors import TritonSchemaError
 
 __all__ = [
+    "BF16",
     "BOOL",
-    "UINT8",
-    "UINT16",
-    "UINT32",
-    "UINT64",
+    "BYTES",
+    "DATATYPES",
+    "FP16",
+    "FP32",
+    "FP64",
     "INT8",
     "INT16",
     "INT32",
     "INT64",
-    "FP16",
-    "BF16",
-    "FP32",
-    "FP64",
-    "BYTES",
-    "DATATYPES",
-    "numpy_dtype",
-    "triton_datatype",
+    "UINT8",
+    "UINT16",
+    "UINT32",
+    "UINT64",
     "config_datatype_to_triton",
     "element_size",
+    "numpy_dtype",
+    "triton_datatype",
 ]
 
 BOOL = "BOOL"

@@ -17,7 +17,7 @@ from .bytes_tensor import bytes_tensor_buffer, element_bytes
 from .datatypes import BF16, BYTES, FP16
 from .tensors import Tensor, bf16_bits, coerce
 
-__all__ = ["EncodedRequest", "encode_request", "COMPRESSIONS"]
+__all__ = ["COMPRESSIONS", "EncodedRequest", "encode_request"]
 
 #: accepted values of ``encode_request(compression=...)`` besides None
 COMPRESSIONS: tuple[str, ...] = ("gzip", "deflate")

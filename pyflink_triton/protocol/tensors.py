@@ -12,7 +12,7 @@ from pyflink_triton.errors import TritonSchemaError
 
 from .datatypes import BYTES, numpy_dtype, triton_datatype
 
-__all__ = ["Tensor", "coerce", "bf16_bits", "bf16_to_float32"]
+__all__ = ["Tensor", "bf16_bits", "bf16_to_float32", "coerce"]
 
 _NUMPY_KINDS = "biuf"
 

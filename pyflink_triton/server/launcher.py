@@ -35,8 +35,8 @@ from .backends import find_tritonserver
 from .cli import main
 
 __all__ = [
-    "TritonServer",
     "TritonLaunchError",
+    "TritonServer",
     "default_model_repository",
     "find_tritonserver",
     "main",

@@ -221,5 +221,5 @@ def die_with_parent() -> None:
         libc = ctypes.CDLL(None, use_errno=True)
         pr_set_pdeathsig = 1
         libc.prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0)
-    except Exception:  # noqa: BLE001 - best effort; the finalizer still covers orderly exits
+    except Exception:
         pass

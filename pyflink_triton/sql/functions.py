@@ -151,10 +151,9 @@ def predict_function(
     """The UDF for one ML_PREDICT call: its declared INPUT and OUTPUT columns, its config."""
     if config.max_concurrent is not None:
         options = options.replace(max_concurrent_requests=config.max_concurrent)
-    declared = [Column(n, FlinkType.parse(t)) for n, t in outputs]
-    result_type = (
-        declared[0].type if len(declared) == 1 else FlinkType("ROW", fields=tuple((c.name, c.type) for c in declared))
-    )  # type: ignore[misc]
+    fields = tuple((n, FlinkType.parse(t)) for n, t in outputs)
+    declared = [Column(n, t) for n, t in fields]
+    result_type = declared[0].type if len(declared) == 1 else FlinkType("ROW", fields=fields)
     kwargs: dict[str, Any] = dict(
         result_type=result_type,
         inputs=[Column(n, FlinkType.parse(t)) for n, t in inputs],

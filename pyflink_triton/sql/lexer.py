@@ -19,12 +19,12 @@ from ..errors import TritonConfigError
 __all__ = [
     "Kind",
     "Token",
-    "tokenize",
-    "split_statements",
     "complete_statements",
     "is_insert",
-    "unquote_identifier",
+    "split_statements",
     "string_value",
+    "tokenize",
+    "unquote_identifier",
 ]
 
 

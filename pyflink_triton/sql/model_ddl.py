@@ -16,12 +16,12 @@ from .lexer import Kind, Token, string_value, tokenize, unquote_identifier
 __all__ = [
     "ColumnSpec",
     "ModelStatement",
+    "column_specs",
     "declared_columns",
     "model_name",
     "model_statement",
     "option_pairs",
     "with_options",
-    "column_specs",
 ]
 
 

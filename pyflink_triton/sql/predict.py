@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from ..errors import TritonConfigError
 from .lexer import Kind, Token, string_value, tokenize, unquote_identifier
 
-__all__ = ["PredictCall", "rewrite_predict_calls", "find_predict_calls", "statement_positions"]
+__all__ = ["PredictCall", "find_predict_calls", "rewrite_predict_calls", "statement_positions"]
 
 CONFIG_NOT_LITERAL = "Config parameter of ML_PREDICT function should be a MAP data type consisting String literals."
 

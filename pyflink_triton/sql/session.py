@@ -19,13 +19,15 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Any
 
-from ..errors import TritonConfigError, TritonError, TritonTransportError
 from ..config import TritonOptions
-from ..engine import Column, FlinkType, fetch_binding
+from ..engine import Column, fetch_binding
+from ..errors import TritonConfigError, TritonError, TritonTransportError
+from ..flink.versions import flink_features, requires
+from .functions import CONFIG_KEYS, PredictConfig, flink_config_error, predict_function
+from .java_errors import internal_error, java_message
 from .lexer import (
     Kind,
     Token,
@@ -35,15 +37,12 @@ from .lexer import (
     tokenize,
     unquote_identifier,
 )
-from .java_errors import internal_error, java_message
 from .model_catalog import ModelInfo, model_catalog
 from .model_ddl import declared_columns, model_name, model_statement, option_pairs, with_options
-from ..flink.versions import flink_features, requires
 from .planner_thread import PlannerThreads
-from .functions import CONFIG_KEYS, PredictConfig, flink_config_error, predict_function
 from .predict import PredictCall, common_table_expressions, rewrite_predict_calls, statement_positions
 
-__all__ = ["TritonSql", "execute_sql", "has_content", "ModelInfo", "java_message"]
+__all__ = ["ModelInfo", "TritonSql", "execute_sql", "has_content", "java_message"]
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from ..errors import TritonConfigError, TritonError
 from .lexer import Kind, complete_statements, is_insert, split_statements, string_value, tokenize
 from .session import TritonSql, has_content, java_message
 
-__all__ = ["PROMPT", "CONTINUATION", "DEFAULT_HISTORY_FILE", "SqlShell", "interactive_history"]
+__all__ = ["CONTINUATION", "DEFAULT_HISTORY_FILE", "PROMPT", "SqlShell", "interactive_history"]
 
 PROMPT = "Flink SQL> "
 #: The prompt of a statement's further lines, right-aligned under ``PROMPT`` as Flink's client does.
