@@ -203,9 +203,10 @@ def fill(text: str, name: str, body: str, *, page: str = "page") -> str:
     return text[: start + len(begin)] + "\n" + body + "\n" + text[stop:]
 
 
-def expected(page: str) -> str:
-    """The page as it should be: its text with every generated block made anew."""
-    text = (DOCS / page).read_text(encoding="utf-8")
+def expected(page: str, text: str | None = None) -> str:
+    """The page as it should be: its text (``text``, else the file's) with every generated block made anew."""
+    if text is None:
+        text = (DOCS / page).read_text(encoding="utf-8")
     for name, make in BLOCKS[page].items():
         text = fill(text, name, make(), page=page)
     return text

@@ -27,6 +27,9 @@ from pyflink_triton.flink.pandas_udf import configure_inference, triton_udf
 
 from .conftest import iris_class
 
+# Starts a JVM (PyFlink's TableEnvironment or the CLI's jobs): outside the fast tier (`make check`).
+pytestmark = pytest.mark.flink
+
 FP32x4 = TensorSpec("features", "FP32", (4,), FlinkType.parse("ARRAY<FLOAT>"))
 FP32_ANY = TensorSpec("features", "FP32", (-1,), FlinkType.parse("ARRAY<FLOAT>"))
 

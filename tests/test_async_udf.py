@@ -27,10 +27,14 @@ from pyflink_triton.flink.patch import PATCH_ENV, patch_pyflink_async, patch_sta
 from .conftest import model_options
 from .faultserver import FaultServer
 
-# Beam's data-plane reader thread sometimes dies with "Multiplexer hanging up" when a job ends.
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:Exception in thread read_grpc_client_inputs:pytest.PytestUnhandledThreadExceptionWarning"
-)
+pytestmark = [
+    # Starts a JVM (PyFlink's TableEnvironment): outside the fast tier (`make check`).
+    pytest.mark.flink,
+    # Beam's data-plane reader thread sometimes dies with "Multiplexer hanging up" when a job ends.
+    pytest.mark.filterwarnings(
+        "ignore:Exception in thread read_grpc_client_inputs:pytest.PytestUnhandledThreadExceptionWarning"
+    ),
+]
 DataTypes = pyflink_table.DataTypes
 
 
@@ -151,29 +155,56 @@ def test_burst_patch_starts_every_row_in_order_with_few_wake_ups() -> None:
     assert wake_ups[0] < n / 2, f"{wake_ups[0]} wake-ups for {n} rows"
 
 
+class ManualClockLoop(asyncio.SelectorEventLoop):
+    """An event loop whose clock moves only when the test says: timers fire when it is advanced
+    past them, never early or late because the machine is busy."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.now = 0.0
+
+    def time(self) -> float:
+        return self.now
+
+    async def advance(self, seconds: float) -> None:
+        """Move the clock, then let every callback that became due run."""
+        self.now += seconds
+        for _ in range(10):
+            await asyncio.sleep(0)
+
+
 def test_coalescer_batches_by_size_and_by_time() -> None:
     sent: list[list[int]] = []
 
     async def send(rows: list[tuple[Any, ...]]) -> list[Any]:
         sent.append([r[0] for r in rows])
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0)
         return [Failed(ValueError(f"bad {r[0]}")) if r[0] == 5 else r[0] * 10 for r in rows]
 
-    async def main() -> list[Any]:
+    async def main(loop: ManualClockLoop) -> list[Any]:
         c = Coalescer(send, max_rows=4, max_wait_s=0.05)
         futures = [c.submit((i,)) for i in range(10)]  # 4 + 4 sent at once, 2 after 50 ms
         assert len(sent) == 0  # tasks not started yet
         await asyncio.sleep(0)
         assert [len(b) for b in sent] == [4, 4]
+        await loop.advance(0.049)
+        assert [len(b) for b in sent] == [4, 4]  # the last 2 wait for company up to max_wait
+        await loop.advance(0.001)
+        assert [len(b) for b in sent] == [4, 4, 2]
         results = await asyncio.gather(*futures, return_exceptions=True)
         late = c.submit((11,))
-        await asyncio.sleep(0.02)
-        assert not late.done()  # waits for company up to max_wait
+        await loop.advance(0.049)
+        assert not late.done() and sent[-1] == [8, 9]  # waits for company up to max_wait
+        await loop.advance(0.001)
+        assert sent[-1] == [11]
         assert await late == 110
         await c.aclose()
         return results
 
-    results = asyncio.run(main())
+    with asyncio.Runner(loop_factory=ManualClockLoop) as runner:
+        loop = runner.get_loop()
+        assert isinstance(loop, ManualClockLoop)
+        results = runner.run(main(loop))
     assert sent == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9], [11]]
     assert [r for i, r in enumerate(results) if i != 5] == [0, 10, 20, 30, 40, 60, 70, 80, 90]
     assert isinstance(results[5], ValueError) and str(results[5]) == "bad 5"

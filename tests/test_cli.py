@@ -18,6 +18,9 @@ from pyflink_triton.errors import TritonConfigError
 
 from .conftest import clean_env
 
+# Starts a JVM (PyFlink's TableEnvironment or the CLI's jobs): outside the fast tier (`make check`).
+pytestmark = pytest.mark.flink
+
 ROOT = Path(__file__).resolve().parent.parent
 SQL = ROOT / "sql"
 

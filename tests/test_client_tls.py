@@ -165,11 +165,15 @@ async def test_accepted_without_verification_with_one_warning_per_client(
     assert len(tls_warnings(caplog)) == 2  # once per client
 
 
-async def test_no_warning_while_verifying(https_url: str, caplog: pytest.LogCaptureFixture) -> None:
+async def test_no_warning_while_verifying(https_url: str, certificates: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    async with client(https_url.replace("https://", "http://")) as c:
-        assert not await c.server_ready()  # plain HTTP to a TLS port: no answer, no warning
+    async with client(https_url, tls_verify="true", tls_ca_file=str(certificates / "ca.pem")) as c:
+        assert await c.server_ready()  # a TLS conversation, with the server's certificate verified
+        assert (await c.model_metadata())["name"] == "m"
     assert not tls_warnings(caplog)
+    async with client(https_url, tls_verify="false") as unverified:  # the same capture sees the warning
+        assert await unverified.server_ready()
+    assert len(tls_warnings(caplog)) == 1
 
 
 @pytest.mark.parametrize("http_client", ["aiohttp", "httptools"])

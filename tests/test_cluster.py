@@ -20,6 +20,9 @@ import pytest
 from .conftest import clean_env, free_port
 from .flinkcluster import FlinkCluster, HiddenPackagesPython
 
+# Runs a standalone Flink cluster: outside the fast tier (`make check`).
+pytestmark = [pytest.mark.flink, pytest.mark.slow]
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -40,6 +40,9 @@ from .conftest import classifier_triton, clean_env
 from .flinkcluster import FlinkCluster, HiddenPackagesPython
 from .test_fault_matrix import expected_class, features
 
+# Runs a standalone Flink cluster: outside the fast tier (`make check`).
+pytestmark = [pytest.mark.flink, pytest.mark.slow]
+
 ROOT = Path(__file__).resolve().parent.parent
 ROWS_PER_FILE = 40
 T = TypeVar("T")

@@ -111,10 +111,14 @@ from pyflink_triton.server.launcher import TritonServer
 from .conftest import classifier_triton, iris_class
 from .faultserver import FaultServer, Recorded
 
-# Beam's data-plane reader thread sometimes dies with "Multiplexer hanging up" when a job ends.
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:Exception in thread read_grpc_client_inputs:pytest.PytestUnhandledThreadExceptionWarning"
-)
+pytestmark = [
+    # Starts a JVM (PyFlink's TableEnvironment): outside the fast tier (`make check`).
+    pytest.mark.flink,
+    # Beam's data-plane reader thread sometimes dies with "Multiplexer hanging up" when a job ends.
+    pytest.mark.filterwarnings(
+        "ignore:Exception in thread read_grpc_client_inputs:pytest.PytestUnhandledThreadExceptionWarning"
+    ),
+]
 
 MODES = ["pandas", "async"]
 JOB_LIMIT_S = 60.0  # the pytest-side guard: a job still running after this is cancelled, the test fails

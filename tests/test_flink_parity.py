@@ -20,6 +20,9 @@ from pyflink_triton.sql.functions import flink_config_error
 
 from .conftest import iris_class
 
+# Starts a JVM (PyFlink's TableEnvironment or the CLI's jobs): outside the fast tier (`make check`).
+pytestmark = pytest.mark.flink
+
 PROVIDER_MISSING = (
     "Could not find any factories that implement "
     "'org.apache.flink.table.factories.ModelProviderFactory' in the classpath."

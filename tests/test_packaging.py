@@ -30,6 +30,9 @@ import pytest
 
 from .conftest import clean_env, free_port
 
+# Builds and installs packages or runs the benchmark suite: outside the fast tier (`make check`).
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
 EXAMPLE_FOLDERS = ("model_repository", "sql")

@@ -25,6 +25,9 @@ from pyflink_triton.sql.planner_thread import is_missing_providers
 
 from .conftest import iris_class
 
+# Starts a JVM (PyFlink's TableEnvironment or the CLI's jobs): outside the fast tier (`make check`).
+pytestmark = pytest.mark.flink
+
 
 def jvm_thread() -> str:
     return str(get_gateway().jvm.java.lang.Thread.currentThread().getName())

@@ -151,8 +151,12 @@ def test_any_value_through_the_provider(key: str, value: Any) -> None:
     given_as.setdefault("endpoint", BASE["endpoint"])
     try:
         provider = TritonProvider(**{"model_name": "m", **given_as})
-    except (TypeError, ValueError):
-        return  # PyFlink's own early checks, with PyFlink's exceptions
+    except TritonConfigError as exc:  # ours is a ValueError too: held to our rules, not let through
+        _check_error(exc)
+        return
+    except (TypeError, ValueError) as exc:
+        assert type(exc) in (TypeError, ValueError), exc  # PyFlink's own early checks, with its exceptions
+        return
     repr(provider)
     try:
         repr(provider.to_triton_options())
@@ -276,7 +280,9 @@ def test_tokens_and_secret_headers_never_leak(secret: str, before: str, after: s
                 keyword: json.dumps(option) if isinstance(option, dict) else option,
             }
         )
-    except ValueError as exc:  # PyFlink's early check of custom_headers (line breaks)
+    except ValueError as exc:  # PyFlink's early check of custom_headers (line breaks), or ours
+        if isinstance(exc, TritonConfigError):
+            _check_error(exc)
         _assert_hidden(secret, *_texts(exc))
         return
     _assert_hidden(secret, *_texts(provider))

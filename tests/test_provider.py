@@ -218,4 +218,7 @@ def test_early_checks_never_contradict_triton_options(kwargs: dict, key: str) ->
     ],
 )
 def test_what_early_checks_accept_triton_options_accepts(kwargs: dict) -> None:
-    TritonProvider(endpoint=EP, model_name="m", **kwargs).to_triton_options()
+    options = TritonProvider(endpoint=EP, model_name="m", **kwargs).to_triton_options()
+    [(keyword, value)] = kwargs.items()
+    expected = {"X-A": "1"} if keyword == "custom_headers" else value
+    assert getattr(options, keyword) == expected  # accepted, and kept as given

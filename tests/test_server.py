@@ -25,6 +25,9 @@ from pyflink_triton.server import cli as cli_module
 from pyflink_triton.server import launcher as launcher_module
 from pyflink_triton.server import process as process_module
 
+# Starts its own Triton servers: outside the fast tier (`make check`).
+pytestmark = pytest.mark.triton
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MODEL_REPOSITORY = REPO_ROOT / "model_repository"
 

@@ -23,6 +23,9 @@ from pyflink_triton.sql.shell import CONTINUATION, PROMPT
 
 from .conftest import clean_env, iris_class
 
+# Starts a JVM (PyFlink's TableEnvironment or the CLI's jobs): outside the fast tier (`make check`).
+pytestmark = pytest.mark.flink
+
 ROOT = Path(__file__).resolve().parent.parent
 
 FLOWERS = {1: [5.1, 3.5, 1.4, 0.2], 2: [7.0, 3.2, 4.7, 1.4], 3: [6.3, 3.3, 6.0, 2.5], 4: [5.7, 2.8, 4.1, 1.3]}

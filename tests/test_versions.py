@@ -25,6 +25,9 @@ from pyflink_triton.sql.planner_thread import PlannerThreads
 from .conftest import iris_class
 from .faultserver import FaultServer
 
+# Starts a JVM (PyFlink's TableEnvironment or the CLI's jobs): outside the fast tier (`make check`).
+pytestmark = pytest.mark.flink
+
 FEATURES = flink_features()
 MINOR = FEATURES.minor
 

@@ -44,4 +44,7 @@ class TritonPythonModel:
         arrays = [pb_utils.get_input_tensor_by_name(r, "features").as_numpy() for r in requests]
         classes = predict(np.concatenate(arrays, axis=0))
         bounds = np.cumsum([len(a) for a in arrays])[:-1]
-        return [pb_utils.InferenceResponse([pb_utils.Tensor("class_id", part)]) for part in np.split(classes, bounds)]
+        return [
+            pb_utils.InferenceResponse([pb_utils.Tensor("class_id", part)])
+            for part in np.split(classes, bounds)
+        ]

@@ -13,7 +13,7 @@ except ImportError:  # pragma: no cover - outside Triton
 
 
 def _echo(tensor):
-    name = "OUT_" + tensor.name()[len("IN_") :]
+    name = "OUT_" + tensor.name()[len("IN_"):]
     try:
         return pb_utils.Tensor(name, tensor.as_numpy())
     except Exception:

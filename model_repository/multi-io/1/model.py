@@ -1,11 +1,11 @@
 """Mixed-type inputs and outputs, per row (all requests of a batch in one numpy pass):
 
-id_times_two = ids * 2
-text_upper   = text.upper()            (UTF-8 decoded, Python's str.upper, UTF-8 encoded)
-text_length  = len(text)               (Unicode code points, not bytes)
-vec_sum      = vec.sum() in float64
-vec_scaled   = vec * 0.5               (float32)
-is_long      = text_length > 5
+    id_times_two = ids * 2
+    text_upper   = text.upper()            (UTF-8 decoded, Python's str.upper, UTF-8 encoded)
+    text_length  = len(text)               (Unicode code points, not bytes)
+    vec_sum      = vec.sum() in float64
+    vec_scaled   = vec * 0.5               (float32)
+    is_long      = text_length > 5
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ LONG_TEXT = 5
 
 def compute(ids: np.ndarray, text: np.ndarray, vec: np.ndarray) -> dict[str, np.ndarray]:
     """ids [n, 1] int64, text [n, 1] bytes, vec [n, 3] float32 -> the six outputs."""
-    decoded = [t.decode("utf-8", errors="replace") if isinstance(t, bytes) else str(t) for t in text.reshape(-1)]
+    decoded = [
+        t.decode("utf-8", errors="replace") if isinstance(t, bytes) else str(t) for t in text.reshape(-1)
+    ]
     upper = np.empty(len(decoded), dtype=object)
     upper[:] = [s.upper().encode("utf-8") for s in decoded]
     length = np.fromiter((len(s) for s in decoded), dtype=np.int32, count=len(decoded)).reshape(text.shape)

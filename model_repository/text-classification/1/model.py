@@ -37,157 +37,33 @@ HEDGE = 0.0  # a weight of exactly 0 in the lexicons marks a hedge
 EN_WORDS: dict[str, float] = {
     # positive
     **dict.fromkeys(
-        [
-            "good",
-            "nice",
-            "great",
-            "fun",
-            "funny",
-            "enjoy",
-            "enjoyed",
-            "enjoyable",
-            "like",
-            "liked",
-            "likes",
-            "love",
-            "loved",
-            "loves",
-            "lovely",
-            "best",
-            "better",
-            "beautiful",
-            "charming",
-            "clever",
-            "entertaining",
-            "engaging",
-            "fresh",
-            "gripping",
-            "happy",
-            "impressive",
-            "interesting",
-            "moving",
-            "pleasant",
-            "recommend",
-            "recommended",
-            "solid",
-            "smart",
-            "sweet",
-            "touching",
-            "worth",
-            "worthwhile",
-            "wow",
-            "cool",
-            "delightful",
-            "heartwarming",
-            "thrilling",
-            "satisfying",
-            "strong",
-            "refreshing",
-        ],
+        "good nice great fun funny enjoy enjoyed enjoyable like liked likes love loved loves lovely "
+        "best better beautiful charming clever entertaining engaging fresh gripping happy impressive "
+        "interesting moving pleasant recommend recommended solid smart sweet touching worth "
+        "worthwhile wow cool delightful heartwarming thrilling satisfying strong refreshing".split(),
         1.0,
     ),
     **dict.fromkeys(
-        [
-            "amazing",
-            "awesome",
-            "brilliant",
-            "excellent",
-            "fantastic",
-            "wonderful",
-            "masterpiece",
-            "outstanding",
-            "perfect",
-            "stunning",
-            "spectacular",
-            "phenomenal",
-            "incredible",
-            "magnificent",
-            "marvelous",
-            "marvellous",
-            "breathtaking",
-            "exceptional",
-            "flawless",
-            "superb",
-        ],
+        "amazing awesome brilliant excellent fantastic wonderful masterpiece outstanding perfect "
+        "stunning spectacular phenomenal incredible magnificent marvelous marvellous breathtaking "
+        "exceptional flawless superb".split(),
         2.0,
     ),
     # negative
     **dict.fromkeys(
-        [
-            "bad",
-            "boring",
-            "bored",
-            "dull",
-            "poor",
-            "weak",
-            "slow",
-            "silly",
-            "stupid",
-            "annoying",
-            "confusing",
-            "disappointed",
-            "predictable",
-            "mediocre",
-            "mess",
-            "messy",
-            "pointless",
-            "tedious",
-            "sad",
-            "unfunny",
-            "forgettable",
-            "overrated",
-            "overlong",
-            "flat",
-            "hate",
-            "hated",
-            "hates",
-            "dislike",
-            "disliked",
-            "waste",
-            "wasted",
-            "problem",
-            "problems",
-            "lame",
-            "cheesy",
-            "asleep",
-            "sleep",
-            "sleepy",
-            "yawn",
-            "shallow",
-            "clumsy",
-            "ugly",
-            "wrong",
-            "fail",
-            "failed",
-            "fails",
-            "flawed",
-        ],
+        "bad boring bored dull poor weak slow silly stupid annoying confusing disappointed "
+        "predictable mediocre mess messy pointless tedious sad unfunny forgettable overrated "
+        "overlong flat hate hated hates dislike disliked waste wasted problem problems lame cheesy "
+        "asleep sleep sleepy yawn shallow clumsy ugly wrong fail failed fails flawed".split(),
         -1.0,
     ),
     **dict.fromkeys(
-        [
-            "awful",
-            "terrible",
-            "horrible",
-            "dreadful",
-            "disappointing",
-            "disaster",
-            "worst",
-            "garbage",
-            "trash",
-            "rubbish",
-            "unwatchable",
-            "atrocious",
-            "abysmal",
-            "painful",
-            "disgusting",
-            "pathetic",
-            "horrendous",
-        ],
+        "awful terrible horrible dreadful disappointing disaster worst garbage trash rubbish "
+        "unwatchable atrocious abysmal painful disgusting pathetic horrendous".split(),
         -2.0,
     ),
     # hedges
-    **dict.fromkeys(["okay", "ok", "alright", "fine", "average", "decent", "meh", "so-so", "passable", "fair"], HEDGE),
+    **dict.fromkeys("okay ok alright fine average decent meh so-so passable fair".split(), HEDGE),
 }
 
 EN_PHRASES: dict[str, float] = {
@@ -215,158 +91,37 @@ EN_PHRASES: dict[str, float] = {
 }
 
 EN_INTENSIFIERS = frozenset(
-    [
-        "very",
-        "really",
-        "so",
-        "too",
-        "extremely",
-        "absolutely",
-        "truly",
-        "totally",
-        "incredibly",
-        "highly",
-        "super",
-        "utterly",
-        "most",
-        "completely",
-        "thoroughly",
-        "deeply",
-    ]
+    "very really so too extremely absolutely truly totally incredibly highly super utterly most "
+    "completely thoroughly deeply".split()
 )
 EN_NEGATORS = frozenset(
-    [
-        "not",
-        "no",
-        "never",
-        "nothing",
-        "nobody",
-        "none",
-        "neither",
-        "nor",
-        "hardly",
-        "barely",
-        "without",
-        "cannot",
-        "cant",
-        "dont",
-        "doesnt",
-        "didnt",
-        "isnt",
-        "wasnt",
-        "arent",
-        "werent",
-        "wont",
-        "wouldnt",
-        "shouldnt",
-        "couldnt",
-        "aint",
-        "havent",
-        "hasnt",
-        "hadnt",
-    ]
+    "not no never nothing nobody none neither nor hardly barely without cannot cant dont doesnt "
+    "didnt isnt wasnt arent werent wont wouldnt shouldnt couldnt aint havent hasnt hadnt".split()
 )
 
 # -- Chinese -------------------------------------------------------------------------------------------
 
 ZH_WORDS: dict[str, float] = {
     **dict.fromkeys(
-        [
-            "好",
-            "好看",
-            "喜欢",
-            "不错",
-            "有趣",
-            "感人",
-            "推荐",
-            "值得",
-            "满意",
-            "开心",
-            "愉快",
-            "过瘾",
-            "好笑",
-            "优秀",
-            "出色",
-            "漂亮",
-            "美",
-            "享受",
-            "温馨",
-            "动人",
-            "吸引",
-            "生动",
-            "真实",
-            "流畅",
-            "惊喜",
-            "满分",
-            "赞",
-        ],
+        "好 好看 喜欢 不错 有趣 感人 推荐 值得 满意 开心 愉快 过瘾 好笑 优秀 出色 漂亮 美 享受 "
+        "温馨 动人 吸引 生动 真实 流畅 惊喜 满分 赞".split(),
         1.0,
     ),
     **dict.fromkeys(
-        ["精彩", "棒", "太棒", "完美", "杰作", "经典", "震撼", "绝妙", "一流", "惊艳", "神作", "超赞", "无与伦比"],
+        "精彩 棒 太棒 完美 杰作 经典 震撼 绝妙 一流 惊艳 神作 超赞 无与伦比".split(),
         2.0,
     ),
     **dict.fromkeys(
-        [
-            "差",
-            "无聊",
-            "难看",
-            "失败",
-            "俗套",
-            "拖沓",
-            "乏味",
-            "沉闷",
-            "睡着",
-            "犯困",
-            "困",
-            "尴尬",
-            "生硬",
-            "混乱",
-            "老套",
-            "浪费",
-            "后悔",
-            "不好",
-            "不行",
-            "不满",
-            "不喜欢",
-            "不值",
-            "烂",
-            "差劲",
-            "平庸",
-            "无趣",
-            "狗血",
-            "做作",
-            "弱",
-            "讨厌",
-            "失望",
-        ],
+        "差 无聊 难看 失败 俗套 拖沓 乏味 沉闷 睡着 犯困 困 尴尬 生硬 混乱 老套 浪费 后悔 不好 "
+        "不行 不满 不喜欢 不值 烂 差劲 平庸 无趣 狗血 做作 弱 讨厌 失望".split(),
         -1.0,
     ),
-    **dict.fromkeys(["糟糕", "垃圾", "烂片", "太差", "最差", "极差", "恶心", "难以忍受", "浪费时间", "灾难"], -2.0),
+    **dict.fromkeys("糟糕 垃圾 烂片 太差 最差 极差 恶心 难以忍受 浪费时间 灾难".split(), -2.0),
     # hedges
-    **dict.fromkeys(
-        ["还可以", "还行", "一般", "一般般", "凑合", "马马虎虎", "中规中矩", "还好", "普通", "没什么特别", "平平"],
-        HEDGE,
-    ),
+    **dict.fromkeys("还可以 还行 一般 一般般 凑合 马马虎虎 中规中矩 还好 普通 没什么特别 平平".split(), HEDGE),
 }
 
-ZH_INTENSIFIERS = (
-    "非常",
-    "特别",
-    "十分",
-    "极其",
-    "绝对",
-    "真的",
-    "实在",
-    "相当",
-    "超级",
-    "很",
-    "太",
-    "超",
-    "真",
-    "极",
-    "最",
-)
+ZH_INTENSIFIERS = ("非常", "特别", "十分", "极其", "绝对", "真的", "实在", "相当", "超级", "很", "太", "超", "真", "极", "最")
 ZH_NEGATORS = ("不", "没", "无", "未", "别", "莫", "勿")
 
 # Chinese entries as one alternation, longest first so "不喜欢" wins over "喜欢" and "太棒" over "棒".
@@ -481,4 +236,7 @@ class TritonPythonModel:
         arrays = [pb_utils.get_input_tensor_by_name(r, "INPUT_TEXT").as_numpy() for r in requests]
         labels = classify_array(np.concatenate(arrays, axis=0))
         bounds = np.cumsum([len(a) for a in arrays])[:-1]
-        return [pb_utils.InferenceResponse([pb_utils.Tensor("OUTPUT_TEXT", part)]) for part in np.split(labels, bounds)]
+        return [
+            pb_utils.InferenceResponse([pb_utils.Tensor("OUTPUT_TEXT", part)])
+            for part in np.split(labels, bounds)
+        ]
