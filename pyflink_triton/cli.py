@@ -340,10 +340,8 @@ def shell(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.
         return report_error(exc, err)
 
 
-def _job_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--jobmanager", metavar="HOST:PORT", help="submit to a running cluster (its REST address)")
-    p.add_argument("--mode", choices=("streaming", "batch"), default="streaming")
-    p.add_argument("--parallelism", type=int, default=1)
+def add_batch_options(p: argparse.ArgumentParser) -> None:
+    """``--batch-size`` and ``--max-latency-ms``, as ``run`` and ``pyflink_triton.job`` both take them."""
     p.add_argument(
         "--batch-size",
         type=int,
@@ -351,6 +349,13 @@ def _job_options(p: argparse.ArgumentParser) -> None:
         help="rows per Arrow batch handed to the UDF (default: 20000, see the README's Tuning)",
     )
     p.add_argument("--max-latency-ms", type=int, default=None, help="python.fn-execution.bundle.time")
+
+
+def _job_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--jobmanager", metavar="HOST:PORT", help="submit to a running cluster (its REST address)")
+    p.add_argument("--mode", choices=("streaming", "batch"), default="streaming")
+    p.add_argument("--parallelism", type=int, default=1)
+    add_batch_options(p)
     p.add_argument("--python-executable", default=None, help="Python of the cluster's workers")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="a Flink configuration option")
 

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from .cli import report_error, substitute_variables
+from .cli import add_batch_options, report_error, substitute_variables
 from .flink.context import JOB_PARAMETER
 from .sql.lexer import is_insert
 
@@ -40,13 +40,7 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--script", required=True, help="the .sql script (a path where the client runs)")
     p.add_argument("--mode", choices=("streaming", "batch"), default="streaming")
-    p.add_argument(
-        "--batch-size",
-        type=int,
-        default=None,
-        help="rows per Arrow batch handed to the UDF (default: 20000, see the README's Tuning)",
-    )
-    p.add_argument("--max-latency-ms", type=int, default=None, help="python.fn-execution.bundle.time")
+    add_batch_options(p)
     p.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="a Flink configuration option, applied last"
     )

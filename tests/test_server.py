@@ -455,8 +455,10 @@ def test_server_modules_import_only_the_standard_library() -> None:
 
 
 def test_public_names_are_reachable_where_callers_look() -> None:
-    # pyflink_triton/cli.py calls launcher.main(...) and imports launcher.TritonServer.
-    assert launcher_module.main is cli_module.main is server_package.main
+    # pyflink_triton/cli.py calls server.main(...) and imports server.TritonServer. The command
+    # line (server/cli.py) imports the launcher, never the other way round: no import cycle.
+    assert cli_module.main is server_package.main
+    assert not hasattr(launcher_module, "main") and cli_module.TritonServer is launcher_module.TritonServer
     assert launcher_module.TritonServer is server_package.TritonServer
     assert launcher_module.find_tritonserver is backends_module.find_tritonserver is find_tritonserver
     assert launcher_module.TritonLaunchError is TritonLaunchError

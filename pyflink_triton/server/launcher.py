@@ -32,14 +32,12 @@ from typing import Any, NoReturn
 from ..errors import TritonLaunchError
 from . import backends, examples, process
 from .backends import find_tritonserver
-from .cli import main
 
 __all__ = [
     "TritonLaunchError",
     "TritonServer",
     "default_model_repository",
     "find_tritonserver",
-    "main",
 ]
 
 # Ports picked by binding port 0 can be taken by someone else before Triton binds them.
