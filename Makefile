@@ -1,5 +1,7 @@
 # The two commands of the README:
 #   make run    set up, start a local Triton, and run the main job (sql/movie_reviews.sql)
+#   make check  lint (ruff), types (mypy --strict) and the tests that need neither Flink nor Triton:
+#               the inner loop, under 2 minutes
 #   make test   set up, and run the test suite (starts its own Triton)
 #   make bench  set up with the bench extra, run the benchmark suite (BENCH_ARGS=--quick for a short run)
 #   make test-matrix  the compatibility tests on every supported apache-flink minor (1.20 to 2.3), one
@@ -9,7 +11,7 @@ PYTHON ?= python3.11
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: setup run test test-matrix bench clean
+.PHONY: setup check run test test-matrix bench clean
 
 setup: $(VENV)/.installed
 
@@ -18,6 +20,20 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[server,test]'
 	touch $@
+
+$(VENV)/.check-installed: $(VENV)/.installed pyproject.toml
+	$(PY) -m pip install --quiet -e '.[server,test,check]'
+	touch $@
+
+# The fast tier: no test marked flink, triton or slow (pyproject.toml); tests/conftest.py makes
+# any of them that would still start a JVM or a Triton server fail.
+FAST_TESTS := not flink and not triton and not slow
+
+check: setup $(VENV)/.check-installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	PYFLINK_TRITON_FAST=1 $(PY) -m pytest -q -m "$(FAST_TESTS)" $(PYTEST_ARGS)
 
 run: setup
 	$(VENV)/bin/pyflink-triton run sql/movie_reviews.sql

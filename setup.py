@@ -31,8 +31,9 @@ class BuildPyWithExamples(build_py):
             return
         target = Path(self.build_lib) / "pyflink_triton" / "examples"
         for name in EXAMPLES:
-            shutil.copytree(ROOT / name, target / name, dirs_exist_ok=True,
-                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            shutil.copytree(
+                ROOT / name, target / name, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+            )
 
 
 setup(cmdclass={"build_py": BuildPyWithExamples})

@@ -66,13 +66,25 @@ async def drive(call: Call, chunks: list[np.ndarray], concurrency: int, parties:
     return Round(wall, latencies, used)
 
 
-async def ours(url: str, workload: Workload, chunks: list[np.ndarray], concurrency: int,
-               parties: CpuParties, http_client: str = "aiohttp") -> Round:
+async def ours(
+    url: str,
+    workload: Workload,
+    chunks: list[np.ndarray],
+    concurrency: int,
+    parties: CpuParties,
+    http_client: str = "aiohttp",
+) -> Round:
     """Our client: one request per chunk (split=False), as the other two send them."""
-    options = TritonOptions.from_map({"endpoint": url, "model-name": workload.model,
-                                      "max-concurrent-requests": str(concurrency),
-                                      "http-client": http_client})
+    options = TritonOptions.from_map(
+        {
+            "endpoint": url,
+            "model-name": workload.model,
+            "max-concurrent-requests": str(concurrency),
+            "http-client": http_client,
+        }
+    )
     async with TritonClient(options) as client:
+
         async def call(chunk: np.ndarray) -> int:
             out = await client.infer({workload.input_name: chunk}, split=False)
             return len(out[workload.output_name])
@@ -80,22 +92,26 @@ async def ours(url: str, workload: Workload, chunks: list[np.ndarray], concurren
         return await drive(call, chunks, concurrency, parties)
 
 
-async def ours_lean(url: str, workload: Workload, chunks: list[np.ndarray], concurrency: int,
-                    parties: CpuParties) -> Round:
+async def ours_lean(
+    url: str, workload: Workload, chunks: list[np.ndarray], concurrency: int, parties: CpuParties
+) -> Round:
     """Our client with 'http-client' = 'httptools'."""
     return await ours(url, workload, chunks, concurrency, parties, http_client="httptools")
 
 
-async def theirs(url: str, workload: Workload, chunks: list[np.ndarray], concurrency: int,
-                 parties: CpuParties) -> Round:
+async def theirs(
+    url: str, workload: Workload, chunks: list[np.ndarray], concurrency: int, parties: CpuParties
+) -> Round:
     """NVIDIA's asyncio client, binary both ways, as its docs show it."""
     client = triton_aio.InferenceServerClient(url.removeprefix("http://"))
     try:
+
         async def call(chunk: np.ndarray) -> int:
             tensor = InferInput(workload.input_name, list(chunk.shape), workload.input_datatype)
             tensor.set_data_from_numpy(chunk, binary_data=True)
-            result = await client.infer(workload.model, [tensor],
-                                        outputs=[InferRequestedOutput(workload.output_name, binary_data=True)])
+            result = await client.infer(
+                workload.model, [tensor], outputs=[InferRequestedOutput(workload.output_name, binary_data=True)]
+            )
             return len(result.as_numpy(workload.output_name))
 
         return await drive(call, chunks, concurrency, parties)
@@ -103,20 +119,26 @@ async def theirs(url: str, workload: Workload, chunks: list[np.ndarray], concurr
         await client.close()
 
 
-def _point(workload: Workload, contender: str, batch: int, concurrency: int, rows: int,
-           rounds: list[Round]) -> Point:
+def _point(workload: Workload, contender: str, batch: int, concurrency: int, rows: int, rounds: list[Round]) -> Point:
     rates = [rows / r.wall_s for r in rounds]
     return Point(
-        workload.name, "client", contender, batch, concurrency, rows,
-        wall_s=[r.wall_s for r in rounds], rows_per_s=median(rates),
+        workload.name,
+        "client",
+        contender,
+        batch,
+        concurrency,
+        rows,
+        wall_s=[r.wall_s for r in rounds],
+        rows_per_s=median(rates),
         cpu_s_per_1m=median_cpu((r.cpu_s for r in rounds), rows),
         p50_ms=median([percentile(r.latencies_s, 50) * 1000 for r in rounds]),
         p99_ms=median([percentile(r.latencies_s, 99) * 1000 for r in rounds]),
     )
 
 
-def _perf_analyzer_point(analyzer: PerfAnalyzer, url: str, workload: Workload, batch: int,
-                         concurrency: int, scale: Scale) -> Point:
+def _perf_analyzer_point(
+    analyzer: PerfAnalyzer, url: str, workload: Workload, batch: int, concurrency: int, scale: Scale
+) -> Point:
     """perf_analyzer's rate and latencies; no CPU: it sends as many requests as its windows need."""
     point = Point(workload.name, "client", PERF_ANALYZER, batch, concurrency, 0)
     if analyzer.skipped:
@@ -137,8 +159,15 @@ def _perf_analyzer_point(analyzer: PerfAnalyzer, url: str, workload: Workload, b
     return point
 
 
-def bench_point(url: str, workload: Workload, batch: int, concurrency: int, scale: Scale,
-                analyzer: PerfAnalyzer, parties: CpuParties) -> list[Point]:
+def bench_point(
+    url: str,
+    workload: Workload,
+    batch: int,
+    concurrency: int,
+    scale: Scale,
+    analyzer: PerfAnalyzer,
+    parties: CpuParties,
+) -> list[Point]:
     """Every client at one point: rounds of ours (both HTTP clients) and theirs, in an order
     that flips every round, then perf_analyzer."""
     requests = scale.client_requests_for(workload.name, batch)

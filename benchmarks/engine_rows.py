@@ -55,7 +55,8 @@ def main() -> None:
         for client, _ in VARIANTS:
             if client not in engines:
                 options = TritonOptions.from_map(
-                    {"endpoint": server.url, "model-name": "classifier", "http-client": client})
+                    {"endpoint": server.url, "model-name": "classifier", "http-client": client}
+                )
                 engines[client] = BlockingEngine(EngineConfig.of(options, outputs=[Column("class_id")]))
                 engines[client].open()
         data = {arrow: column(args.rows, arrow) for arrow in (False, True)}

@@ -25,8 +25,18 @@ from . import flink_env
 from .flink_env import Env
 from .flink_udfs import per_row_udf, zero_udf
 from .procstat import CpuParties, cpu_delta
-from .results import (ML_PREDICT, ML_PREDICT_ASYNC, ML_PREDICT_DEFAULT, NO_UDF, PER_ROW_UDF,
-                      TRITON_UDF, ZERO_UDF, Point, best, median)
+from .results import (
+    ML_PREDICT,
+    ML_PREDICT_ASYNC,
+    ML_PREDICT_DEFAULT,
+    NO_UDF,
+    PER_ROW_UDF,
+    TRITON_UDF,
+    ZERO_UDF,
+    Point,
+    best,
+    median,
+)
 from .server import Triton
 from .settings import Scale
 from .workloads import Workload
@@ -71,8 +81,11 @@ class FlinkBench:
         model = flink_env.model(env, self.triton, w)
         extra = f", {config}" if config else ""
         return lambda rows: self._insert(
-            env, rows, f"SELECT id, {w.output_column} FROM ML_PREDICT(TABLE {{view}}, MODEL {model}, "
-                       f"DESCRIPTOR({w.input_column}){extra})")
+            env,
+            rows,
+            f"SELECT id, {w.output_column} FROM ML_PREDICT(TABLE {{view}}, MODEL {model}, "
+            f"DESCRIPTOR({w.input_column}){extra})",
+        )
 
     # -- measuring ----------------------------------------------------------------------------
 
@@ -81,8 +94,9 @@ class FlinkBench:
         wall = env.execute(statement)
         return wall, cpu_delta(before, self.parties.snapshot())
 
-    def run_rounds(self, jobs: Sequence[Job], log: Callable[[Point], None],
-                   say: Callable[[str], None] = lambda _: None) -> list[Point]:
+    def run_rounds(
+        self, jobs: Sequence[Job], log: Callable[[Point], None], say: Callable[[str], None] = lambda _: None
+    ) -> list[Point]:
         """``repeats`` rounds over ``jobs``; one point per job, logged when complete."""
         fixed: dict[tuple[str, int | None], list[tuple[float, dict[str, float]]]] = {}
         runs: list[list[tuple[float, dict[str, float]]]] = [[] for _ in jobs]
@@ -102,25 +116,37 @@ class FlinkBench:
             log(p)
         return points
 
-    def _point(self, job: Job, runs: Sequence[tuple[float, dict[str, float]]],
-               fixed: Sequence[tuple[float, dict[str, float]]]) -> Point:
+    def _point(
+        self, job: Job, runs: Sequence[tuple[float, dict[str, float]]], fixed: Sequence[tuple[float, dict[str, float]]]
+    ) -> Point:
         """The net rate and CPU of one job's runs (gross when no fixed cost was measured)."""
-        point = Point(self.workload.name, "flink", job.contender, job.batch, None, job.rows,
-                      wall_s=[r[0] for r in runs], fixed_s=[f[0] for f in fixed])
+        point = Point(
+            self.workload.name,
+            "flink",
+            job.contender,
+            job.batch,
+            None,
+            job.rows,
+            wall_s=[r[0] for r in runs],
+            fixed_s=[f[0] for f in fixed],
+        )
         net = median(point.wall_s) - (median(point.fixed_s) if fixed else 0.0)
         if net > 0:
             point.rows_per_s = job.rows / net
         else:
             point.note = "within the fixed cost's noise: raise the rows"
-        cpus = [{k: v - (fixed[i][1].get(k, 0.0) if fixed else 0.0) for k, v in cpu.items()}
-                for i, (_, cpu) in enumerate(runs)]
+        cpus = [
+            {k: v - (fixed[i][1].get(k, 0.0) if fixed else 0.0) for k, v in cpu.items()}
+            for i, (_, cpu) in enumerate(runs)
+        ]
         point.cpu_s_per_1m = {k: median([c[k] for c in cpus]) / job.rows * 1e6 for k in cpus[0]}
         if not self.scale.subtract_fixed:
             point.note = "gross: fixed job cost not subtracted"
         if job.contender == ML_PREDICT_DEFAULT:
             setting = job.env.batch_setting()
-            point.note = (f"arrow batch after the job: {setting or 'not set (Flink default 1000)'}; "
-                          + point.note).rstrip("; ")
+            point.note = (
+                f"arrow batch after the job: {setting or 'not set (Flink default 1000)'}; " + point.note
+            ).rstrip("; ")
         return point
 
     # -- contenders ---------------------------------------------------------------------------
@@ -140,8 +166,7 @@ class FlinkBench:
 
     def _zero_sweep(self) -> list[Job]:
         env = self.envs["sweep"]
-        name = flink_env.function(env, f"zero_{flink_env.ident(self.workload)}",
-                                  lambda: zero_udf(self.workload))
+        name = flink_env.function(env, f"zero_{flink_env.ident(self.workload)}", lambda: zero_udf(self.workload))
         statement = self._udf_statement(env, name)
         rows = self.scale.zero_rows[self.workload.name]
         return [Job(env, ZERO_UDF, statement, rows, batch) for batch in self.scale.sweep]
@@ -162,23 +187,33 @@ class FlinkBench:
 
     def _per_row(self) -> Job:
         env = self.envs["plain"]
-        name = flink_env.function(env, f"per_row_{flink_env.ident(self.workload)}",
-                                  lambda: per_row_udf(self.triton.url, self.workload))
+        name = flink_env.function(
+            env, f"per_row_{flink_env.ident(self.workload)}", lambda: per_row_udf(self.triton.url, self.workload)
+        )
         return Job(env, PER_ROW_UDF, self._udf_statement(env, name), self.scale.per_row_rows, None)
 
     def _triton_udf(self, batch: int) -> Job:
         env = self.envs["sweep"]
         w = self.workload
         name = flink_env.function(
-            env, f"triton_{flink_env.ident(w)}",
-            lambda: triton_udf({"endpoint": f"{self.triton.url}/v2/models", "model-name": w.model},
-                               result_type=w.output_type))
+            env,
+            f"triton_{flink_env.ident(w)}",
+            lambda: triton_udf(
+                {"endpoint": f"{self.triton.url}/v2/models", "model-name": w.model}, result_type=w.output_type
+            ),
+        )
         return Job(env, TRITON_UDF, self._udf_statement(env, name), self.rows, batch)
 
     def run_all(self, log: Callable[[Point], None], say: Callable[[str], None]) -> list[Point]:
         """Every contender in interleaved rounds; then triton_udf at ML_PREDICT's best batch."""
-        jobs = [self._no_udf(), *self._zero_sweep(), *self._predict_sweep(), self._predict_default(),
-                self._predict_async(), self._per_row()]
+        jobs = [
+            self._no_udf(),
+            *self._zero_sweep(),
+            *self._predict_sweep(),
+            self._predict_default(),
+            self._predict_async(),
+            self._per_row(),
+        ]
         points = self.run_rounds(jobs, log, say)
         top = best(p for p in points if p.contender == ML_PREDICT)
         batch = top.batch if top and top.batch else self.scale.sweep[-1]

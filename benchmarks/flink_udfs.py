@@ -46,21 +46,27 @@ _ZERO_FUNCTIONS = {"BIGINT": _zeros_bigint, "STRING": _zeros_string, "ARRAY<FLOA
 
 
 def _datatype(sql_type: str) -> Any:
-    return {"BIGINT": DataTypes.BIGINT(), "STRING": DataTypes.STRING(),
-            "ARRAY<FLOAT>": DataTypes.ARRAY(DataTypes.FLOAT())}[sql_type]
+    return {
+        "BIGINT": DataTypes.BIGINT(),
+        "STRING": DataTypes.STRING(),
+        "ARRAY<FLOAT>": DataTypes.ARRAY(DataTypes.FLOAT()),
+    }[sql_type]
 
 
 def zero_udf(workload: Workload) -> Any:
     """A pandas UDF with the workload's result type that returns constants."""
-    return udf(_ZERO_FUNCTIONS[workload.output_type], result_type=_datatype(workload.output_type),
-               func_type="pandas", name="zero")
+    return udf(
+        _ZERO_FUNCTIONS[workload.output_type],
+        result_type=_datatype(workload.output_type),
+        func_type="pandas",
+        name="zero",
+    )
 
 
 class PerRowTriton(ScalarFunction):
     """One ``tritonclient.http`` request per row, binary tensors, a client per function instance."""
 
-    def __init__(self, url: str, model: str, input_name: str, input_datatype: str,
-                 output_name: str) -> None:
+    def __init__(self, url: str, model: str, input_name: str, input_datatype: str, output_name: str) -> None:
         self.url = url
         self.model = model
         self.input_name = input_name
@@ -82,8 +88,9 @@ class PerRowTriton(ScalarFunction):
             array = np.asarray([value], dtype=np.float32)
         tensor = httpclient.InferInput(self.input_name, list(array.shape), self.input_datatype)
         tensor.set_data_from_numpy(array, binary_data=True)
-        result = self.client.infer(self.model, [tensor],
-                                   outputs=[httpclient.InferRequestedOutput(self.output_name, binary_data=True)])
+        result = self.client.infer(
+            self.model, [tensor], outputs=[httpclient.InferRequestedOutput(self.output_name, binary_data=True)]
+        )
         out = result.as_numpy(self.output_name)[0]
         if out.dtype == object:
             return out[0].decode()
@@ -96,6 +103,5 @@ class PerRowTriton(ScalarFunction):
 
 def per_row_udf(url: str, workload: Workload) -> Any:
     """The per-row UDF for ``workload``'s model at ``url``."""
-    function = PerRowTriton(url, workload.model, workload.input_name, workload.input_datatype,
-                            workload.output_name)
+    function = PerRowTriton(url, workload.model, workload.input_name, workload.input_datatype, workload.output_name)
     return udf(function, result_type=_datatype(workload.output_type), name="per_row")

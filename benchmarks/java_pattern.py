@@ -22,13 +22,15 @@ from .settings import JAVA_IN_FLIGHT
 from .workloads import Workload
 
 
-async def _one_pass(url: str, workload: Workload, bodies: list[bytes],
-                    parties: CpuParties) -> tuple[float, list[float], dict[str, float]]:
+async def _one_pass(
+    url: str, workload: Workload, bodies: list[bytes], parties: CpuParties
+) -> tuple[float, list[float], dict[str, float]]:
     """POST every body with JAVA_IN_FLIGHT requests in flight: (wall s, latencies s, CPU s)."""
     infer_url = f"{url}/v2/models/{workload.model}/infer"
     headers = {"Content-Type": "application/json"}
     connector = aiohttp.TCPConnector(limit=JAVA_IN_FLIGHT)
     async with aiohttp.ClientSession(connector=connector) as session:
+
         async def post(body: bytes) -> None:
             async with session.post(infer_url, data=body, headers=headers) as response:
                 answer = orjson.loads(await response.read())
@@ -51,15 +53,20 @@ async def _one_pass(url: str, workload: Workload, bodies: list[bytes],
         return time.perf_counter() - start, latencies, cpu_delta(cpu, parties.snapshot())
 
 
-def bench_java_pattern(url: str, workload: Workload, rows: int, repeats: int,
-                       parties: CpuParties) -> Point:
+def bench_java_pattern(url: str, workload: Workload, rows: int, repeats: int, parties: CpuParties) -> Point:
     """The emulation over ``rows`` rows, ``repeats`` times; the median rate."""
     data = workload.make_inputs(rows, np.random.default_rng(7))
     bodies = [orjson.dumps({"inputs": [workload.json_tensor(row)]}) for row in data]
     passes = [asyncio.run(_one_pass(url, workload, bodies, parties)) for _ in range(repeats)]
     return Point(
-        workload.name, "emulation", JAVA_PATTERN, 1, JAVA_IN_FLIGHT, rows,
-        wall_s=[p[0] for p in passes], rows_per_s=median([rows / p[0] for p in passes]),
+        workload.name,
+        "emulation",
+        JAVA_PATTERN,
+        1,
+        JAVA_IN_FLIGHT,
+        rows,
+        wall_s=[p[0] for p in passes],
+        rows_per_s=median([rows / p[0] for p in passes]),
         cpu_s_per_1m=median_cpu((p[2] for p in passes), rows),
         p50_ms=median([percentile(p[1], 50) * 1000 for p in passes]),
         p99_ms=median([percentile(p[1], 99) * 1000 for p in passes]),

@@ -64,8 +64,9 @@ def versions(tritonserver: str) -> dict[str, str]:
 
 
 def _java() -> str:
-    java = shutil.which("java", path=os.path.join(os.environ.get("JAVA_HOME", ""), "bin") + os.pathsep
-                        + os.environ.get("PATH", ""))
+    java = shutil.which(
+        "java", path=os.path.join(os.environ.get("JAVA_HOME", ""), "bin") + os.pathsep + os.environ.get("PATH", "")
+    )
     if java is None:
         return "not found"
     done = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30)

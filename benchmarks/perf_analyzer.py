@@ -52,8 +52,13 @@ class PerfAnalyzer:
         """Find the binary, link its libraries into ``workdir``, and check that it starts."""
         binary = _binary()
         if binary is None:
-            return cls(None, {}, "perf_analyzer not found: it ships with tritonclient[all]==2.51.0 "
-                       "(pip install -e '.[bench]', as `make bench` does)", workdir)
+            return cls(
+                None,
+                {},
+                "perf_analyzer not found: it ships with tritonclient[all]==2.51.0 "
+                "(pip install -e '.[bench]', as `make bench` does)",
+                workdir,
+            )
         libs = _wheel_libs()
         if libs is not None:
             for plain, pattern in _LIBS.items():
@@ -68,8 +73,9 @@ class PerfAnalyzer:
             return cls(binary, env, f"perf_analyzer cannot start: {reason}", workdir)
         return cls(binary, env, None, workdir)
 
-    def measure(self, url: str, workload: Workload, batch: int, concurrency: int,
-                window_ms: int) -> tuple[float, float, float, int]:
+    def measure(
+        self, url: str, workload: Workload, batch: int, concurrency: int, window_ms: int
+    ) -> tuple[float, float, float, int]:
         """One measurement: (rows/s, p50 ms, p99 ms, requests in the reported windows).
 
         HTTP, binary tensors both ways, random (FP32) or given (BYTES) input data; time windows
@@ -80,11 +86,30 @@ class PerfAnalyzer:
         with tempfile.NamedTemporaryFile(suffix=".csv", dir=self.workdir, delete=False) as f:
             report = Path(f.name)
         command = [
-            str(self.binary), "-m", workload.model, "-u", url.removeprefix("http://"), "-i", "http",
-            "-b", str(batch), "--concurrency-range", str(concurrency),
-            "--measurement-interval", str(window_ms), "--stability-percentage", "50", "--max-trials", "8",
-            "--input-tensor-format", "binary", "--output-tensor-format", "binary",
-            "-f", str(report), *workload.perf_analyzer_args,
+            str(self.binary),
+            "-m",
+            workload.model,
+            "-u",
+            url.removeprefix("http://"),
+            "-i",
+            "http",
+            "-b",
+            str(batch),
+            "--concurrency-range",
+            str(concurrency),
+            "--measurement-interval",
+            str(window_ms),
+            "--stability-percentage",
+            "50",
+            "--max-trials",
+            "8",
+            "--input-tensor-format",
+            "binary",
+            "--output-tensor-format",
+            "binary",
+            "-f",
+            str(report),
+            *workload.perf_analyzer_args,
         ]
         done = subprocess.run(command, env=self.env, capture_output=True, text=True, timeout=600)
         if done.returncode != 0:
@@ -93,7 +118,12 @@ class PerfAnalyzer:
         with report.open() as f:
             row = next(csv.DictReader(f))
         report.unlink()
-        counts = [int(line.split(":")[1]) for line in done.stdout.splitlines()
-                  if line.strip().startswith("Request count:")]
-        return (float(row["Inferences/Second"]), float(row["p50 latency"]) / 1000,
-                float(row["p99 latency"]) / 1000, counts[0] if counts else 0)
+        counts = [
+            int(line.split(":")[1]) for line in done.stdout.splitlines() if line.strip().startswith("Request count:")
+        ]
+        return (
+            float(row["Inferences/Second"]),
+            float(row["p50 latency"]) / 1000,
+            float(row["p99 latency"]) / 1000,
+            counts[0] if counts else 0,
+        )

@@ -14,8 +14,7 @@ from typing import Any
 from .results import CLIENTS, FLINK_CONTENDERS, JAVA_PATTERN, Point, find
 
 
-def _flink_axis(ax: Any, points: Sequence[Point], workload: str, sweep: Sequence[int],
-                colors: Sequence[str]) -> None:
+def _flink_axis(ax: Any, points: Sequence[Point], workload: str, sweep: Sequence[int], colors: Sequence[str]) -> None:
     for i, contender in enumerate((*FLINK_CONTENDERS, JAVA_PATTERN)):
         color = colors[i % len(colors)]
         rated = [p for p in find(points, workload, contender) if p.rows_per_s]
@@ -23,8 +22,7 @@ def _flink_axis(ax: Any, points: Sequence[Point], workload: str, sweep: Sequence
         if len(swept) > 1:
             ax.plot(*zip(*swept), marker="o", label=contender, color=color)
         elif len(swept) == 1:
-            ax.plot(*swept[0], marker="D", linestyle="none", label=f"{contender} (batch {swept[0][0]})",
-                    color=color)
+            ax.plot(*swept[0], marker="D", linestyle="none", label=f"{contender} (batch {swept[0][0]})", color=color)
         else:
             for p in rated:
                 ax.axhline(p.rows_per_s, linestyle=":", label=contender, color=color)
@@ -41,8 +39,11 @@ def _flink_axis(ax: Any, points: Sequence[Point], workload: str, sweep: Sequence
 def _client_axis(ax: Any, points: Sequence[Point], workload: str) -> None:
     for contender in CLIENTS:
         for conc, style in ((1, "-"), (4, "--")):
-            line = sorted((p.batch, p.rows_per_s) for p in find(points, workload, contender, concurrency=conc)
-                          if p.rows_per_s and p.batch)
+            line = sorted(
+                (p.batch, p.rows_per_s)
+                for p in find(points, workload, contender, concurrency=conc)
+                if p.rows_per_s and p.batch
+            )
             if line:
                 ax.plot(*zip(*line), style, marker="o", label=f"{contender}, {conc} in flight")
     ax.set_xscale("log")

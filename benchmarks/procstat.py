@@ -105,8 +105,7 @@ class CpuParties:
         reaped-children time the ones that ended (a worker lives for one job).
         """
         workers = [p for p in descendants(os.getpid()) if command_name(p).startswith("python")]
-        snap = {"python": time.process_time() + _total(workers)
-                + sum(reaped_children_cpu_seconds(p) for p in self.jvm)}
+        snap = {"python": time.process_time() + _total(workers) + sum(reaped_children_cpu_seconds(p) for p in self.jvm)}
         if self.jvm:
             snap["jvm"] = _total(self.jvm)
         if self.triton:

@@ -27,8 +27,7 @@ ML_PREDICT_ASYNC = "ML_PREDICT async"
 PER_ROW_UDF = "per-row tritonclient UDF"
 
 CLIENTS = (PERF_ANALYZER, OURS, OURS_LEAN, TRITONCLIENT_AIO)
-FLINK_CONTENDERS = (NO_UDF, ZERO_UDF, ML_PREDICT_DEFAULT, ML_PREDICT, TRITON_UDF,
-                    ML_PREDICT_ASYNC, PER_ROW_UDF)
+FLINK_CONTENDERS = (NO_UDF, ZERO_UDF, ML_PREDICT_DEFAULT, ML_PREDICT, TRITON_UDF, ML_PREDICT_ASYNC, PER_ROW_UDF)
 
 
 @dataclass
@@ -78,8 +77,11 @@ def median_cpu(samples: Iterable[dict[str, float]], rows: int) -> dict[str, floa
 
 def find(points: Iterable[Point], workload: str, contender: str, **where: Any) -> list[Point]:
     """Points of ``contender`` in ``workload`` whose fields equal ``where``."""
-    return [p for p in points if p.workload == workload and p.contender == contender
-            and all(getattr(p, k) == v for k, v in where.items())]
+    return [
+        p
+        for p in points
+        if p.workload == workload and p.contender == contender and all(getattr(p, k) == v for k, v in where.items())
+    ]
 
 
 def best(points: Iterable[Point]) -> Point | None:

@@ -47,16 +47,27 @@ def log_point(p: Point) -> None:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="benchmarks/run.py", description=__doc__.splitlines()[0])
     size = parser.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_const", const="quick", dest="scale",
-                      help="development run (about 4 minutes): few rows, 1 repeat, classifier and embedding")
-    size.add_argument("--tiny", action="store_const", const="tiny", dest="scale",
-                      help="smoke run: a few hundred rows, classifier only, gross rates")
+    size.add_argument(
+        "--quick",
+        action="store_const",
+        const="quick",
+        dest="scale",
+        help="development run (about 4 minutes): few rows, 1 repeat, classifier and embedding",
+    )
+    size.add_argument(
+        "--tiny",
+        action="store_const",
+        const="tiny",
+        dest="scale",
+        help="smoke run: a few hundred rows, classifier only, gross rates",
+    )
     parser.add_argument("--rows", type=int, help="rows per Flink contender, every workload")
     parser.add_argument("--repeats", type=int, help="repeats per point (the median is reported)")
     parser.add_argument("--workloads", help=f"comma-separated subset of {', '.join(WORKLOADS)}")
     parser.add_argument("--skip", default="", help="comma-separated stages to skip: clients, flink")
-    parser.add_argument("--memory", action="store_true",
-                        help="also run ML_PREDICT over 1M and 5M rows and compare the worker's RSS")
+    parser.add_argument(
+        "--memory", action="store_true", help="also run ML_PREDICT over 1M and 5M rows and compare the worker's RSS"
+    )
     parser.add_argument("--url", help="use this Triton (http://host:port) instead of starting one")
     parser.add_argument("--triton-pid", type=int, help="pid of the --url server, to count its CPU")
     parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
@@ -94,8 +105,10 @@ def warm_up(bench: FlinkBench) -> None:
         else:
             model = flink_env.model(env, bench.triton, w)
             extra = ", MAP['async', 'true']" if env.kind == "async" else ""
-            statement = (f"INSERT INTO {sink_out} SELECT id, {w.output_column} FROM ML_PREDICT("
-                         f"TABLE {view}, MODEL {model}, DESCRIPTOR({w.input_column}){extra})")
+            statement = (
+                f"INSERT INTO {sink_out} SELECT id, {w.output_column} FROM ML_PREDICT("
+                f"TABLE {view}, MODEL {model}, DESCRIPTOR({w.input_column}){extra})"
+            )
         env.execute(statement)
 
 
@@ -124,11 +137,16 @@ def run_memory(server: Triton, scale: Scale, envs: dict[str, flink_env.Env], poi
         log(f"memory: ML_PREDICT over {rows:,} rows at batch {batch}")
         peaks.append(peak_while(functools.partial(env.execute, statement(rows))))
     mb = 2**20
-    return {"workload": workload.name, "batch": batch, "rows": list(scale.memory_rows),
-            "mode": [p.mode for p in peaks], "driver_before_mb": [p.driver_before / mb for p in peaks],
-            "driver_peak_mb": [p.driver_peak / mb for p in peaks],
-            "workers_peak_mb": [p.workers_peak / mb for p in peaks],
-            "peak_mb": [p.worker_peak / mb for p in peaks]}
+    return {
+        "workload": workload.name,
+        "batch": batch,
+        "rows": list(scale.memory_rows),
+        "mode": [p.mode for p in peaks],
+        "driver_before_mb": [p.driver_before / mb for p in peaks],
+        "driver_peak_mb": [p.driver_peak / mb for p in peaks],
+        "workers_peak_mb": [p.workers_peak / mb for p in peaks],
+        "peak_mb": [p.worker_peak / mb for p in peaks],
+    }
 
 
 def _workloads(args: argparse.Namespace, scale: Scale) -> Scale:
@@ -148,8 +166,7 @@ def _serveable(server: Triton, scale: Scale) -> Scale:
     return scale_with(scale, workloads=ready)
 
 
-def measure(args: argparse.Namespace, scale: Scale, server: Triton, run: dict[str, Any],
-            points: list[Point]) -> None:
+def measure(args: argparse.Namespace, scale: Scale, server: Triton, run: dict[str, Any], points: list[Point]) -> None:
     """Every stage, appending to ``points`` as it goes (so a failure keeps the earlier ones)."""
     skip = set(filter(None, args.skip.split(",")))
     with tempfile.TemporaryDirectory(prefix="bench-") as workdir:
@@ -173,11 +190,27 @@ def finish(args: argparse.Namespace, scale: Scale, run: dict[str, Any], points: 
         plot_path = _relative(args.plot, args.output.parent)
     except ImportError as exc:  # matplotlib comes with the bench extra only
         run["plot_skipped"] = f"matplotlib missing ({exc}); pip install -e '.[bench]'"
-    args.json.write_text(json.dumps({
-        "run": run, "points": [p.as_dict() for p in points],
-        "targets": [{"key": v.key, "workload": v.workload, "ratio": v.ratio, "needed": v.needed,
-                     "status": v.status, "detail": v.detail} for v in verdicts],
-    }, indent=1, ensure_ascii=False))
+    args.json.write_text(
+        json.dumps(
+            {
+                "run": run,
+                "points": [p.as_dict() for p in points],
+                "targets": [
+                    {
+                        "key": v.key,
+                        "workload": v.workload,
+                        "ratio": v.ratio,
+                        "needed": v.needed,
+                        "status": v.status,
+                        "detail": v.detail,
+                    }
+                    for v in verdicts
+                ],
+            },
+            indent=1,
+            ensure_ascii=False,
+        )
+    )
     report.write(args.output, report.generated(run, points, verdicts, plot_path))
     log(f"wrote {args.output}, {args.json}" + (f", {args.plot}" if plot_path else ""))
 
@@ -194,11 +227,13 @@ def _rows_text(scale: Scale) -> str:
         return ", ".join(f"{w} {rows[w]:,}" for w in scale.workloads)
 
     clients = each(scale.client_rows)
-    return (f"Flink inference contenders {each(scale.flink_rows)} (ML_PREDICT async "
-            f"{scale.async_rows:,}, per-row UDF {scale.per_row_rows:,}); no UDF {each(scale.ceiling_rows)}; "
-            f"zero UDF {each(scale.zero_rows)}; Java-pattern emulation {scale.java_rows:,}; clients "
-            f"{clients} rows per point ({scale.client_requests[0]} to {scale.client_requests[1]} "
-            f"requests); Arrow batch sweep {', '.join(map(str, scale.sweep))}")
+    return (
+        f"Flink inference contenders {each(scale.flink_rows)} (ML_PREDICT async "
+        f"{scale.async_rows:,}, per-row UDF {scale.per_row_rows:,}); no UDF {each(scale.ceiling_rows)}; "
+        f"zero UDF {each(scale.zero_rows)}; Java-pattern emulation {scale.java_rows:,}; clients "
+        f"{clients} rows per point ({scale.client_requests[0]} to {scale.client_requests[1]} "
+        f"requests); Arrow batch sweep {', '.join(map(str, scale.sweep))}"
+    )
 
 
 def _workers_import_the_suite() -> None:
@@ -222,7 +257,9 @@ def main(argv: list[str] | None = None) -> int:
     run: dict[str, Any] = {
         "command": shlex.join(["benchmarks/run.py", *(sys.argv[1:] if argv is None else argv)]),
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "scale": scale.name, "repeats": scale.repeats, "machine": machine(),
+        "scale": scale.name,
+        "repeats": scale.repeats,
+        "machine": machine(),
     }
     with triton(scale.workloads, args.url, args.triton_pid) as server:
         scale = _serveable(server, scale)

@@ -46,7 +46,8 @@ class Scale:
 
 SCALES = {
     "full": Scale(
-        name="full", repeats=3,
+        name="full",
+        repeats=3,
         workloads=("classifier", "text-classification", "embedding"),
         # Sized for about 20 minutes on 2 cores, with a net time (past the ~2 s fixed cost of a
         # job) of several seconds per job: at about one second, the fixed cost's noise swung net
@@ -55,41 +56,59 @@ SCALES = {
         flink_rows={"classifier": 1_500_000, "text-classification": 120_000, "embedding": 150_000},
         ceiling_rows={"classifier": 4_000_000, "text-classification": 4_000_000, "embedding": 4_000_000},
         zero_rows={"classifier": 1_500_000, "text-classification": 1_000_000, "embedding": 150_000},
-        async_rows=10_000, per_row_rows=1_500, java_rows=5_000,
-        sweep=(1000, 4096, 10000, 20000), client_points=CLIENT_POINTS,
+        async_rows=10_000,
+        per_row_rows=1_500,
+        java_rows=5_000,
+        sweep=(1000, 4096, 10000, 20000),
+        client_points=CLIENT_POINTS,
         client_rows={"classifier": 300_000, "text-classification": 30_000, "embedding": 60_000},
         # Up to 2000 requests a point: the 1-row points take about a second a round (with 500,
         # one busy spell of the machine moved a 1-row point by 40 %).
-        client_requests=(30, 2000), subtract_fixed=True, perf_window_ms=300,
+        client_requests=(30, 2000),
+        subtract_fixed=True,
+        perf_window_ms=300,
     ),
     "quick": Scale(
-        name="quick", repeats=1,
+        name="quick",
+        repeats=1,
         workloads=("classifier", "embedding"),
         flink_rows={"classifier": 50_000, "text-classification": 10_000, "embedding": 10_000},
         ceiling_rows={"classifier": 500_000, "text-classification": 500_000, "embedding": 500_000},
         zero_rows={"classifier": 100_000, "text-classification": 50_000, "embedding": 10_000},
-        async_rows=2_000, per_row_rows=300, java_rows=1_000,
-        sweep=(1000, 20000), client_points=CLIENT_POINTS,
+        async_rows=2_000,
+        per_row_rows=300,
+        java_rows=1_000,
+        sweep=(1000, 20000),
+        client_points=CLIENT_POINTS,
         client_rows={"classifier": 50_000, "text-classification": 10_000, "embedding": 20_000},
-        client_requests=(10, 300), subtract_fixed=True, perf_window_ms=300,
+        client_requests=(10, 300),
+        subtract_fixed=True,
+        perf_window_ms=300,
     ),
     "tiny": Scale(
-        name="tiny", repeats=1,
+        name="tiny",
+        repeats=1,
         workloads=("classifier",),
         flink_rows={"classifier": 300, "text-classification": 300, "embedding": 300},
         ceiling_rows={"classifier": 300, "text-classification": 300, "embedding": 300},
         zero_rows={"classifier": 300, "text-classification": 300, "embedding": 300},
-        async_rows=300, per_row_rows=100, java_rows=100,
-        sweep=(1000,), client_points=CLIENT_POINTS,
+        async_rows=300,
+        per_row_rows=100,
+        java_rows=100,
+        sweep=(1000,),
+        client_points=CLIENT_POINTS,
         client_rows={"classifier": 2_000, "text-classification": 2_000, "embedding": 2_000},
-        client_requests=(10, 20), subtract_fixed=False, perf_window_ms=100,
+        client_requests=(10, 20),
+        subtract_fixed=False,
+        perf_window_ms=100,
         memory_rows=(1_000, 5_000),
     ),
 }
 
 
-def scale_with(scale: Scale, *, rows: int | None = None, repeats: int | None = None,
-               workloads: tuple[str, ...] | None = None) -> Scale:
+def scale_with(
+    scale: Scale, *, rows: int | None = None, repeats: int | None = None, workloads: tuple[str, ...] | None = None
+) -> Scale:
     """``scale`` with the command line's overrides: ``rows`` for every workload's Flink jobs."""
     if rows is not None:
         every = {w: rows for w in scale.flink_rows}

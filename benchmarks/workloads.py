@@ -85,26 +85,53 @@ class Workload:
     def json_tensor(self, row: np.ndarray) -> dict[str, Any]:
         """One row as a KServe v2 JSON input tensor, as Flink's Java provider sends it."""
         data = self.json_row(row)
-        return {"name": self.input_name, "shape": [1, len(data)],
-                "datatype": self.input_datatype, "data": data}
+        return {"name": self.input_name, "shape": [1, len(data)], "datatype": self.input_datatype, "data": data}
 
 
 WORKLOADS: dict[str, Workload] = {
     "classifier": Workload(
-        "classifier", "classifier", "features", "FP32", "class_id",
-        "features", "ARRAY<FLOAT>", "class_id", "BIGINT", *_FLOAT_SOURCE,
-        make_inputs=_features, json_row=_json_float_row,
+        "classifier",
+        "classifier",
+        "features",
+        "FP32",
+        "class_id",
+        "features",
+        "ARRAY<FLOAT>",
+        "class_id",
+        "BIGINT",
+        *_FLOAT_SOURCE,
+        make_inputs=_features,
+        json_row=_json_float_row,
     ),
     "text-classification": Workload(
-        "text-classification", "text-classification", "INPUT_TEXT", "BYTES", "OUTPUT_TEXT",
-        "review", "STRING", "label", "STRING", *_TEXT_SOURCE,
-        make_inputs=_texts, json_row=_json_text_row,
+        "text-classification",
+        "text-classification",
+        "INPUT_TEXT",
+        "BYTES",
+        "OUTPUT_TEXT",
+        "review",
+        "STRING",
+        "label",
+        "STRING",
+        *_TEXT_SOURCE,
+        make_inputs=_texts,
+        json_row=_json_text_row,
         perf_analyzer_args=("--string-data", REVIEWS[3]),
     ),
     "embedding": Workload(
-        "embedding", "embedding", "TEXT", "BYTES", "EMBEDDING",
-        "review", "STRING", "embedding", "ARRAY<FLOAT>", *_TEXT_SOURCE,
-        make_inputs=_texts, json_row=_json_text_row,
-        perf_analyzer_args=("--string-data", REVIEWS[3]), bundled=False,
+        "embedding",
+        "embedding",
+        "TEXT",
+        "BYTES",
+        "EMBEDDING",
+        "review",
+        "STRING",
+        "embedding",
+        "ARRAY<FLOAT>",
+        *_TEXT_SOURCE,
+        make_inputs=_texts,
+        json_row=_json_text_row,
+        perf_analyzer_args=("--string-data", REVIEWS[3]),
+        bundled=False,
     ),
 }

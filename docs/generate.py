@@ -66,16 +66,24 @@ def _code(text: str) -> str:
 def option_rows() -> list[tuple[str, str, str, str, str, str, str]]:
     """One row per ``WITH`` key: key, type, default, origin, TritonProvider keyword, description,
     example. ``provider`` comes first: it selects these options."""
-    rows = [("provider", "String", "required", "Flink", "-",
-             f"Selects this provider; must be '{PROVIDER}'.", PROVIDER)]
+    rows = [("provider", "String", "required", "Flink", "-", f"Selects this provider; must be '{PROVIDER}'.", PROVIDER)]
     for spec in OPTION_SPECS:
         if spec.key in REQUIRED_KEYS:
             default = "required"
         else:
             default = "(unset)" if spec.default is None else spec.default
         keyword = spec.keyword or "-"
-        rows.append((spec.key, KIND_TYPES.get(spec.kind, spec.kind), default,
-                     "ours" if spec.ours else "Flink", keyword, spec.description, example_of(spec)))
+        rows.append(
+            (
+                spec.key,
+                KIND_TYPES.get(spec.kind, spec.kind),
+                default,
+                "ours" if spec.ours else "Flink",
+                keyword,
+                spec.description,
+                example_of(spec),
+            )
+        )
     return rows
 
 
@@ -91,8 +99,10 @@ def options_table() -> str:
         shown_default = default if default in ("required", "(unset)") else _code(default)
         shown_keyword = "-" if keyword == "-" else _code(keyword)
         shown_example = _code(f"'{key}' = '{example}'")
-        lines.append(f"| {_code(key)} | {kind} | {shown_default} | {origin} | {shown_keyword} "
-                     f"| {_cell(description)} | {shown_example} |")
+        lines.append(
+            f"| {_code(key)} | {kind} | {shown_default} | {origin} | {shown_keyword} "
+            f"| {_cell(description)} | {shown_example} |"
+        )
     return "\n".join(lines)
 
 
@@ -105,21 +115,38 @@ FEATURE_ROWS: list[tuple[str, tuple[str, ...], Callable[[dict[str, Any]], str]]]
     ("`triton_udf` (pandas), `configure_inference`", ("tests/test_udf_flink.py::",), lambda f: ""),
     ("metrics", ("tests/test_udf_metrics.py::",), lambda f: ""),
     ("error column, default values", (V + "test_ml_predict_error_column",), lambda f: ""),
-    ("`CREATE`/`ALTER`/`DROP`/`SHOW`/`DESCRIBE MODEL`", (V + "test_model_statement", V + "test_bad_options"),
-     lambda f: "Flink" if f["model_ddl"] else "ours"),
-    ("`ML_PREDICT`, streaming and batch", (V + "test_ml_predict", V + "test_an_unknown_model"),
-     lambda f: "Flink validates" if f["model_ddl"] else "ours validates"),
-    ("async mode (`'async' = 'true'`, `async_triton_udf`)", (V + "test_async_udf",),
-     lambda f: "yes" if f["async_scalar"] else "no: one-line error, needs 2.3"),
-    ("Table API `predict`, `from_model(...).predict`", (V + "test_from_model", V + "test_predict_with"),
-     lambda f: ""),
+    (
+        "`CREATE`/`ALTER`/`DROP`/`SHOW`/`DESCRIBE MODEL`",
+        (V + "test_model_statement", V + "test_bad_options"),
+        lambda f: "Flink" if f["model_ddl"] else "ours",
+    ),
+    (
+        "`ML_PREDICT`, streaming and batch",
+        (V + "test_ml_predict", V + "test_an_unknown_model"),
+        lambda f: "Flink validates" if f["model_ddl"] else "ours validates",
+    ),
+    (
+        "async mode (`'async' = 'true'`, `async_triton_udf`)",
+        (V + "test_async_udf",),
+        lambda f: "yes" if f["async_scalar"] else "no: one-line error, needs 2.3",
+    ),
+    ("Table API `predict`, `from_model(...).predict`", (V + "test_from_model", V + "test_predict_with"), lambda f: ""),
     ("CLI `run`, `sql`, `serve`", ("tests/test_cli.py::", V + "test_cli_sql"), lambda f: ""),
-    ("patch: async operation (FLINK-39532, ...)", (V + "test_each_patch", "tests/test_async_udf.py::"),
-     lambda f: "applied" if f["patches"]["async-operation"] else "not applied"),
-    ("patch: Arrow input hook", ("tests/test_arrow_input.py::", V + "test_the_arrow_hook"),
-     lambda f: "applied" if f["patches"]["arrow-input"] else "not applied"),
-    ("patch: planner thread (FLINK-23020)", ("tests/test_planner_thread.py::",),
-     lambda f: "applied" if f["patches"]["planner-thread"] else "not applied"),
+    (
+        "patch: async operation (FLINK-39532, ...)",
+        (V + "test_each_patch", "tests/test_async_udf.py::"),
+        lambda f: "applied" if f["patches"]["async-operation"] else "not applied",
+    ),
+    (
+        "patch: Arrow input hook",
+        ("tests/test_arrow_input.py::", V + "test_the_arrow_hook"),
+        lambda f: "applied" if f["patches"]["arrow-input"] else "not applied",
+    ),
+    (
+        "patch: planner thread (FLINK-23020)",
+        ("tests/test_planner_thread.py::",),
+        lambda f: "applied" if f["patches"]["planner-thread"] else "not applied",
+    ),
 ]
 
 
@@ -145,8 +172,10 @@ def versions_table() -> str:
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     for key, label in (("passed", "tests passed"), ("skipped", "tests skipped"), ("failed", "tests failed")):
         lines.append(f"| {label} | " + " | ".join(str(results[m]["counts"][key]) for m in minors) + " |")
-    for key, label in (("flink_kept", "the wheel's install kept this Flink"),
-                       ("movie_reviews_ok", "the installed wheel runs `sql/movie_reviews.sql` right")):
+    for key, label in (
+        ("flink_kept", "the wheel's install kept this Flink"),
+        ("movie_reviews_ok", "the installed wheel runs `sql/movie_reviews.sql` right"),
+    ):
         lines.append(f"| {label} | " + " | ".join("yes" if results[m][key] else "**no**" for m in minors) + " |")
     return "\n".join(lines)
 
@@ -171,12 +200,13 @@ def fill(text: str, name: str, body: str, *, page: str = "page") -> str:
     start, stop = text.find(begin), text.find(end)
     if start < 0 or stop < start:
         raise ValueError(f"{page}: missing or misplaced markers {begin} ... {end}")
-    return text[:start + len(begin)] + "\n" + body + "\n" + text[stop:]
+    return text[: start + len(begin)] + "\n" + body + "\n" + text[stop:]
 
 
-def expected(page: str) -> str:
-    """The page as it should be: its text with every generated block made anew."""
-    text = (DOCS / page).read_text(encoding="utf-8")
+def expected(page: str, text: str | None = None) -> str:
+    """The page as it should be: its text (``text``, else the file's) with every generated block made anew."""
+    if text is None:
+        text = (DOCS / page).read_text(encoding="utf-8")
     for name, make in BLOCKS[page].items():
         text = fill(text, name, make(), page=page)
     return text

@@ -48,7 +48,8 @@ _SHELL_DESCRIPTION = (
     "Type Flink SQL statements at the 'Flink SQL>' prompt; a statement ends with ';' and may span lines. "
     "HELP; lists the commands, Ctrl-C cancels a running statement, Ctrl-D or QUIT; exits. "
     "With -f FILE or a pipe (echo 'SELECT 1;' | pyflink-triton sql) the statements run without prompts, "
-    "and the exit status is 1 if any of them failed. ${VAR} is taken from the environment.")
+    "and the exit status is 1 if any of them failed. ${VAR} is taken from the environment."
+)
 
 
 def substitute_variables(text: str, env: Mapping[str, str]) -> str:
@@ -62,15 +63,17 @@ def substitute_variables(text: str, env: Mapping[str, str]) -> str:
             return default
         line = text.count("\n", 0, m.start()) + 1
         raise TritonConfigError(
-            f"Variable ${{{name}}} (line {line}) is not set: export it, or write ${{{name}:-default}}")
+            f"Variable ${{{name}}} (line {line}) is not set: export it, or write ${{{name}:-default}}"
+        )
 
     return _VARIABLE.sub(replace, text)
 
 
 # What a JVM or a Python process reads from its environment: a script may use these too
 # (${HOME}/data.csv), and they stay.
-_KEPT_VARIABLES = frozenset({"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "TZ", "TMPDIR", "PWD",
-                             "HOSTNAME", "TERM"})
+_KEPT_VARIABLES = frozenset(
+    {"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "TZ", "TMPDIR", "PWD", "HOSTNAME", "TERM"}
+)
 _KEPT_PREFIXES = ("LC_", "JAVA_", "JVM_", "FLINK_", "HADOOP_", "PYTHON", "LD_")
 
 
@@ -89,8 +92,11 @@ def _hidden_from_flink(names: Iterable[str]) -> Iterator[None]:
     ``${TRITON_TOKEN}`` would land in Flink's log. Substituted into the SQL text, the values
     reach the functions in the job itself, never through the environment.
     """
-    hidden = {name: os.environ.pop(name) for name in sorted(names)
-              if name in os.environ and name not in _KEPT_VARIABLES and not name.startswith(_KEPT_PREFIXES)}
+    hidden = {
+        name: os.environ.pop(name)
+        for name in sorted(names)
+        if name in os.environ and name not in _KEPT_VARIABLES and not name.startswith(_KEPT_PREFIXES)
+    }
     try:
         yield
     finally:
@@ -101,9 +107,15 @@ def _make_env(args: argparse.Namespace, workdir: Path) -> Any:
     from .sql import table_environment
 
     return table_environment(
-        mode=args.mode, parallelism=args.parallelism, batch_size=args.batch_size,
-        max_latency_ms=args.max_latency_ms, jobmanager=args.jobmanager,
-        python_executable=args.python_executable, settings=args.set or [], workdir=workdir)
+        mode=args.mode,
+        parallelism=args.parallelism,
+        batch_size=args.batch_size,
+        max_latency_ms=args.max_latency_ms,
+        jobmanager=args.jobmanager,
+        python_executable=args.python_executable,
+        settings=args.set or [],
+        workdir=workdir,
+    )
 
 
 def _uses(text: str, name: str) -> bool:
@@ -219,16 +231,23 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
     try:
         # Report a missing variable before anything slow starts.
         substitute_variables(text, {LOCAL_ENDPOINT_VARIABLE: "", **env})
-        with _hidden_from_flink(script_variables(text)), \
-                tempfile.TemporaryDirectory(prefix="pyflink-triton-") as workdir:
+        with (
+            _hidden_from_flink(script_variables(text)),
+            tempfile.TemporaryDirectory(prefix="pyflink-triton-") as workdir,
+        ):
             if _uses(text, LOCAL_ENDPOINT_VARIABLE) and LOCAL_ENDPOINT_VARIABLE not in env:
                 if args.detach:
-                    raise TritonConfigError(f"--detach needs {LOCAL_ENDPOINT_VARIABLE} set: a Triton started "
-                                            "for the run would stop when the CLI returns")
+                    raise TritonConfigError(
+                        f"--detach needs {LOCAL_ENDPOINT_VARIABLE} set: a Triton started "
+                        "for the run would stop when the CLI returns"
+                    )
                 from .server import TritonServer
 
-                print(f"{LOCAL_ENDPOINT_VARIABLE} is not set: starting a local Triton on the "
-                      "repository's models...", file=err, flush=True)
+                print(
+                    f"{LOCAL_ENDPOINT_VARIABLE} is not set: starting a local Triton on the repository's models...",
+                    file=err,
+                    flush=True,
+                )
                 server = TritonServer()
                 # Triton starts while the JVM does: the two fixed costs overlap.
                 with concurrent.futures.ThreadPoolExecutor(1) as pool:
@@ -285,24 +304,33 @@ def shell(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.
 
     interactive = args.file is None and sys.stdin.isatty()
     try:
-        text = "" if interactive else (Path(args.file).read_text(encoding="utf-8") if args.file
-                                        else sys.stdin.read())
+        text = "" if interactive else (Path(args.file).read_text(encoding="utf-8") if args.file else sys.stdin.read())
     except OSError as exc:
         print(f"error: cannot read {args.file}: {exc.strerror}", file=err)
         return 2
     env = dict(os.environ)
     try:
-        with _hidden_from_flink(script_variables(text)), \
-                tempfile.TemporaryDirectory(prefix="pyflink-triton-") as workdir:
+        with (
+            _hidden_from_flink(script_variables(text)),
+            tempfile.TemporaryDirectory(prefix="pyflink-triton-") as workdir,
+        ):
             t_env = _make_env(args, Path(workdir))
-            sql = SqlShell(TritonSql(t_env), substitute=lambda s: substitute_variables(s, env),
-                           wait_for_inserts=not args.jobmanager, out=out, err=err)
+            sql = SqlShell(
+                TritonSql(t_env),
+                substitute=lambda s: substitute_variables(s, env),
+                wait_for_inserts=not args.jobmanager,
+                out=out,
+                err=err,
+            )
             if not interactive:
                 return 0 if sql.run_script(text) else 1
             where = f"the cluster at {args.jobmanager}" if args.jobmanager else "a local mini-cluster"
-            print(f"pyflink-triton SQL shell: Flink {args.mode} mode on {where}. Enter 'HELP;' to list the "
-                  "commands, 'QUIT;' or Ctrl-D to exit; Ctrl-C cancels a running statement.\n",
-                  file=out, flush=True)
+            print(
+                f"pyflink-triton SQL shell: Flink {args.mode} mode on {where}. Enter 'HELP;' to list the "
+                "commands, 'QUIT;' or Ctrl-D to exit; Ctrl-C cancels a running statement.\n",
+                file=out,
+                flush=True,
+            )
             with interactive_history(args.history_file):
                 sql.interact()
             return 0
@@ -312,13 +340,22 @@ def shell(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.
         return report_error(exc, err)
 
 
+def add_batch_options(p: argparse.ArgumentParser) -> None:
+    """``--batch-size`` and ``--max-latency-ms``, as ``run`` and ``pyflink_triton.job`` both take them."""
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="rows per Arrow batch handed to the UDF (default: 20000, see the README's Tuning)",
+    )
+    p.add_argument("--max-latency-ms", type=int, default=None, help="python.fn-execution.bundle.time")
+
+
 def _job_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jobmanager", metavar="HOST:PORT", help="submit to a running cluster (its REST address)")
     p.add_argument("--mode", choices=("streaming", "batch"), default="streaming")
     p.add_argument("--parallelism", type=int, default=1)
-    p.add_argument("--batch-size", type=int, default=None,
-                   help="rows per Arrow batch handed to the UDF (default: 20000, see the README's Tuning)")
-    p.add_argument("--max-latency-ms", type=int, default=None, help="python.fn-execution.bundle.time")
+    add_batch_options(p)
     p.add_argument("--python-executable", default=None, help="Python of the cluster's workers")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="a Flink configuration option")
 
@@ -332,14 +369,25 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run a SQL script (local mini-cluster, or --jobmanager)")
     r.add_argument("file", help="the .sql script, or the name of an example (see `examples`)")
     _job_options(r)
-    r.add_argument("--detach", action="store_true",
-                   help="with --jobmanager: submit INSERT jobs, print their JobIDs and return without waiting")
-    q = sub.add_parser("sql", help="an interactive SQL shell, as Flink's SQL client (or statements from a pipe)",
-                       description=_SHELL_DESCRIPTION)
+    r.add_argument(
+        "--detach",
+        action="store_true",
+        help="with --jobmanager: submit INSERT jobs, print their JobIDs and return without waiting",
+    )
+    q = sub.add_parser(
+        "sql",
+        help="an interactive SQL shell, as Flink's SQL client (or statements from a pipe)",
+        description=_SHELL_DESCRIPTION,
+    )
     _job_options(q)
     q.add_argument("-f", "--file", help="run the statements of this file, then exit (no prompt)")
-    q.add_argument("--history-file", type=Path, default=None, metavar="PATH",
-                   help="where a terminal session keeps its history (default: ~/.pyflink_triton_history)")
+    q.add_argument(
+        "--history-file",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="where a terminal session keeps its history (default: ~/.pyflink_triton_history)",
+    )
     s = sub.add_parser("serve", help="serve a model repository with a local Triton")
     s.add_argument("--model-repository", default=None)
     s.add_argument("--port", type=int, default=None)

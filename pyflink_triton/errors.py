@@ -26,18 +26,18 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
-    "TritonError",
-    "TritonConfigError",
-    "TritonSchemaError",
-    "TritonProtocolError",
     "TritonCircuitOpenError",
-    "TritonTransportError",
-    "TritonConnectionError",
-    "TritonTimeoutError",
-    "TritonServerError",
     "TritonClientRequestError",
-    "TritonServiceError",
+    "TritonConfigError",
+    "TritonConnectionError",
+    "TritonError",
     "TritonLaunchError",
+    "TritonProtocolError",
+    "TritonSchemaError",
+    "TritonServerError",
+    "TritonServiceError",
+    "TritonTimeoutError",
+    "TritonTransportError",
     "server_error_for_status",
 ]
 

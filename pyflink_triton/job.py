@@ -25,9 +25,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from .cli import report_error, substitute_variables
-from .sql.lexer import is_insert
+from .cli import add_batch_options, report_error, substitute_variables
 from .flink.context import JOB_PARAMETER
+from .sql.lexer import is_insert
 
 __all__ = ["main", "parser", "run_script"]
 
@@ -36,14 +36,14 @@ def parser() -> argparse.ArgumentParser:
     """The arguments after ``-pym pyflink_triton.job`` (the Kubernetes example's ``args`` too)."""
     p = argparse.ArgumentParser(
         prog="flink run -pym pyflink_triton.job",
-        description="Run a SQL script with triton models (CREATE MODEL, ML_PREDICT) as a Flink job.")
+        description="Run a SQL script with triton models (CREATE MODEL, ML_PREDICT) as a Flink job.",
+    )
     p.add_argument("--script", required=True, help="the .sql script (a path where the client runs)")
     p.add_argument("--mode", choices=("streaming", "batch"), default="streaming")
-    p.add_argument("--batch-size", type=int, default=None,
-                   help="rows per Arrow batch handed to the UDF (default: 20000, see the README's Tuning)")
-    p.add_argument("--max-latency-ms", type=int, default=None, help="python.fn-execution.bundle.time")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="a Flink configuration option, applied last")
+    add_batch_options(p)
+    p.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="a Flink configuration option, applied last"
+    )
     p.add_argument("--no-wait", action="store_true", help="submit the INSERT jobs and return")
     return p
 
@@ -63,9 +63,13 @@ def run_script(args: argparse.Namespace, err: TextIO = sys.stderr) -> int:
         with tempfile.TemporaryDirectory(prefix="pyflink-triton-") as workdir:
             # parallelism None: flink run's -p (or the FlinkDeployment's) decides.
             t_env = table_environment(
-                mode=args.mode, parallelism=None, batch_size=args.batch_size,
-                max_latency_ms=args.max_latency_ms, settings=[*_naming(path, args.set), *args.set],
-                workdir=Path(workdir))
+                mode=args.mode,
+                parallelism=None,
+                batch_size=args.batch_size,
+                max_latency_ms=args.max_latency_ms,
+                settings=[*_naming(path, args.set), *args.set],
+                workdir=Path(workdir),
+            )
             session = TritonSql(t_env)
             for statement in statements:
                 result = session.execute_sql(statement)

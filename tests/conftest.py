@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import os
 import socket
-from contextlib import contextmanager
+import subprocess
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,16 @@ from pyflink_triton.server.launcher import TritonServer, find_tritonserver
 
 from .faultserver import FaultServer
 
+# `make check` runs the fast tier (-m "not flink and not triton and not slow") with this set. A
+# test that would start a JVM or a Triton server there fails at once, saying which mark it lacks,
+# instead of silently making the inner loop slow: no JVM can start (JAVA_HOME leads nowhere, here
+# and in subprocesses), and neither the launcher nor a subprocess may start tritonserver.
+FAST_TIER = os.environ.get("PYFLINK_TRITON_FAST") == "1"
+if FAST_TIER:
+    os.environ["JAVA_HOME"] = "/nonexistent/the-fast-tier-starts-no-jvm(mark-the-test-flink)"
+
+# Tests using these fixtures need the session's Triton: they are marked `triton` automatically.
+TRITON_FIXTURES = frozenset({"triton_server", "triton_url", "endpoint"})
 
 # The environment before any Flink job ran in this process. PyFlink's local (loopback) mode sets
 # variables in the process that runs a job (FLINK_HOME, PYTHON_LOOPBACK_SERVER_ADDRESS,
@@ -83,8 +94,9 @@ def endpoint(triton_url: str) -> dict[str, str]:
 
 def model_options(url: str, model: str, **extra: Any) -> TritonOptions:
     """Options of ``model`` at ``url``; keyword arguments are option keys with ``_`` for ``-``."""
-    return TritonOptions.from_map({"endpoint": url, "model-name": model,
-                                   **{k.replace("_", "-"): str(v) for k, v in extra.items()}})
+    return TritonOptions.from_map(
+        {"endpoint": url, "model-name": model, **{k.replace("_", "-"): str(v) for k, v in extra.items()}}
+    )
 
 
 # The classifier model's documented rule (model_repository/classifier): the nearest class mean
@@ -125,10 +137,44 @@ def tenacity_objects(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, int]
 def classifier_triton() -> Iterator[TritonServer]:
     """A Triton of a test's own serving only 'classifier', on a fixed free port so that a
     restart keeps the URL (tests that kill, freeze or restart Triton); stopped at the end."""
-    server = TritonServer(models=["classifier"], http_port=free_port(),
-                          extra_args=["--model-control-mode=explicit", "--load-model=classifier"])
+    server = TritonServer(
+        models=["classifier"],
+        http_port=free_port(),
+        extra_args=["--model-control-mode=explicit", "--load-model=classifier"],
+    )
     server.start()
     try:
         yield server
     finally:
         server.stop()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark `triton` every test that uses the session's Triton (its fixtures, however indirect)."""
+    for item in items:
+        if TRITON_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.triton)
+
+
+class ServiceInFastTier(RuntimeError):
+    """A test of the fast tier tried to start Triton or a JVM: it lacks its `triton` or `flink` mark."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """In the fast tier, make starting Triton or a JVM an error for the whole session."""
+    if not FAST_TIER:
+        return
+
+    def refuse_start(self: TritonServer) -> TritonServer:
+        raise ServiceInFastTier("the fast tier starts no Triton server: mark this test `triton`")
+
+    original_popen_init = subprocess.Popen.__init__
+
+    def guarded_popen_init(self: Any, args: Any, *rest: Any, **kwargs: Any) -> None:
+        program = args if isinstance(args, str | bytes | os.PathLike) else next(iter(args), "")
+        if os.path.basename(os.fsdecode(program)).startswith(("tritonserver", "java")):
+            raise ServiceInFastTier(f"the fast tier starts no Triton or JVM ({program!r}): mark this test")
+        original_popen_init(self, args, *rest, **kwargs)
+
+    TritonServer.start = refuse_start  # type: ignore[method-assign]  # for this session only
+    subprocess.Popen.__init__ = guarded_popen_init  # type: ignore[method-assign]  # for this session only

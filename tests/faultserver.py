@@ -68,9 +68,7 @@ class FaultServer:
         app = web.Application(client_max_size=256 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._handle)
         # Keep request bodies as sent, so tests can check they really travelled gzip.
-        self._runner = web.AppRunner(
-            app, access_log=None, auto_decompress=False, shutdown_timeout=0.1
-        )
+        self._runner = web.AppRunner(app, access_log=None, auto_decompress=False, shutdown_timeout=0.1)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
@@ -108,11 +106,15 @@ class FaultServer:
         if not path.endswith("/infer"):
             # Metadata of an echo model: 'x' (FP32, [batch, -1]) comes back as 'OUT_x'.
             shape = [-1, -1] if self.max_batch_size else [-1]
-            return web.json_response({
-                "name": "m", "versions": ["1"], "platform": "fault",
-                "inputs": [{"name": "x", "datatype": self.datatype, "shape": shape}],
-                "outputs": [{"name": "OUT_x", "datatype": self.datatype, "shape": shape}],
-            })
+            return web.json_response(
+                {
+                    "name": "m",
+                    "versions": ["1"],
+                    "platform": "fault",
+                    "inputs": [{"name": "x", "datatype": self.datatype, "shape": shape}],
+                    "outputs": [{"name": "OUT_x", "datatype": self.datatype, "shape": shape}],
+                }
+            )
         if request.headers.get("Content-Encoding") == "gzip":
             body = gzip.decompress(body)
         hlen = int(request.headers.get("Inference-Header-Content-Length", len(body)))
@@ -217,7 +219,7 @@ class FaultServer:
                     data, shape[0] = data[: rows * per_row], rows
                 out.update(shape=shape, data=data)
             else:
-                raw = binary[offset: offset + size]
+                raw = binary[offset : offset + size]
                 offset += size
                 if rows is not None:
                     raw, shape[0] = raw[: len(raw) // shape[0] * rows], rows

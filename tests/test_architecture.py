@@ -118,8 +118,11 @@ def test_allowed_imports_pass_the_check() -> None:
 
 
 def test_modules_are_small() -> None:
-    long = {p.relative_to(PACKAGE).as_posix(): n for p in modules()
-            if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES}
+    long = {
+        p.relative_to(PACKAGE).as_posix(): n
+        for p in modules()
+        if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
+    }
     assert not long, f"modules over {MAX_MODULE_LINES} lines: {long}"
 
 

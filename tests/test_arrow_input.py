@@ -27,6 +27,9 @@ from pyflink_triton.flink.pandas_udf import configure_inference, triton_udf
 
 from .conftest import iris_class
 
+# Starts a JVM (PyFlink's TableEnvironment or the CLI's jobs): outside the fast tier (`make check`).
+pytestmark = pytest.mark.flink
+
 FP32x4 = TensorSpec("features", "FP32", (4,), FlinkType.parse("ARRAY<FLOAT>"))
 FP32_ANY = TensorSpec("features", "FP32", (-1,), FlinkType.parse("ARRAY<FLOAT>"))
 
@@ -53,8 +56,16 @@ def no_row_by_row(monkeypatch: pytest.MonkeyPatch) -> None:
 ROWS = [[5.1, 3.5, 1.4, 0.2], [7.0, 3.2, 4.7, 1.4], [6.3, 3.3, 6.0, 2.5]]
 
 
-@pytest.mark.parametrize("kind", [pa.list_(pa.float32()), pa.large_list(pa.float32()),
-                                  pa.list_(pa.float32(), 4), pa.list_(pa.float64()), pa.list_(pa.int32())])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        pa.list_(pa.float32()),
+        pa.large_list(pa.float32()),
+        pa.list_(pa.float32(), 4),
+        pa.list_(pa.float64()),
+        pa.list_(pa.int32()),
+    ],
+)
 def test_the_same_tensor_as_row_by_row(kind: pa.DataType, monkeypatch: pytest.MonkeyPatch) -> None:
     values = [[int(v) for v in r] for r in ROWS] if pa.types.is_integer(kind.value_type) else ROWS
     array = pa.array(values, type=kind)
@@ -118,16 +129,22 @@ def test_copies_of_a_column_share_the_arrow_array() -> None:
 
 # -- in a real Flink job ----------------------------------------------------------------------
 
+
 def test_a_flink_job_takes_the_arrow_path(triton_url: str, no_row_by_row: None) -> None:
     assert keep_arrow_arrays()
     t_env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
     t_env.get_config().set("parallelism.default", "1")
     configure_inference(t_env, batch_size=500, max_latency_ms=200)
     t_env.create_temporary_function(
-        "classify", triton_udf({"endpoint": triton_url, "model-name": "classifier"}, inputs=["features"]))
+        "classify", triton_udf({"endpoint": triton_url, "model-name": "classifier"}, inputs=["features"])
+    )
     feats = [[4 + (i % 32) / 8, 2 + (i % 13) / 8, 1 + (i % 47) / 8, (i % 21) / 8] for i in range(1200)]
-    table = t_env.from_elements(list(enumerate(feats)), DataTypes.ROW([
-        DataTypes.FIELD("id", DataTypes.INT()), DataTypes.FIELD("features", DataTypes.ARRAY(DataTypes.FLOAT()))]))
+    table = t_env.from_elements(
+        list(enumerate(feats)),
+        DataTypes.ROW(
+            [DataTypes.FIELD("id", DataTypes.INT()), DataTypes.FIELD("features", DataTypes.ARRAY(DataTypes.FLOAT()))]
+        ),
+    )
     t_env.create_temporary_view("rows_1200", table)
     # The UDF runs in this process (loopback), where the row-by-row path is forbidden.
     with t_env.sql_query("SELECT id, classify(features) FROM rows_1200").execute().collect() as results:

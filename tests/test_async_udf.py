@@ -17,6 +17,7 @@ import threading
 import urllib.request
 from typing import Any, ClassVar
 
+import pyflink.table as pyflink_table
 import pytest
 
 from pyflink_triton.engine import Coalescer, Column, EngineConfig, Failed, FlinkType
@@ -26,11 +27,14 @@ from pyflink_triton.flink.patch import PATCH_ENV, patch_pyflink_async, patch_sta
 from .conftest import model_options
 from .faultserver import FaultServer
 
-import pyflink.table as pyflink_table  # noqa: E402
-
-# Beam's data-plane reader thread sometimes dies with "Multiplexer hanging up" when a job ends.
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:Exception in thread read_grpc_client_inputs:pytest.PytestUnhandledThreadExceptionWarning")
+pytestmark = [
+    # Starts a JVM (PyFlink's TableEnvironment): outside the fast tier (`make check`).
+    pytest.mark.flink,
+    # Beam's data-plane reader thread sometimes dies with "Multiplexer hanging up" when a job ends.
+    pytest.mark.filterwarnings(
+        "ignore:Exception in thread read_grpc_client_inputs:pytest.PytestUnhandledThreadExceptionWarning"
+    ),
+]
 DataTypes = pyflink_table.DataTypes
 
 
@@ -59,15 +63,17 @@ class RecordingAsyncFunction(TritonAsyncFunction):
         assert engine is not None and engine.client is not None
         client = engine.client
         await super()._aclose()
-        type(self).records.append({
-            "start_thread": getattr(self, "_start_thread", None),
-            "closed_on": type(threading.current_thread()).__name__,
-            "session_closed": not client.pool_open,
-            "requests": client.stats.requests,
-            "batches": coalescer.batches if coalescer is not None else 0,
-            "rows": engine.stats.rows,
-            "null_rows": engine.stats.null_rows,
-        })
+        type(self).records.append(
+            {
+                "start_thread": getattr(self, "_start_thread", None),
+                "closed_on": type(threading.current_thread()).__name__,
+                "session_closed": not client.pool_open,
+                "requests": client.stats.requests,
+                "batches": coalescer.batches if coalescer is not None else 0,
+                "rows": engine.stats.rows,
+                "null_rows": engine.stats.null_rows,
+            }
+        )
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +82,6 @@ def t_env() -> Any:
     env.get_config().set("parallelism.default", "1")
     configure_async(env, max_concurrent_operations=4096)
     return env
-
 
 
 def collect(table: Any) -> list[tuple[Any, ...]]:
@@ -150,29 +155,56 @@ def test_burst_patch_starts_every_row_in_order_with_few_wake_ups() -> None:
     assert wake_ups[0] < n / 2, f"{wake_ups[0]} wake-ups for {n} rows"
 
 
+class ManualClockLoop(asyncio.SelectorEventLoop):
+    """An event loop whose clock moves only when the test says: timers fire when it is advanced
+    past them, never early or late because the machine is busy."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.now = 0.0
+
+    def time(self) -> float:
+        return self.now
+
+    async def advance(self, seconds: float) -> None:
+        """Move the clock, then let every callback that became due run."""
+        self.now += seconds
+        for _ in range(10):
+            await asyncio.sleep(0)
+
+
 def test_coalescer_batches_by_size_and_by_time() -> None:
     sent: list[list[int]] = []
 
     async def send(rows: list[tuple[Any, ...]]) -> list[Any]:
         sent.append([r[0] for r in rows])
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0)
         return [Failed(ValueError(f"bad {r[0]}")) if r[0] == 5 else r[0] * 10 for r in rows]
 
-    async def main() -> list[Any]:
+    async def main(loop: ManualClockLoop) -> list[Any]:
         c = Coalescer(send, max_rows=4, max_wait_s=0.05)
         futures = [c.submit((i,)) for i in range(10)]  # 4 + 4 sent at once, 2 after 50 ms
         assert len(sent) == 0  # tasks not started yet
         await asyncio.sleep(0)
         assert [len(b) for b in sent] == [4, 4]
+        await loop.advance(0.049)
+        assert [len(b) for b in sent] == [4, 4]  # the last 2 wait for company up to max_wait
+        await loop.advance(0.001)
+        assert [len(b) for b in sent] == [4, 4, 2]
         results = await asyncio.gather(*futures, return_exceptions=True)
         late = c.submit((11,))
-        await asyncio.sleep(0.02)
-        assert not late.done()  # waits for company up to max_wait
+        await loop.advance(0.049)
+        assert not late.done() and sent[-1] == [8, 9]  # waits for company up to max_wait
+        await loop.advance(0.001)
+        assert sent[-1] == [11]
         assert await late == 110
         await c.aclose()
         return results
 
-    results = asyncio.run(main())
+    with asyncio.Runner(loop_factory=ManualClockLoop) as runner:
+        loop = runner.get_loop()
+        assert isinstance(loop, ManualClockLoop)
+        results = runner.run(main(loop))
     assert sent == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9], [11]]
     assert [r for i, r in enumerate(results) if i != 5] == [0, 10, 20, 30, 40, 60, 70, 80, 90]
     assert isinstance(results[5], ValueError) and str(results[5]) == "bad 5"
@@ -215,20 +247,28 @@ def test_every_row_gets_its_own_result_nulls_and_coalesced_requests(t_env: Any, 
     n = 3000
     data = [(i, None if i % 97 == 5 else [i] * (1 + i % 3)) for i in range(n)]
     nulls = sum(1 for _, v in data if v is None)
-    table = t_env.from_elements(data, DataTypes.ROW([
-        DataTypes.FIELD("id", DataTypes.BIGINT()),
-        DataTypes.FIELD("v", DataTypes.ARRAY(DataTypes.BIGINT()))]))
-    function = RecordingAsyncFunction(EngineConfig.of(
-        model_options(triton_url, "echo-all-types"), [Column("IN_INT64")],
-        [Column("OUT_INT64", FlinkType.parse("ARRAY<BIGINT>"))]))
+    table = t_env.from_elements(
+        data,
+        DataTypes.ROW(
+            [DataTypes.FIELD("id", DataTypes.BIGINT()), DataTypes.FIELD("v", DataTypes.ARRAY(DataTypes.BIGINT()))]
+        ),
+    )
+    function = RecordingAsyncFunction(
+        EngineConfig.of(
+            model_options(triton_url, "echo-all-types"),
+            [Column("IN_INT64")],
+            [Column("OUT_INT64", FlinkType.parse("ARRAY<BIGINT>"))],
+        )
+    )
     echo = pyflink_table.udf.udf(function, result_type=DataTypes.ARRAY(DataTypes.BIGINT()))
     RecordingAsyncFunction.records.clear()
     rows_before, requests_before = model_stats(triton_url, "echo-all-types")
 
     out = collect(table.select(table.id, echo(table.v).alias("y")))
 
-    rows_done, requests = (b - a for a, b in zip(
-        (rows_before, requests_before), model_stats(triton_url, "echo-all-types")))
+    rows_done, requests = (
+        b - a for a, b in zip((rows_before, requests_before), model_stats(triton_url, "echo-all-types"))
+    )
     assert sorted(i for i, _ in out) == list(range(n))  # none lost, none duplicated
     expected = dict(data)
     wrong = [(i, y) for i, y in out if (None if y is None else list(y)) != expected[i]]
@@ -249,16 +289,27 @@ def test_row_result_for_several_inputs_and_outputs(t_env: Any, triton_url: str) 
     """(f): multi-io through the factory, result type derived from the server: a ROW."""
     n = 200
     data = [(i, None if i == 7 else "x" * (i % 9), [float(i), 1.0, 0.5]) for i in range(n)]
-    table = t_env.from_elements(data, DataTypes.ROW([
-        DataTypes.FIELD("id", DataTypes.BIGINT()), DataTypes.FIELD("t", DataTypes.STRING()),
-        DataTypes.FIELD("v", DataTypes.ARRAY(DataTypes.FLOAT()))]))
-    multi = async_triton_udf({"endpoint": triton_url, "model-name": "multi-io"},
-                             inputs=["ids", "text", "vec"], max_wait_ms=2)
+    table = t_env.from_elements(
+        data,
+        DataTypes.ROW(
+            [
+                DataTypes.FIELD("id", DataTypes.BIGINT()),
+                DataTypes.FIELD("t", DataTypes.STRING()),
+                DataTypes.FIELD("v", DataTypes.ARRAY(DataTypes.FLOAT())),
+            ]
+        ),
+    )
+    multi = async_triton_udf(
+        {"endpoint": triton_url, "model-name": "multi-io"}, inputs=["ids", "text", "vec"], max_wait_ms=2
+    )
     t_env.create_temporary_function("multi_io_async", multi)
     t_env.create_temporary_view("texts", table)
-    out = collect(t_env.sql_query(
-        "SELECT id, r.id_times_two, r.text_upper, r.text_length, r.vec_sum, r.vec_scaled, r.is_long "
-        "FROM (SELECT id, multi_io_async(id, t, v) AS r FROM texts)"))
+    out = collect(
+        t_env.sql_query(
+            "SELECT id, r.id_times_two, r.text_upper, r.text_length, r.vec_sum, r.vec_scaled, r.is_long "
+            "FROM (SELECT id, multi_io_async(id, t, v) AS r FROM texts)"
+        )
+    )
     assert len(out) == n
     for i, doubled, upper, length, vec_sum, scaled, is_long in out:
         if i == 7:
@@ -275,11 +326,18 @@ def test_default_value_replaces_exactly_the_failed_requests_rows(t_env: Any, fau
     fault.actions = [("status", 503, "overloaded")]
     n = 40
     data = [(i, None if i == 3 else [float(i), float(i)]) for i in range(n)]
-    table = t_env.from_elements(data, DataTypes.ROW([
-        DataTypes.FIELD("id", DataTypes.BIGINT()), DataTypes.FIELD("x", DataTypes.ARRAY(DataTypes.FLOAT()))]))
-    f = async_triton_udf({"endpoint": fault.url, "model-name": "m", "default-value": "[-1]",
-                          "max-retries": "0"},
-                         result_type="ARRAY<FLOAT>", max_batch_rows=8, max_wait_ms=20)
+    table = t_env.from_elements(
+        data,
+        DataTypes.ROW(
+            [DataTypes.FIELD("id", DataTypes.BIGINT()), DataTypes.FIELD("x", DataTypes.ARRAY(DataTypes.FLOAT()))]
+        ),
+    )
+    f = async_triton_udf(
+        {"endpoint": fault.url, "model-name": "m", "default-value": "[-1]", "max-retries": "0"},
+        result_type="ARRAY<FLOAT>",
+        max_batch_rows=8,
+        max_wait_ms=20,
+    )
     out = dict(collect(table.select(table.id, f(table.x))))
     assert len(out) == n and out[3] is None
     defaults = sorted(i for i, y in out.items() if y is not None and list(y) == [-1.0])
@@ -290,14 +348,16 @@ def test_default_value_replaces_exactly_the_failed_requests_rows(t_env: Any, fau
     assert len(fault.infer_requests) < n - 1  # coalesced here too
 
 
-def test_failure_without_default_fails_the_job_naming_model_and_endpoint(
-        t_env: Any, fault: FaultServer) -> None:
+def test_failure_without_default_fails_the_job_naming_model_and_endpoint(t_env: Any, fault: FaultServer) -> None:
     """(e): no default-value: the client's error fails the job."""
     fault.actions = [("status", 503, "overloaded")] * 100
-    table = t_env.from_elements([(i, [float(i)]) for i in range(5)], DataTypes.ROW([
-        DataTypes.FIELD("id", DataTypes.BIGINT()), DataTypes.FIELD("x", DataTypes.ARRAY(DataTypes.FLOAT()))]))
-    f = async_triton_udf({"endpoint": fault.url, "model-name": "m", "max-retries": "0"},
-                         result_type="ARRAY<FLOAT>")
+    table = t_env.from_elements(
+        [(i, [float(i)]) for i in range(5)],
+        DataTypes.ROW(
+            [DataTypes.FIELD("id", DataTypes.BIGINT()), DataTypes.FIELD("x", DataTypes.ARRAY(DataTypes.FLOAT()))]
+        ),
+    )
+    f = async_triton_udf({"endpoint": fault.url, "model-name": "m", "max-retries": "0"}, result_type="ARRAY<FLOAT>")
     with pytest.raises(Exception) as info:
         collect(table.select(table.id, f(table.x)))
     text = str(info.value)
@@ -307,7 +367,7 @@ def test_failure_without_default_fails_the_job_naming_model_and_endpoint(
 
 # -- FLINK-39532 in a separate Python worker process ----------------------------------------
 
-_DRIVER = r'''
+_DRIVER = r"""
 import json, os, sys
 from pyflink.table import DataTypes, EnvironmentSettings, TableEnvironment
 from pyflink.table.udf import udf
@@ -332,16 +392,25 @@ print("RESULT " + json.dumps({
     "ids": sorted(i for i, _, _ in rows),
     "wrong": sum(1 for i, y, _ in rows if y != [i]),
 }))
-'''
+"""
 
 
 # The environment before any job ran: PyFlink's loopback worker sets variables in this process
 # (PYFLINK_GATEWAY_DISABLED, PYTHON_LOOPBACK_SERVER_ADDRESS, ...) that would break a new driver.
 _ENV_AT_IMPORT = dict(os.environ)
-_PYFLINK_RUNTIME_VARS = ("PYFLINK_GATEWAY_DISABLED", "PYFLINK_GATEWAY_PORT", "PYTHON_LOOPBACK_SERVER_ADDRESS",
-                         "_PYFLINK_CONN_INFO_PATH", "_PYTHON_WORKER_MEMORY_LIMIT", "BOOT_LOG_DIR",
-                         "SEMI_PERSISTENT_DIRECTORY", "WORKER_ID", "PIPELINE_OPTIONS",
-                         "LOGGING_API_SERVICE_DESCRIPTOR", "CONTROL_API_SERVICE_DESCRIPTOR")
+_PYFLINK_RUNTIME_VARS = (
+    "PYFLINK_GATEWAY_DISABLED",
+    "PYFLINK_GATEWAY_PORT",
+    "PYTHON_LOOPBACK_SERVER_ADDRESS",
+    "_PYFLINK_CONN_INFO_PATH",
+    "_PYTHON_WORKER_MEMORY_LIMIT",
+    "BOOT_LOG_DIR",
+    "SEMI_PERSISTENT_DIRECTORY",
+    "WORKER_ID",
+    "PIPELINE_OPTIONS",
+    "LOGGING_API_SERVICE_DESCRIPTOR",
+    "CONTROL_API_SERVICE_DESCRIPTOR",
+)
 
 
 def test_flink_39532_patch_is_in_effect_in_a_separate_worker_and_needed(triton_url: str) -> None:
@@ -357,15 +426,19 @@ def test_flink_39532_patch_is_in_effect_in_a_separate_worker_and_needed(triton_u
         if not patched:
             env[PATCH_ENV] = "1"
         procs[patched] = subprocess.Popen(
-            [sys.executable, "-c", _DRIVER, triton_url, str(n)], env=env, text=True,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            [sys.executable, "-c", _DRIVER, triton_url, str(n)],
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
     results = {}
     try:
         for patched, proc in procs.items():
             output, _ = proc.communicate(timeout=300)
             lines = [line for line in output.splitlines() if line.startswith("RESULT ")]
             assert proc.returncode == 0 and lines, output[-3000:]
-            results[patched] = json.loads(lines[-1][len("RESULT "):])
+            results[patched] = json.loads(lines[-1][len("RESULT ") :])
     finally:
         for proc in procs.values():
             if proc.poll() is None:

@@ -12,6 +12,9 @@ from pyflink_triton.errors import TritonConfigError
 from pyflink_triton.flink import DEFAULT_BATCH_SIZE, configure_inference, default_batching
 from pyflink_triton.sql import TritonSql, table_environment
 
+# Starts a JVM (PyFlink's TableEnvironment or the CLI's jobs): outside the fast tier (`make check`).
+pytestmark = pytest.mark.flink
+
 ARROW, BUNDLE = "python.fn-execution.arrow.batch.size", "python.fn-execution.bundle.size"
 
 

@@ -18,6 +18,9 @@ from pyflink_triton.errors import TritonConfigError
 
 from .conftest import clean_env
 
+# Starts a JVM (PyFlink's TableEnvironment or the CLI's jobs): outside the fast tier (`make check`).
+pytestmark = pytest.mark.flink
+
 ROOT = Path(__file__).resolve().parent.parent
 SQL = ROOT / "sql"
 
@@ -25,7 +28,11 @@ SQL = ROOT / "sql"
 def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "pyflink_triton.cli", *args],
-        cwd=ROOT, env=clean_env(**(env or {})), capture_output=True, text=True, timeout=timeout,
+        cwd=ROOT,
+        env=clean_env(**(env or {})),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -50,8 +57,13 @@ def test_the_variables_a_script_uses_are_hidden_from_flink(monkeypatch: pytest.M
     # environment Beam logs: what a script substitutes stays out of it for the run.
     text = "'${TRITON_TOKEN}' '${SECRET_URL:-http://h}' ${HOME}/x ${FLINK_CONF_DIR:-c} ${UNSET:-d}"
     assert script_variables(text) == {"TRITON_TOKEN", "SECRET_URL", "HOME", "FLINK_CONF_DIR", "UNSET"}
-    for name, value in [("TRITON_TOKEN", "t0k"), ("SECRET_URL", "http://u:pw@h"), ("HOME", "/home/x"),
-                        ("FLINK_CONF_DIR", "/conf"), ("OTHER", "o")]:
+    for name, value in [
+        ("TRITON_TOKEN", "t0k"),
+        ("SECRET_URL", "http://u:pw@h"),
+        ("HOME", "/home/x"),
+        ("FLINK_CONF_DIR", "/conf"),
+        ("OTHER", "o"),
+    ]:
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("UNSET", raising=False)
     with _hidden_from_flink(script_variables(text)):
@@ -83,8 +95,11 @@ def test_main_job_starts_its_own_triton_and_classifies_the_seed_reviews() -> Non
     assert result.returncode == 0, result.stderr[-3000:]
     assert "starting a local Triton" in result.stderr
     printed = re.findall(r"\+I\[(\d+), ([^,]+), (\w+), (\w+)\]", result.stdout)
-    assert printed == [("1", "好电影", "positive", "positive"), ("2", "无聊的电影", "negative", "negative"),
-                       ("3", "一般的电影", "neutral", "neutral")]
+    assert printed == [
+        ("1", "好电影", "positive", "positive"),
+        ("2", "无聊的电影", "negative", "negative"),
+        ("3", "一般的电影", "neutral", "neutral"),
+    ]
     assert "[done]" in result.stderr and "rows through Triton: 3" in result.stderr
 
 
@@ -100,8 +115,11 @@ def test_vector_transform_example(endpoint: dict[str, str]) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     # Flink plans a VALUES of arrays of different lengths as a UNION ALL of one branch per row,
     # whose interleaving is not deterministic: the rows' order is the source's, not ours.
-    assert sorted(table_rows(result.stdout)) == [["1", "[1.2, 1.6]"], ["2", "[2.0, 0.0, 0.0]"],
-                                                 ["3", "[0.0, 0.0, 2.0, 0.0]"]]
+    assert sorted(table_rows(result.stdout)) == [
+        ["1", "[1.2, 1.6]"],
+        ["2", "[2.0, 0.0, 0.0]"],
+        ["3", "[0.0, 0.0, 2.0, 0.0]"],
+    ]
 
 
 def test_stateful_sequence_example(endpoint: dict[str, str]) -> None:
@@ -115,11 +133,22 @@ def test_multi_io_example(endpoint: dict[str, str]) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     header = next(line for line in result.stdout.splitlines() if line.startswith("| op"))
     assert [c.strip() for c in header.strip("|").split("|")][1:] == [
-        "k", "s", "v", "is_long", "id_times_two", "text_upper", "text_length", "vec_sum", "vec_scaled", "is_long0"]
+        "k",
+        "s",
+        "v",
+        "is_long",
+        "id_times_two",
+        "text_upper",
+        "text_length",
+        "vec_sum",
+        "vec_scaled",
+        "is_long0",
+    ]
     # A VALUES of array expressions is a UNION ALL of one branch per row: its order is not fixed.
     assert sorted(table_rows(result.stdout)) == [
         ["1", "hi", "[1.0, 2.0, 3.0]", "n/a", "2", "HI", "2", "6.0", "[0.5, 1.0, 1.5]", "FALSE"],
-        ["2", "hello world", "[0.5, 0.5, 0.5]", "n/a", "4", "HELLO WORLD", "11", "1.5", "[0.25, 0.25, 0.25]", "TRUE"]]
+        ["2", "hello world", "[0.5, 0.5, 0.5]", "n/a", "4", "HELLO WORLD", "11", "1.5", "[0.25, 0.25, 0.25]", "TRUE"],
+    ]
 
 
 def test_advanced_options_example_keeps_the_token_secret(endpoint: dict[str, str]) -> None:
@@ -127,7 +156,13 @@ def test_advanced_options_example_keeps_the_token_secret(endpoint: dict[str, str
     result = run_cli("run", "sql/advanced_options.sql", env={**endpoint, "TRITON_TOKEN": secret})
     assert result.returncode == 0, result.stderr[-3000:]
     assert [r[-1] for r in table_rows(result.stdout)] == [
-        "positive", "negative", "neutral", "positive", "negative", "neutral"]
+        "positive",
+        "negative",
+        "neutral",
+        "positive",
+        "negative",
+        "neutral",
+    ]
     assert secret not in result.stdout and secret not in result.stderr
 
 
@@ -148,8 +183,12 @@ def test_secrets_reach_no_log_file(tmp_path: Path, endpoint: dict[str, str]) -> 
     token, password, unused = "tok-C4N4RY-71x", "pw-C4N4RY-93q", "other-C4N4RY-58z"
     address = endpoint["TRITON_ENDPOINT"].split("://", 1)[1]
     script = tmp_path / "secret.sql"
-    script.write_text((SQL / "advanced_options.sql").read_text(encoding="utf-8").replace(
-        "'${TRITON_ENDPOINT}'", "'http://alice:${TRITON_PASSWORD}@${TRITON_ADDRESS}'"), encoding="utf-8")
+    script.write_text(
+        (SQL / "advanced_options.sql")
+        .read_text(encoding="utf-8")
+        .replace("'${TRITON_ENDPOINT}'", "'http://alice:${TRITON_PASSWORD}@${TRITON_ADDRESS}'"),
+        encoding="utf-8",
+    )
     log_dir, tmp_dir = tmp_path / "log", tmp_path / "tmp"
     tmp_dir.mkdir()
     boot_logs: dict[str, str] = {}
@@ -157,9 +196,19 @@ def test_secrets_reach_no_log_file(tmp_path: Path, endpoint: dict[str, str]) -> 
     reader = threading.Thread(target=_keep_reading_logs, args=(tmp_dir, stop, boot_logs))
     reader.start()
     try:
-        result = run_cli("run", str(script), "--set", f"io.tmp.dirs={tmp_dir}", env={
-            "TRITON_TOKEN": token, "TRITON_PASSWORD": password, "TRITON_ADDRESS": address,
-            "SERVICE_API_SECRET": unused, "FLINK_LOG_DIR": str(log_dir)})
+        result = run_cli(
+            "run",
+            str(script),
+            "--set",
+            f"io.tmp.dirs={tmp_dir}",
+            env={
+                "TRITON_TOKEN": token,
+                "TRITON_PASSWORD": password,
+                "TRITON_ADDRESS": address,
+                "SERVICE_API_SECRET": unused,
+                "FLINK_LOG_DIR": str(log_dir),
+            },
+        )
     finally:
         stop.set()
         reader.join()
@@ -183,9 +232,11 @@ def test_streaming_datagen_example_reports_progress(endpoint: dict[str, str]) ->
 
 def test_failures_exit_non_zero_with_the_message(tmp_path: Path, endpoint: dict[str, str]) -> None:
     script = tmp_path / "bad.sql"
-    script.write_text("CREATE TEMPORARY MODEL m INPUT (a STRING) OUTPUT (b STRING) WITH ("
-                      "'provider' = 'triton', 'endpoint' = '${TRITON_ENDPOINT}', 'model-name' = 'x', "
-                      "'timeout' = 'soon');\nSELECT 1;\n")
+    script.write_text(
+        "CREATE TEMPORARY MODEL m INPUT (a STRING) OUTPUT (b STRING) WITH ("
+        "'provider' = 'triton', 'endpoint' = '${TRITON_ENDPOINT}', 'model-name' = 'x', "
+        "'timeout' = 'soon');\nSELECT 1;\n"
+    )
     result = run_cli("run", str(script), env=endpoint)
     assert result.returncode == 1
     assert "error: CREATE MODEL m: Invalid value for option 'timeout': 'soon'" in result.stderr
@@ -197,8 +248,14 @@ def test_failures_exit_non_zero_with_the_message(tmp_path: Path, endpoint: dict[
 def test_serve_starts_a_local_triton_until_sigterm() -> None:
     import signal
 
-    proc = subprocess.Popen([sys.executable, "-m", "pyflink_triton.cli", "serve"], cwd=ROOT, env=clean_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pyflink_triton.cli", "serve"],
+        cwd=ROOT,
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()  # blocks until the server is ready (or the process ends)

@@ -9,14 +9,17 @@ import numpy as np
 import pytest
 
 from pyflink_triton.client.client import TritonClient
-from pyflink_triton.errors import TritonClientRequestError, TritonSchemaError
 from pyflink_triton.config import TritonOptions
+from pyflink_triton.errors import TritonClientRequestError, TritonSchemaError
 from pyflink_triton.server.launcher import TritonServer
 
 
 def make(url: str, model: str, **options: Any) -> TritonClient:
-    return TritonClient(TritonOptions.from_map(
-        {"endpoint": url, "model-name": model, **{k.replace("_", "-"): str(v) for k, v in options.items()}}))
+    return TritonClient(
+        TritonOptions.from_map(
+            {"endpoint": url, "model-name": model, **{k.replace("_", "-"): str(v) for k, v in options.items()}}
+        )
+    )
 
 
 RNG = np.random.default_rng(7)
@@ -44,8 +47,22 @@ def sample(datatype: str, rows: int = 5, width: int = 3) -> tuple[np.ndarray, st
     return arr, None
 
 
-DATATYPES = ["BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64",
-             "FP16", "BF16", "FP32", "FP64", "BYTES"]
+DATATYPES = [
+    "BOOL",
+    "UINT8",
+    "UINT16",
+    "UINT32",
+    "UINT64",
+    "INT8",
+    "INT16",
+    "INT32",
+    "INT64",
+    "FP16",
+    "BF16",
+    "FP32",
+    "FP64",
+    "BYTES",
+]
 
 
 @pytest.mark.parametrize("compression", [None, "gzip"])
@@ -109,7 +126,11 @@ async def test_iris_classes(triton_url: str) -> None:
 
 
 async def test_seed_reviews_are_classified(triton_url: str) -> None:
-    reviews = ["这部电影绝对精彩！演技和故事情节都很棒。", "我看到一半就睡着了。非常失望。", "还可以，没什么特别的，但也不算糟糕。"]
+    reviews = [
+        "这部电影绝对精彩！演技和故事情节都很棒。",
+        "我看到一半就睡着了。非常失望。",
+        "还可以，没什么特别的，但也不算糟糕。",
+    ]
     async with make(triton_url, "text-classification", model_version="1", timeout="10000") as c:
         out = await c.infer({"INPUT_TEXT": np.array(reviews, dtype=object).reshape(-1, 1)})
     assert [v.decode() for v in out["OUTPUT_TEXT"].reshape(-1)] == ["positive", "negative", "neutral"]
@@ -162,7 +183,7 @@ async def test_large_batches_are_split_and_rejoined_in_order(triton_url: str) ->
         small = (await c.infer({"features": x[:100]}))["class_id"]
         assert c.stats.requests == 15 and c.stats.rows == 100
     async with make(triton_url, "classifier", batch_size="100") as c:
-        one_by_one = np.concatenate([(await c.infer({"features": x[i:i + 1]}))["class_id"] for i in range(100)])
+        one_by_one = np.concatenate([(await c.infer({"features": x[i : i + 1]}))["class_id"] for i in range(100)])
     np.testing.assert_array_equal(small, one_by_one)
     np.testing.assert_array_equal(whole[:100], one_by_one)
 
@@ -183,8 +204,10 @@ async def test_vector_transform_without_batch_dim(triton_url: str) -> None:
 
 
 async def test_sequence_model_keeps_state_per_sequence(triton_url: str) -> None:
-    async with make(triton_url, "sequence-model", sequence_id="1001", sequence_start="true") as a, \
-            make(triton_url, "sequence-model", sequence_id="conv-b", sequence_start="true") as b:
+    async with (
+        make(triton_url, "sequence-model", sequence_id="1001", sequence_start="true") as a,
+        make(triton_url, "sequence-model", sequence_id="conv-b", sequence_start="true") as b,
+    ):
         assert await a.max_batch_size() == 1  # the sequence batcher: one row per request
         out_a = (await a.infer({"INPUT": np.array([[1], [2], [3]], np.int64)}))["OUTPUT"]
         out_b = (await b.infer({"INPUT": np.array([[10], [20]], np.int64)}))["OUTPUT"]

@@ -22,6 +22,7 @@ from pyflink_triton.client import ClientStats
 from pyflink_triton.client.breaker import CircuitState
 from pyflink_triton.client.client import TritonClient
 from pyflink_triton.client.transport import ERROR_MAP, Transport, ssl_context
+from pyflink_triton.config import TritonOptions
 from pyflink_triton.errors import (
     TritonCircuitOpenError,
     TritonClientRequestError,
@@ -32,7 +33,6 @@ from pyflink_triton.errors import (
     TritonServiceError,
     TritonTimeoutError,
 )
-from pyflink_triton.config import TritonOptions
 
 from .conftest import free_port
 from .faultserver import FaultServer
@@ -67,13 +67,18 @@ def http_client(request: pytest.FixtureRequest) -> Iterator[str]:
 
 def options_for(url: str, **options: Any) -> TritonOptions:
     return TritonOptions.from_map(
-        {"endpoint": url + "/v2/models", "model-name": "m", "http-client": _HTTP_CLIENT["name"],
-         **{k.replace("_", "-"): v for k, v in options.items()}}
+        {
+            "endpoint": url + "/v2/models",
+            "model-name": "m",
+            "http-client": _HTTP_CLIENT["name"],
+            **{k.replace("_", "-"): v for k, v in options.items()},
+        }
     )
 
 
-def client_for(url: str, sleeps: Callable[[float], Awaitable[Any]] | None = None, rng: float = 0.0,
-               **options: Any) -> TritonClient:
+def client_for(
+    url: str, sleeps: Callable[[float], Awaitable[Any]] | None = None, rng: float = 0.0, **options: Any
+) -> TritonClient:
     return TritonClient(options_for(url, **options), sleep=sleeps or Sleeps(), rng=lambda: rng)
 
 
@@ -111,8 +116,14 @@ async def test_three_503s_exhaust_two_retries_with_a_clear_error(loop_fault: Fau
     assert sleeps.delays == [pytest.approx(0.1), pytest.approx(0.2)]
     err = info.value
     assert err.status == 503 and err.server_message == "queue full" and err.model == "m"
-    assert str(err) == (f"Triton model 'm' at {loop_fault.url}: inference failed with HTTP 503: queue full "
-                        f"[request {err.request_id}]") and err.request_id
+    assert (
+        str(err)
+        == (
+            f"Triton model 'm' at {loop_fault.url}: inference failed with HTTP 503: queue full "
+            f"[request {err.request_id}]"
+        )
+        and err.request_id
+    )
 
 
 async def test_400_is_never_retried(loop_fault: FaultServer) -> None:
@@ -198,8 +209,9 @@ async def test_batch_size_option_caps_below_the_model_limit(loop_fault: FaultSer
 async def test_sequence_chunks_go_in_order_with_start_and_end_flags(loop_fault: FaultServer) -> None:
     loop_fault.max_batch_size = 2
     loop_fault.datatype = "INT32"
-    async with client_for(loop_fault.url, sequence_id="42", sequence_start="true",
-                          sequence_end="true", priority="3") as c:
+    async with client_for(
+        loop_fault.url, sequence_id="42", sequence_start="true", sequence_end="true", priority="3"
+    ) as c:
         await c.infer({"x": np.arange(5, dtype=np.int32).reshape(5, 1)})
     params = [r.header_json["parameters"] for r in loop_fault.infer_requests]
     assert [p["sequence_id"] for p in params] == [42, 42, 42]  # digits travel as uint64
@@ -219,8 +231,9 @@ async def test_string_sequence_ids_and_custom_parameters(loop_fault: FaultServer
 
 async def test_headers_auth_and_gzip(loop_fault: FaultServer) -> None:
     loop_fault.gzip_responses = True  # aiohttp decompresses the answer; the codec sees plain bytes
-    async with client_for(loop_fault.url, auth_token="Bearer abc", compression="gzip",
-                          custom_headers="X-Trace:t1,X-Tenant:acme") as c:
+    async with client_for(
+        loop_fault.url, auth_token="Bearer abc", compression="gzip", custom_headers="X-Trace:t1,X-Tenant:acme"
+    ) as c:
         out = await c.infer(X)
     np.testing.assert_array_equal(out["OUT_x"], X["x"])
     h = loop_fault.infer_requests[0].headers
@@ -236,7 +249,9 @@ async def test_plain_token_gets_the_bearer_prefix(loop_fault: FaultServer) -> No
     assert loop_fault.infer_requests[0].headers["Authorization"] == "Bearer abc"
 
 
-async def test_url_credentials_become_basic_auth_and_never_leak(loop_fault: FaultServer, caplog: pytest.LogCaptureFixture) -> None:
+async def test_url_credentials_become_basic_auth_and_never_leak(
+    loop_fault: FaultServer, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     url = loop_fault.url.replace("http://", f"http://alice:{SECRET}@")
     loop_fault.actions = [("status", 500, "boom"), ("status", 500, "boom")]
@@ -277,9 +292,15 @@ async def test_breaker_opens_after_failures_and_fails_fast(loop_fault: FaultServ
 async def test_breaker_half_open_probes_then_closes(loop_fault: FaultServer) -> None:
     clock = [0.0]
     loop_fault.actions = [("status", 503, "down")] * 10
-    opts = TritonOptions.from_map({
-        "endpoint": loop_fault.url, "model-name": "m", "circuit-breaker-enabled": "true",
-        "circuit-breaker-timeout": "10s", "circuit-breaker-half-open-requests": "2"})
+    opts = TritonOptions.from_map(
+        {
+            "endpoint": loop_fault.url,
+            "model-name": "m",
+            "circuit-breaker-enabled": "true",
+            "circuit-breaker-timeout": "10s",
+            "circuit-breaker-half-open-requests": "2",
+        }
+    )
     async with TritonClient(opts, clock=lambda: clock[0]) as c:
         for _ in range(10):
             with pytest.raises(TritonServiceError):
@@ -323,8 +344,14 @@ async def test_health_check_probes_live_then_ready_on_the_v2_root(loop_fault: Fa
 async def test_health_failures_count_against_the_breaker_but_successes_do_not_close_it(loop_fault: FaultServer) -> None:
     clock = [0.0]
     loop_fault.live_status = loop_fault.ready_status = 503
-    opts = TritonOptions.from_map({"endpoint": loop_fault.url, "model-name": "m",
-                                   "circuit-breaker-enabled": "true", "circuit-breaker-timeout": "1s"})
+    opts = TritonOptions.from_map(
+        {
+            "endpoint": loop_fault.url,
+            "model-name": "m",
+            "circuit-breaker-enabled": "true",
+            "circuit-breaker-timeout": "1s",
+        }
+    )
     async with TritonClient(opts, clock=lambda: clock[0]) as c:
         for _ in range(10):
             await c.check_health()
@@ -338,7 +365,9 @@ async def test_health_failures_count_against_the_breaker_but_successes_do_not_cl
 
 
 async def test_periodic_health_check_runs_in_the_background(loop_fault: FaultServer) -> None:
-    async with client_for(loop_fault.url, asyncio.sleep, health_check_enabled="true", health_check_interval="50ms") as c:
+    async with client_for(
+        loop_fault.url, asyncio.sleep, health_check_enabled="true", health_check_interval="50ms"
+    ) as c:
         for _ in range(200):  # readiness poll, bounded
             if len(loop_fault.requests) >= 3:
                 break
@@ -396,8 +425,9 @@ async def test_health_loop_sleeps_through_the_injected_sleep(loop_fault: FaultSe
 async def test_health_loop_failures_open_the_breaker(loop_fault: FaultServer) -> None:
     loop_fault.live_status = loop_fault.ready_status = 503
     sleep = ParkingSleep(10)
-    async with client_for(loop_fault.url, sleep, health_check_enabled="true", health_check_interval="7s",
-                          circuit_breaker_enabled="true") as c:
+    async with client_for(
+        loop_fault.url, sleep, health_check_enabled="true", health_check_interval="7s", circuit_breaker_enabled="true"
+    ) as c:
         await asyncio.wait_for(sleep.done.wait(), 10)
         assert c.healthy is False
         assert c.breaker is not None and c.breaker.state is CircuitState.OPEN  # 10 failed checks
@@ -410,7 +440,9 @@ async def test_health_loop_failures_open_the_breaker(loop_fault: FaultServer) ->
 # -- the retry policy, built once -----------------------------------------------------------
 
 
-async def test_requests_that_succeed_make_no_tenacity_objects(loop_fault: FaultServer, tenacity_objects: dict[str, int]) -> None:
+async def test_requests_that_succeed_make_no_tenacity_objects(
+    loop_fault: FaultServer, tenacity_objects: dict[str, int]
+) -> None:
     sleeps = Sleeps()
     async with client_for(loop_fault.url, sleeps, max_retries="3", circuit_breaker_enabled="true") as c:
         made = dict(tenacity_objects)
@@ -427,7 +459,9 @@ async def test_requests_that_succeed_make_no_tenacity_objects(loop_fault: FaultS
         assert c.breaker is not None and c.breaker.failure_rate == 0.0  # 21 successes, no failure
 
 
-async def test_metadata_and_config_gets_are_retried_the_same_way(loop_fault: FaultServer, caplog: pytest.LogCaptureFixture) -> None:
+async def test_metadata_and_config_gets_are_retried_the_same_way(
+    loop_fault: FaultServer, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.WARNING)
     loop_fault.get_actions = [("status", 503, "warming up"), ("status", 502, "bad gateway")]
     sleeps = Sleeps()
@@ -529,17 +563,29 @@ def _transport(url: str = "http://127.0.0.1:1", **options: Any) -> Transport:
 @pytest.mark.parametrize(
     ("backend", "ours", "message"),
     [
-        (asyncio.TimeoutError(), TritonTimeoutError, "inference timed out after 0.2s"),
+        (TimeoutError(), TritonTimeoutError, "inference timed out after 0.2s"),
         # Also a ClientError and an OSError: the timeout row must match first.
         (aiohttp.ServerTimeoutError("read timed out"), TritonTimeoutError, "inference timed out after 0.2s"),
-        (aiohttp.ServerDisconnectedError(), TritonConnectionError,
-         "inference failed: ServerDisconnectedError: Server disconnected"),
-        (aiohttp.ClientPayloadError("truncated body"), TritonConnectionError,
-         "inference failed: ClientPayloadError: truncated body"),
-        (aiohttp.ClientConnectionResetError("reset by peer"), TritonConnectionError,
-         "inference failed: ClientConnectionResetError: reset by peer"),
-        (ConnectionRefusedError(111, "refused"), TritonConnectionError,
-         "inference failed: ConnectionRefusedError: [Errno 111] refused"),
+        (
+            aiohttp.ServerDisconnectedError(),
+            TritonConnectionError,
+            "inference failed: ServerDisconnectedError: Server disconnected",
+        ),
+        (
+            aiohttp.ClientPayloadError("truncated body"),
+            TritonConnectionError,
+            "inference failed: ClientPayloadError: truncated body",
+        ),
+        (
+            aiohttp.ClientConnectionResetError("reset by peer"),
+            TritonConnectionError,
+            "inference failed: ClientConnectionResetError: reset by peer",
+        ),
+        (
+            ConnectionRefusedError(111, "refused"),
+            TritonConnectionError,
+            "inference failed: ConnectionRefusedError: [Errno 111] refused",
+        ),
     ],
 )
 def test_backend_errors_map_through_one_table(backend: BaseException, ours: type, message: str) -> None:

@@ -49,8 +49,16 @@ JSON = {"Content-Type": "application/json"}
 
 @pytest.mark.parametrize(
     ("text", "size"),
-    [("256mb", 256 * MIB), ("64MB", 64 * MIB), ("1 gb", 1024 * MIB), ("512kb", 512 * 1024),
-     ("1048576", MIB), ("100b", 100), ("2t", 2 * 1024**4), (4096, 4096)],
+    [
+        ("256mb", 256 * MIB),
+        ("64MB", 64 * MIB),
+        ("1 gb", 1024 * MIB),
+        ("512kb", 512 * 1024),
+        ("1048576", MIB),
+        ("100b", 100),
+        ("2t", 2 * 1024**4),
+        (4096, 4096),
+    ],
 )
 def test_max_response_size_reads_byte_sizes(text: Any, size: int) -> None:
     assert options_for("http://h", max_response_size=text).max_response_size == size
@@ -240,7 +248,8 @@ async def test_requested_output_missing_from_the_answer(loop_fault: FaultServer)
         parts = await c.infer_parts(X, outputs=["OUT_y"], split=False)
     assert str(info.value) == (
         f"Triton model 'm' at {loop_fault.url}: inference response: requested output(s) 'OUT_y' "
-        f"missing from the response (it has 'OUT_x') [request {info.value.request_id}]")
+        f"missing from the response (it has 'OUT_x') [request {info.value.request_id}]"
+    )
     assert isinstance(parts[0].error, TritonSchemaError) and "'OUT_y'" in str(parts[0].error)
 
 
@@ -268,7 +277,8 @@ async def test_output_datatype_other_than_the_metadata_is_refused(loop_fault: Fa
             await c.infer(ints)
     assert str(info.value) == (
         f"Triton model 'm' at {loop_fault.url}: inference response: output 'OUT_x' came back as "
-        f"INT64, but the model's metadata declares FP32 [request {info.value.request_id}]")
+        f"INT64, but the model's metadata declares FP32 [request {info.value.request_id}]"
+    )
     loop_fault.datatype = "INT64"
     async with client_for(loop_fault.url) as c:
         np.testing.assert_array_equal((await c.infer(ints))["OUT_x"], ints["x"])
@@ -287,7 +297,9 @@ async def test_datatypes_are_checked_without_split_once_the_metadata_is_known(lo
 # -- defect 4: redaction ----------------------------------------------------------------------
 
 
-async def test_401_echoing_the_bearer_token_is_redacted(loop_fault: FaultServer, caplog: pytest.LogCaptureFixture) -> None:
+async def test_401_echoing_the_bearer_token_is_redacted(
+    loop_fault: FaultServer, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     echo = {"error": f"unauthorized: got 'Authorization: Bearer {SECRET}'", "headers": {"Authorization": SECRET}}
     loop_fault.actions = [("raw", 401, JSON, json.dumps(echo).encode())]
@@ -337,9 +349,13 @@ async def test_a_malformed_200_body_echoing_secrets_is_redacted(loop_fault: Faul
 
 
 def test_redactor_covers_every_form_of_every_credential() -> None:
-    opts = TritonOptions.from_map({
-        "endpoint": "http://bob:p%40ss-w0rd@h:8000", "model-name": "m",
-        "custom-headers": '{"X-Api-Key": "k/ey+1", "X-Trace": "t1"}'})
+    opts = TritonOptions.from_map(
+        {
+            "endpoint": "http://bob:p%40ss-w0rd@h:8000",
+            "model-name": "m",
+            "custom-headers": '{"X-Api-Key": "k/ey+1", "X-Trace": "t1"}',
+        }
+    )
     redact = Redactor(opts)
     basic = base64.b64encode(b"bob:p%40ss-w0rd").decode()
     for leaked in ("p%40ss-w0rd", "p@ss-w0rd", basic, "k/ey+1", "k%2Fey%2B1"):
@@ -347,4 +363,4 @@ def test_redactor_covers_every_form_of_every_credential() -> None:
     assert redact("X-Trace t1, user bob") == "X-Trace t1, user bob"  # not secrets
     token = Redactor(opts.replace(endpoint="http://h", auth_token='Bearer a"b\\c-token'))
     assert token('{"error": "a\\"b\\\\c-token"}') == '{"error": "<redacted>"}'  # JSON-escaped
-    assert token("a\"b\\c-tok...") == "<redacted>..."
+    assert token('a"b\\c-tok...') == "<redacted>..."

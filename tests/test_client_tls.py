@@ -37,19 +37,48 @@ def certificates(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pytest.fail("the openssl command line tool is needed to make test certificates")
     folder = tmp_path_factory.mktemp("tls")
     ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
-    _openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
-             "-subj", "/CN=pyflink-triton test CA",
-             "-addext", "basicConstraints=critical,CA:TRUE",
-             "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=folder)
-    _openssl("req", *ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1",
-             cwd=folder)
+    _openssl(
+        "req",
+        "-x509",
+        *ec,
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=pyflink-triton test CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+        cwd=folder,
+    )
+    _openssl("req", *ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1", cwd=folder)
     (folder / "server.ext").write_text(
         "subjectAltName=IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\n"
         "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n"
-        "authorityKeyIdentifier=keyid\nsubjectKeyIdentifier=hash\n")
-    _openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-             "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "server.ext",
-             cwd=folder)
+        "authorityKeyIdentifier=keyid\nsubjectKeyIdentifier=hash\n"
+    )
+    _openssl(
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+        cwd=folder,
+    )
     return folder
 
 
@@ -85,17 +114,23 @@ async def https_url(certificates: Path) -> AsyncIterator[str]:
 
 
 def client(url: str, **options: str) -> TritonClient:
-    return TritonClient(TritonOptions.from_map(
-        {"endpoint": url, "model-name": "m", "auth-token": SECRET,
-         **{k.replace("_", "-"): v for k, v in options.items()}}))
+    return TritonClient(
+        TritonOptions.from_map(
+            {
+                "endpoint": url,
+                "model-name": "m",
+                "auth-token": SECRET,
+                **{k.replace("_", "-"): v for k, v in options.items()},
+            }
+        )
+    )
 
 
 def tls_warnings(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     return [r for r in caplog.records if r.levelno == logging.WARNING and "tls-verify" in r.getMessage()]
 
 
-async def test_verified_with_the_ca_file(https_url: str, certificates: Path,
-                                         caplog: pytest.LogCaptureFixture) -> None:
+async def test_verified_with_the_ca_file(https_url: str, certificates: Path, caplog: pytest.LogCaptureFixture) -> None:
     async with client(https_url, tls_ca_file=str(certificates / "ca.pem")) as c:
         assert await c.server_ready()
         assert (await c.model_metadata())["name"] == "m"
@@ -114,7 +149,8 @@ async def test_refused_without_the_ca_file(https_url: str, caplog: pytest.LogCap
 
 
 async def test_accepted_without_verification_with_one_warning_per_client(
-        https_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    https_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.WARNING)
     async with client(https_url, tls_verify="false") as c:
         assert await c.server_ready()
@@ -129,16 +165,21 @@ async def test_accepted_without_verification_with_one_warning_per_client(
     assert len(tls_warnings(caplog)) == 2  # once per client
 
 
-async def test_no_warning_while_verifying(https_url: str, caplog: pytest.LogCaptureFixture) -> None:
+async def test_no_warning_while_verifying(https_url: str, certificates: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    async with client(https_url.replace("https://", "http://")) as c:
-        assert not await c.server_ready()  # plain HTTP to a TLS port: no answer, no warning
+    async with client(https_url, tls_verify="true", tls_ca_file=str(certificates / "ca.pem")) as c:
+        assert await c.server_ready()  # a TLS conversation, with the server's certificate verified
+        assert (await c.model_metadata())["name"] == "m"
     assert not tls_warnings(caplog)
+    async with client(https_url, tls_verify="false") as unverified:  # the same capture sees the warning
+        assert await unverified.server_ready()
+    assert len(tls_warnings(caplog)) == 1
 
 
 @pytest.mark.parametrize("http_client", ["aiohttp", "httptools"])
-async def test_inference_over_tls_through_either_http_client(https_url: str, certificates: Path,
-                                                             http_client: str) -> None:
+async def test_inference_over_tls_through_either_http_client(
+    https_url: str, certificates: Path, http_client: str
+) -> None:
     rows = {"x": np.zeros((1, 2), np.float32)}
     for settings in ({"tls_ca_file": str(certificates / "ca.pem")}, {"tls_verify": "false"}):
         async with client(https_url, http_client=http_client, **settings) as c:

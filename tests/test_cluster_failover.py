@@ -40,6 +40,9 @@ from .conftest import classifier_triton, clean_env
 from .flinkcluster import FlinkCluster, HiddenPackagesPython
 from .test_fault_matrix import expected_class, features
 
+# Runs a standalone Flink cluster: outside the fast tier (`make check`).
+pytestmark = [pytest.mark.flink, pytest.mark.slow]
+
 ROOT = Path(__file__).resolve().parent.parent
 ROWS_PER_FILE = 40
 T = TypeVar("T")
@@ -60,22 +63,45 @@ SELECT id, class_id FROM ML_PREDICT(TABLE measured, MODEL iris, DESCRIPTOR(featu
 
 #: What a job needs for exactly-once results (docs/guarantees.md): checkpoints, somewhere to keep
 #: them, and a restart strategy that outlasts a lost TaskManager.
-JOB_SETTINGS = ("execution.checkpointing.interval=1s", "execution.checkpointing.mode=EXACTLY_ONCE",
-                "restart-strategy.type=fixed-delay", "restart-strategy.fixed-delay.attempts=30",
-                "restart-strategy.fixed-delay.delay=1s")
+JOB_SETTINGS = (
+    "execution.checkpointing.interval=1s",
+    "execution.checkpointing.mode=EXACTLY_ONCE",
+    "restart-strategy.type=fixed-delay",
+    "restart-strategy.fixed-delay.attempts=30",
+    "restart-strategy.fixed-delay.delay=1s",
+)
 
-METRICS = ("rows", "nullRows", "batches", "requests", "failures", "retries", "breakerRejections", "fallbacks",
-           "failedRows", "requestLatencyMs", "rowsInFlight", "circuitBreakerState")
+METRICS = (
+    "rows",
+    "nullRows",
+    "batches",
+    "requests",
+    "failures",
+    "retries",
+    "breakerRejections",
+    "fallbacks",
+    "failedRows",
+    "requestLatencyMs",
+    "rowsInFlight",
+    "circuitBreakerState",
+)
 
 
 # -- the cluster, the workers' Python, a Triton of our own ------------------------------------
+
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[FlinkCluster]:
     # A dead TaskManager is noticed within seconds (its heartbeat RPCs are refused), and REST
     # metrics are fetched every second (default 10 s).
-    flink = FlinkCluster(slots=2, extra_config={"heartbeat.interval": "1000", "heartbeat.timeout": "15000",
-                                                "metrics.fetcher.update-interval": "1000"})
+    flink = FlinkCluster(
+        slots=2,
+        extra_config={
+            "heartbeat.interval": "1000",
+            "heartbeat.timeout": "15000",
+            "metrics.fetcher.update-interval": "1000",
+        },
+    )
     with flink:
         yield flink
     assert flink.leftover_pids() == [], "processes of the cluster outlived stop()"
@@ -96,8 +122,14 @@ def own_triton() -> Iterator[TritonServer]:
 
 # -- helpers ----------------------------------------------------------------------------------
 
-def poll(read: Callable[[], T], done: Callable[[T], bool], timeout_s: float, what: str,
-         context: Callable[[], str] = lambda: "") -> T:
+
+def poll(
+    read: Callable[[], T],
+    done: Callable[[T], bool],
+    timeout_s: float,
+    what: str,
+    context: Callable[[], str] = lambda: "",
+) -> T:
     """Read until ``done(value)``; fails naming ``what`` (and the last value) at the timeout."""
     deadline = time.monotonic() + timeout_s
     while True:
@@ -142,24 +174,49 @@ class Stream:
         """Input ids, output rows, duplicates, missing and wrong classes, at the committed output."""
         rows = self.committed()
         ids = Counter(i for i, _ in rows)
-        return {"input_ids": len(self.written), "output_rows": len(rows),
-                "duplicates": sum(n - 1 for n in ids.values()),
-                "missing": len(set(self.written) - set(ids)), "unexpected": len(set(ids) - set(self.written)),
-                "wrong": sum(1 for i, c in rows if c != expected_class(i))}
+        return {
+            "input_ids": len(self.written),
+            "output_rows": len(rows),
+            "duplicates": sum(n - 1 for n in ids.values()),
+            "missing": len(set(self.written) - set(ids)),
+            "unexpected": len(set(ids) - set(self.written)),
+            "wrong": sum(1 for i, c in rows if c != expected_class(i)),
+        }
 
 
-def submit_detached(cluster: FlinkCluster, worker_python: HiddenPackagesPython, stream: Stream, triton_url: str,
-                    tmp_path: Path, config: str = "") -> str:
+def submit_detached(
+    cluster: FlinkCluster,
+    worker_python: HiddenPackagesPython,
+    stream: Stream,
+    triton_url: str,
+    tmp_path: Path,
+    config: str = "",
+) -> str:
     """Submit the job with the CLI's --detach; returns its JobID once the job is RUNNING."""
     script = tmp_path / "stream.sql"
     script.write_text(JOB_SQL.format(input=stream.input.as_uri(), output=stream.output.as_uri(), config=config))
     settings = [*JOB_SETTINGS, f"execution.checkpointing.dir={(tmp_path / 'checkpoints').as_uri()}"]
     result = subprocess.run(
-        [sys.executable, "-m", "pyflink_triton.cli", "run", str(script), "--jobmanager", cluster.rest_address,
-         "--python-executable", str(worker_python.executable), "--detach",
-         *[arg for s in settings for arg in ("--set", s)]],
-        cwd=ROOT, env=clean_env(TRITON_ENDPOINT=triton_url + "/v2/models"),
-        capture_output=True, text=True, timeout=300, check=False)
+        [
+            sys.executable,
+            "-m",
+            "pyflink_triton.cli",
+            "run",
+            str(script),
+            "--jobmanager",
+            cluster.rest_address,
+            "--python-executable",
+            str(worker_python.executable),
+            "--detach",
+            *[arg for s in settings for arg in ("--set", s)],
+        ],
+        cwd=ROOT,
+        env=clean_env(TRITON_ENDPOINT=triton_url + "/v2/models"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     found = re.search(r"^Job has been submitted with JobID ([0-9a-f]{32})$", result.stdout, re.MULTILINE)
     assert result.returncode == 0 and found, f"{result.stdout}\n{result.stderr[-3000:]}\n{cluster.log_tail(3000)}"
     job_id = found.group(1)
@@ -175,11 +232,9 @@ def checkpoints(cluster: FlinkCluster, job_id: str) -> dict[str, int]:
 def settle(cluster: FlinkCluster, job_id: str, stream: Stream, timeout_s: float = 150) -> dict[str, int]:
     """Wait until every id written is committed, then two more checkpoints (anything replayed
     late would be committed by then); returns the output's counts."""
-    poll(stream.counts, lambda c: c["missing"] == 0, timeout_s, "every id committed",
-         lambda: cluster.log_tail(3000))
+    poll(stream.counts, lambda c: c["missing"] == 0, timeout_s, "every id committed", lambda: cluster.log_tail(3000))
     completed = checkpoints(cluster, job_id)["completed"]
-    poll(lambda: checkpoints(cluster, job_id)["completed"], lambda n: n >= completed + 2, 60,
-         "two more checkpoints")
+    poll(lambda: checkpoints(cluster, job_id)["completed"], lambda n: n >= completed + 2, 60, "two more checkpoints")
     return stream.counts()
 
 
@@ -187,8 +242,9 @@ def triton_metric_ids(cluster: FlinkCluster, job_id: str) -> dict[str, list[str]
     """Vertex id -> the REST ids of its ``triton`` metrics (``<subtask>.<operator>.triton.<name>``)."""
     found = {}
     for vertex in cluster.rest(f"/jobs/{job_id}")["vertices"]:
-        ids = [m["id"] for m in cluster.rest(f"/jobs/{job_id}/vertices/{vertex['id']}/metrics")
-               if ".triton." in m["id"]]
+        ids = [
+            m["id"] for m in cluster.rest(f"/jobs/{job_id}/vertices/{vertex['id']}/metrics") if ".triton." in m["id"]
+        ]
         if ids:
             found[vertex["id"]] = ids
     return found
@@ -243,14 +299,24 @@ class StandIn:
 
 # -- the CLI's --detach -----------------------------------------------------------------------
 
+
 def test_detach_needs_a_jobmanager_and_a_triton_that_outlives_the_cli(tmp_path: Path) -> None:
     script = tmp_path / "job.sql"
-    script.write_text("CREATE TEMPORARY MODEL m INPUT (x STRING) OUTPUT (y STRING) WITH "
-                      "('provider' = 'triton', 'endpoint' = '${TRITON_ENDPOINT}', 'model-name' = 'm');")
+    script.write_text(
+        "CREATE TEMPORARY MODEL m INPUT (x STRING) OUTPUT (y STRING) WITH "
+        "('provider' = 'triton', 'endpoint' = '${TRITON_ENDPOINT}', 'model-name' = 'm');"
+    )
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "pyflink_triton.cli", "run", str(script), "--detach", *args],
-                              cwd=ROOT, env=clean_env(), capture_output=True, text=True, timeout=60, check=False)
+        return subprocess.run(
+            [sys.executable, "-m", "pyflink_triton.cli", "run", str(script), "--detach", *args],
+            cwd=ROOT,
+            env=clean_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
 
     local = cli()
     assert local.returncode == 2 and "--detach needs --jobmanager" in local.stderr, local.stderr
@@ -261,34 +327,52 @@ def test_detach_needs_a_jobmanager_and_a_triton_that_outlives_the_cli(tmp_path: 
 
 # -- 1. the TaskManager killed mid-stream -------------------------------------------------------
 
+
 def test_a_killed_taskmanager_loses_and_duplicates_no_row(
-        cluster: FlinkCluster, worker_python: HiddenPackagesPython, triton_url: str, tmp_path: Path) -> None:
+    cluster: FlinkCluster, worker_python: HiddenPackagesPython, triton_url: str, tmp_path: Path
+) -> None:
     stream = Stream(tmp_path)
     stream.write(3)
     job_id = submit_detached(cluster, worker_python, stream, triton_url, tmp_path)
     try:
-        poll(lambda: len(stream.committed()), lambda n: n > 0, 90, "the first committed rows",
-             lambda: cluster.log_tail(3000))
+        poll(
+            lambda: len(stream.committed()),
+            lambda n: n > 0,
+            90,
+            "the first committed rows",
+            lambda: cluster.log_tail(3000),
+        )
         stream.write(2)  # rows on their way (read, in the UDF or in an uncommitted part file) at the kill
         committed_at_kill = len(stream.committed())
         killed = cluster.kill_taskmanager()
         stream.write(2)  # written while no TaskManager runs
         cluster.start_taskmanager()
         # The job restarts from its last checkpoint on the new TaskManager.
-        poll(lambda: checkpoints(cluster, job_id)["restored"], lambda n: n >= 1, 120,
-             "the job restored from a checkpoint", lambda: cluster.log_tail(3000))
+        poll(
+            lambda: checkpoints(cluster, job_id)["restored"],
+            lambda n: n >= 1,
+            120,
+            "the job restored from a checkpoint",
+            lambda: cluster.log_tail(3000),
+        )
         stream.write(2)
         after_restore = 2 * ROWS_PER_FILE
         counts = settle(cluster, job_id, stream)
         exceptions = cluster.rest(f"/jobs/{job_id}/exceptions")["exceptionHistory"]["entries"]
         state = cluster.rest(f"/jobs/{job_id}")["state"]
         # The new attempt's functions count from 0: the rows replayed since the checkpoint and the new ones.
-        metrics = poll(lambda: triton_metrics(cluster, job_id), lambda m: int(m.get("rows", 0)) >= after_restore,
-                       60, "the restarted job's triton metrics")
+        metrics = poll(
+            lambda: triton_metrics(cluster, job_id),
+            lambda m: int(m.get("rows", 0)) >= after_restore,
+            60,
+            "the restarted job's triton metrics",
+        )
     finally:
         cluster.cancel_job(job_id)
-    print(f"\n[taskmanager killed] {counts} committed at kill: {committed_at_kill} "
-          f"restored: {checkpoints(cluster, job_id)['restored']}\nmetrics: {metrics}")
+    print(
+        f"\n[taskmanager killed] {counts} committed at kill: {committed_at_kill} "
+        f"restored: {checkpoints(cluster, job_id)['restored']}\nmetrics: {metrics}"
+    )
     assert committed_at_kill < counts["input_ids"], "the job was done before the kill: nothing was tested"
     assert_exactly_once(counts)
     assert exceptions, "no failure in the job's exception history: was the TaskManager's loss noticed?"
@@ -300,17 +384,23 @@ def test_a_killed_taskmanager_loses_and_duplicates_no_row(
 
 # -- 2. Triton killed and restarted mid-stream; the triton metrics from REST ----------------------
 
+
 @pytest.mark.parametrize("mode", ["pandas", "async"])
 def test_triton_killed_and_restarted_loses_no_row_and_the_metrics_count_it(
-        mode: str, cluster: FlinkCluster, worker_python: HiddenPackagesPython, own_triton: TritonServer,
-        tmp_path: Path) -> None:
+    mode: str, cluster: FlinkCluster, worker_python: HiddenPackagesPython, own_triton: TritonServer, tmp_path: Path
+) -> None:
     stream = Stream(tmp_path)
     stream.write(2)
     config = ", MAP['async', 'true']" if mode == "async" else ""
     job_id = submit_detached(cluster, worker_python, stream, own_triton.url, tmp_path, config)
     try:
-        poll(lambda: len(stream.committed()), lambda n: n > 0, 90, "the first committed rows",
-             lambda: cluster.log_tail(3000))
+        poll(
+            lambda: len(stream.committed()),
+            lambda n: n > 0,
+            90,
+            "the first committed rows",
+            lambda: cluster.log_tail(3000),
+        )
         port = int(own_triton.url.rsplit(":", 1)[1])
         pid = own_triton.pid
         assert pid is not None
@@ -325,14 +415,19 @@ def test_triton_killed_and_restarted_loses_no_row_and_the_metrics_count_it(
         own_triton.start()
         stream.write(2)
         counts = settle(cluster, job_id, stream)
-        metrics = poll(lambda: triton_metrics(cluster, job_id),
-                       lambda m: m.get("rows") == str(len(stream.written)), 60,
-                       "the triton metrics counting every row")
+        metrics = poll(
+            lambda: triton_metrics(cluster, job_id),
+            lambda m: m.get("rows") == str(len(stream.written)),
+            60,
+            "the triton metrics counting every row",
+        )
         ids = [i for found in triton_metric_ids(cluster, job_id).values() for i in found]
     finally:
         cluster.cancel_job(job_id)
-    print(f"\n[triton killed, {mode}] {counts} stand-in connections: {stand_in.connections}\nmetrics: {metrics}\n"
-          f"REST ids: {sorted(ids)}")
+    print(
+        f"\n[triton killed, {mode}] {counts} stand-in connections: {stand_in.connections}\nmetrics: {metrics}\n"
+        f"REST ids: {sorted(ids)}"
+    )
     assert_exactly_once(counts)
     assert set(METRICS) <= set(metrics), sorted(metrics)
     number = {k: int(float(v)) for k, v in metrics.items() if re.fullmatch(r"-?[\d.]+", v)}
@@ -343,8 +438,9 @@ def test_triton_killed_and_restarted_loses_no_row_and_the_metrics_count_it(
     assert number["requests"] - number["failures"] >= number["batches"] >= 1, metrics
     assert number["circuitBreakerState"] == 0 and number["rowsInFlight"] == 0, metrics
     # A distribution reaches REST as the text of Beam's DistributionResult: one value per request.
-    latency = re.fullmatch(r"DistributionResult\{sum=(\d+), count=(\d+), min=(\d+), max=(\d+)\}",
-                           metrics["requestLatencyMs"])
+    latency = re.fullmatch(
+        r"DistributionResult\{sum=(\d+), count=(\d+), min=(\d+), max=(\d+)\}", metrics["requestLatencyMs"]
+    )
     assert latency, metrics["requestLatencyMs"]
     total, count, low, high = map(int, latency.groups())
     assert count == number["requests"] and low <= high <= total, metrics["requestLatencyMs"]

@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 import pytest
+import tritonclient.http as tritonclient_http
+import tritonclient.utils as tritonclient_utils
 
 from pyflink_triton.errors import TritonProtocolError, TritonSchemaError
-from pyflink_triton.protocol import jsonio
-from pyflink_triton.protocol.body import MAX_GZIP_MEMBERS, BodyDecoder
 from pyflink_triton.protocol import (
     BF16,
     BYTES,
@@ -34,12 +34,11 @@ from pyflink_triton.protocol import (
     encode_bytes_tensor,
     encode_request,
     error_message,
+    jsonio,
     numpy_dtype,
     triton_datatype,
 )
-
-import tritonclient.http as tritonclient_http  # noqa: E402  (a test dependency: never skipped)
-import tritonclient.utils as tritonclient_utils  # noqa: E402
+from pyflink_triton.protocol.body import MAX_GZIP_MEMBERS, BodyDecoder
 
 SHAPES = [(5, 1), (4, 3), (7,), (0, 3), (2, 3, 4)]
 NUMERIC = [dt for dt in DATATYPES if dt != BYTES]
@@ -369,9 +368,7 @@ def test_binary_request_layout() -> None:
     assert int(req.headers["Inference-Header-Content-Length"]) == len(req.body) - x.nbytes
     assert header == {
         "parameters": {"binary_data_output": True, "priority": 2},
-        "inputs": [
-            {"name": "X", "shape": [2, 3], "datatype": "FP32", "parameters": {"binary_data_size": 24}}
-        ],
+        "inputs": [{"name": "X", "shape": [2, 3], "datatype": "FP32", "parameters": {"binary_data_size": 24}}],
     }
     assert tail == x.tobytes()
     assert b" " not in req.body[: int(req.headers["Inference-Header-Content-Length"])]
@@ -391,9 +388,7 @@ def test_requested_outputs_and_parameters() -> None:
     header, _ = split_request(encode_request([t], binary=False, parameters={"sequence_id": 3}))
     assert header["parameters"] == {"sequence_id": 3}
     assert "outputs" not in header
-    header, _ = split_request(
-        encode_request([t], parameters={"binary_data_output": False, "k": np.int64(3)})
-    )
+    header, _ = split_request(encode_request([t], parameters={"binary_data_output": False, "k": np.int64(3)}))
     assert header["parameters"] == {"binary_data_output": False, "k": 3}  # the caller wins
     with pytest.raises(TritonSchemaError):
         encode_request([t], outputs=["y", "y"])
@@ -425,7 +420,7 @@ def test_json_mode_falls_back_to_binary_per_tensor() -> None:
         Tensor.from_array("text", ["ok"]),
     ]
     req = encode_request(tensors, binary=False)
-    header, tail = split_request(req)
+    header, _tail = split_request(req)
     assert req.headers["Content-Type"] == "application/octet-stream"
     kinds = {e["name"]: ("data" if "data" in e else "binary") for e in header["inputs"]}
     assert kinds == {
@@ -455,9 +450,10 @@ def test_header_length_counts_uncompressed_header() -> None:
         unpacked = gzip.decompress(req.body) if compression.lower() == "gzip" else zlib.decompress(req.body)
         assert unpacked == plain.body
     # equal requests give equal bodies (no timestamp in the gzip header)
-    assert encode_request([Tensor.from_array("x", x)], compression="gzip").body == encode_request(
-        [Tensor.from_array("x", x)], compression="gzip"
-    ).body
+    assert (
+        encode_request([Tensor.from_array("x", x)], compression="gzip").body
+        == encode_request([Tensor.from_array("x", x)], compression="gzip").body
+    )
 
 
 @pytest.mark.parametrize("bad", ["br", "zstd", "", "identity"])
@@ -497,9 +493,7 @@ def tritonclient_request(
         tc_input.set_data_from_numpy(t.data, binary_data=binary or t.datatype in (FP16, BF16))
         tc_inputs.append(tc_input)
     tc_outputs = [http.InferRequestedOutput(n, binary_data=binary) for n in outputs] if outputs else None
-    body, json_size = http.InferenceServerClient.generate_request_body(
-        tc_inputs, outputs=tc_outputs, request_id="tc"
-    )
+    body, json_size = http.InferenceServerClient.generate_request_body(tc_inputs, outputs=tc_outputs, request_id="tc")
     if json_size is None:
         json_size = len(body)
     header = json.loads(body[:json_size])
@@ -560,9 +554,7 @@ def test_response_matches_tritonclient(binary: bool, encoding: str | None) -> No
     elif encoding == "deflate":
         body = zlib.compress(body)
     ours = decode_response(body, header_length=length, content_encoding=encoding)
-    theirs = tritonclient_http.InferResult.from_response_body(
-        body, header_length=length, content_encoding=encoding
-    )
+    theirs = tritonclient_http.InferResult.from_response_body(body, header_length=length, content_encoding=encoding)
     assert ours.id == "abc" and ours.model_name == "m"
     assert list(ours.outputs) == [s[0] for s in specs]
     for name, dt, array, _ in specs:
@@ -642,7 +634,7 @@ def test_jsonio() -> None:
 
 def test_bf16_response_and_rounding() -> None:
     bits = np.array([0x3F80, 0xBF80, 0x7F80, 0xFF80, 0x7FC0, 0x0001, 0x8000], "<u2")
-    body, length = make_response([])
+    _body, _length = make_response([])
     header = {
         "model_name": "m",
         "outputs": [{"name": "b", "datatype": BF16, "shape": [7], "parameters": {"binary_data_size": 14}}],
@@ -965,7 +957,7 @@ def test_body_decoder_passes_a_body_of_exactly_the_limit() -> None:
     for encoding, wire in ((None, data), ("gzip", gzip.compress(data)), ("deflate", zlib.compress(data))):
         decoder = BodyDecoder(encoding, len(data))
         for i in range(0, len(wire), 7):
-            assert decoder.feed(wire[i:i + 7])
+            assert decoder.feed(wire[i : i + 7])
         assert decoder.result() == data
         over = BodyDecoder(encoding, len(data) - 1)
         assert not over.feed(wire) and over.over
@@ -978,7 +970,7 @@ def test_body_decoder_bounds_a_gzip_bomb_while_inflating() -> None:
     fed = 0
     for i in range(0, len(bomb), 65536):
         fed += 1
-        if not decoder.feed(bomb[i:i + 65536]):
+        if not decoder.feed(bomb[i : i + 65536]):
             break
     assert decoder.over and fed == 1 and decoder.size == 1024 * 1024 + 1
 

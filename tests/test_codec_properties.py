@@ -54,8 +54,11 @@ EXAMPLES = int(os.environ.get("PROPERTY_EXAMPLES", "0"))
 
 
 def _settings(default: int) -> settings:
-    return settings(max_examples=EXAMPLES or default, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    return settings(
+        max_examples=EXAMPLES or default,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
 
 
 # -- generated tensors -----------------------------------------------------------------------
@@ -72,13 +75,21 @@ def _float_elements(itemsize: int, bf16: bool) -> st.SearchStrategy[int]:
     """Bit patterns of floats: hypothesis's floats (NaN, infinities, -0.0, subnormals...) and
     raw patterns (NaN payloads, signalling NaNs)."""
     uint = _FLOAT_BITS[itemsize]
-    floats = st.floats(width=8 * itemsize).map(
-        lambda x: int(np.array(x, f"<f{itemsize}").view(uint)))
+    floats = st.floats(width=8 * itemsize).map(lambda x: int(np.array(x, f"<f{itemsize}").view(uint)))
     raw = st.integers(0, 2 ** (8 * itemsize) - 1)
     info = np.finfo(f"<f{itemsize}")
-    special = st.sampled_from([math.nan, -math.nan, math.inf, -math.inf, -0.0, float(info.max),
-                               float(info.smallest_subnormal), float(-info.tiny)]).map(
-        lambda x: int(np.array(x, f"<f{itemsize}").view(uint)))
+    special = st.sampled_from(
+        [
+            math.nan,
+            -math.nan,
+            math.inf,
+            -math.inf,
+            -0.0,
+            float(info.max),
+            float(info.smallest_subnormal),
+            float(-info.tiny),
+        ]
+    ).map(lambda x: int(np.array(x, f"<f{itemsize}").view(uint)))
     if bf16:
         return st.one_of(floats, raw, special, _BF16_TIES.map(lambda t: t[0] << 16 | t[1]))
     return st.one_of(floats, raw, special)
@@ -90,8 +101,7 @@ def _bytes_array(draw: Any, shape: tuple[int, ...]) -> np.ndarray:
     kind = draw(st.sampled_from(["mixed", "text", "fixed"]))
     if kind == "fixed":  # one length for all: the decoder's fixed-width path
         width = draw(st.integers(0, 4))
-        values: list[Any] = draw(st.lists(st.binary(min_size=width, max_size=width),
-                                          min_size=count, max_size=count))
+        values: list[Any] = draw(st.lists(st.binary(min_size=width, max_size=width), min_size=count, max_size=count))
     elif kind == "text":
         values = draw(st.lists(_TEXT, min_size=count, max_size=count))
     else:
@@ -120,8 +130,7 @@ def tensor_data(draw: Any, datatype: str) -> np.ndarray:
     else:
         info = np.iinfo(dtype)
         edges = st.sampled_from([info.min, info.max, 0])
-        values = draw(st.lists(st.one_of(st.integers(info.min, info.max), edges),
-                               min_size=count, max_size=count))
+        values = draw(st.lists(st.one_of(st.integers(info.min, info.max), edges), min_size=count, max_size=count))
         array = np.array(values, dtype)
     array = array.reshape(shape)
     layout = draw(st.sampled_from(["c", "c", "fortran", "big-endian"]))
@@ -159,8 +168,7 @@ def bf16_round(bits: int) -> int | None:
         return bits
     high = low + 0x10000  # away from zero; the pattern after the largest finite one is infinity
     x, below = Fraction(_f32(bits)), Fraction(_f32(low))
-    above = Fraction(_f32(high)) if high & 0x7FFFFFFF != 0x7F800000 else Fraction(2) ** 128 * (
-        -1 if bits >> 31 else 1)
+    above = Fraction(_f32(high)) if high & 0x7FFFFFFF != 0x7F800000 else Fraction(2) ** 128 * (-1 if bits >> 31 else 1)
     d_low, d_high = abs(x - below), abs(above - x)
     if d_low < d_high or (d_low == d_high and not (low >> 16) & 1):
         return low
@@ -191,13 +199,17 @@ def assert_same(actual: np.ndarray, datatype: str, sent: np.ndarray, where: str)
     if datatype == BF16:
         want_bits = [bf16_round(b) for b in want.view(uint).ravel().tolist()]
     else:
-        want_bits = [None if math.isnan(v) else b
-                     for v, b in zip(want.ravel().tolist(), want.view(uint).ravel().tolist())]
+        want_bits = [
+            None if math.isnan(v) else b for v, b in zip(want.ravel().tolist(), want.view(uint).ravel().tolist())
+        ]
     got_nan = np.isnan(actual).ravel().tolist()
     assert got_nan == [b is None for b in want_bits], (where, "NaN positions", actual, sent)
     # every other value bit for bit (so -0.0 stays -0.0)
     assert [g for g, n in zip(got_bits, got_nan) if not n] == [w for w in want_bits if w is not None], (
-        where, actual, sent)
+        where,
+        actual,
+        sent,
+    )
 
 
 def json_can_carry(datatype: str, array: np.ndarray) -> bool:
@@ -241,7 +253,7 @@ def parse_request_like_triton(req: EncodedRequest) -> tuple[dict[str, Any], dict
             else:
                 array = np.array(data, dtype=to_np(datatype))
         else:
-            raw = tail[offset:offset + size]
+            raw = tail[offset : offset + size]
             offset += size
             if datatype == BYTES:
                 array = tritonclient_utils.deserialize_bytes_tensor(raw) if size else np.empty(0, object)
@@ -294,14 +306,17 @@ def answer_like_triton(
     are not UTF-8), which goes binary as a server may send it.
     """
     everything_binary = bool(header.get("parameters", {}).get("binary_data_output"))
-    asked = {o["name"]: o.get("parameters", {}).get("binary_data", False)
-             for o in header.get("outputs", [])}
+    asked = {o["name"]: o.get("parameters", {}).get("binary_data", False) for o in header.get("outputs", [])}
     outputs = []
     for entry in header["inputs"]:
         name, datatype = entry["name"], entry["datatype"]
         array = arrays[name]
-        binary = everything_binary or asked.get(name, False) or datatype in (FP16, BF16) or (
-            datatype == BYTES and not json_can_carry(BYTES, array))
+        binary = (
+            everything_binary
+            or asked.get(name, False)
+            or datatype in (FP16, BF16)
+            or (datatype == BYTES and not json_can_carry(BYTES, array))
+        )
         outputs.append((name, datatype, array, binary))
     head, tail = response_body(outputs, header.get("id"))
     head_bytes = json.dumps(head).encode()
@@ -331,9 +346,14 @@ def test_every_datatype_round_trips_exactly(datatype: str, data: st.DataObject) 
 
     for binary, compression in MODES:
         mode = f"binary={binary} compression={compression}"
-        req = encode_request(inputs, binary=binary, compression=compression, request_id=request_id,
-                             outputs=names if named else None,
-                             binary_outputs=() if binary else binary_outputs)
+        req = encode_request(
+            inputs,
+            binary=binary,
+            compression=compression,
+            request_id=request_id,
+            outputs=names if named else None,
+            binary_outputs=() if binary else binary_outputs,
+        )
         header, received = parse_request_like_triton(req)
         assert header.get("id") == (request_id or None), mode
         for (name, dt, array), entry in zip(case, header["inputs"]):
@@ -381,14 +401,51 @@ _RAW_JSON = st.one_of(
     st.sampled_from(
         [_deep("[", "]", n) for n in (100, 900, 990, 1000, 1023, 1024, 1025, 5000)]
         + [_deep('{"a":', "}", n, "1") for n in (900, 1000, 1024)]
-        + [json.dumps(s) for s in ([1] * 33, [1] * 65, [0, 2**62, 2**62], [0, 2**63 - 1, 2**63 - 1],
-                                  [0, 2**64 - 1], [10**13], [2**40, 2**40], [-1], [True], [1.0], [])]
-        + ["-1", "1e400", "NaN", "-Infinity", "18446744073709551616", "-9223372036854775809",
-           '"\\ud800"', '"' + "x" * 5000 + '"', '["\\udfff"]', "0.5", "[null]", "{}", '""']
+        + [
+            json.dumps(s)
+            for s in (
+                [1] * 33,
+                [1] * 65,
+                [0, 2**62, 2**62],
+                [0, 2**63 - 1, 2**63 - 1],
+                [0, 2**64 - 1],
+                [10**13],
+                [2**40, 2**40],
+                [-1],
+                [True],
+                [1.0],
+                [],
+            )
+        ]
+        + [
+            "-1",
+            "1e400",
+            "NaN",
+            "-Infinity",
+            "18446744073709551616",
+            "-9223372036854775809",
+            '"\\ud800"',
+            '"' + "x" * 5000 + '"',
+            '["\\udfff"]',
+            "0.5",
+            "[null]",
+            "{}",
+            '""',
+        ]
     ),
 )
-_NEW_KEYS = ["error", "outputs", "id", "model_name", "parameters", "binary_data_size", "data", "shape",
-             "datatype", "name"]
+_NEW_KEYS = [
+    "error",
+    "outputs",
+    "id",
+    "model_name",
+    "parameters",
+    "binary_data_size",
+    "data",
+    "shape",
+    "datatype",
+    "name",
+]
 _PLACEHOLDER = "\x00mutation\x00"
 
 
@@ -431,8 +488,9 @@ MUTATIONS = st.one_of(
     st.tuples(st.just("insert"), st.integers(0, 10**6), st.binary(min_size=1, max_size=4)),
     st.tuples(st.just("delete"), st.integers(0, 10**6), st.integers(1, 8)),
     st.tuples(st.just("length"), st.integers(-20, 20).filter(bool)),
-    st.tuples(st.just("length text"), st.sampled_from(["abc", "-1", " 7 ", "1.5", "0x10", "1e3", "", "٣",
-                                                       "9" * 50, "\x00"])),
+    st.tuples(
+        st.just("length text"), st.sampled_from(["abc", "-1", " 7 ", "1.5", "0x10", "1e3", "", "٣", "9" * 50, "\x00"])
+    ),
     st.tuples(st.just("edit"), st.integers(0, 10**6), _RAW_JSON),
     st.tuples(st.just("gzip truncate"), st.integers(0, 10**6)),
     st.tuples(st.just("gzip flip"), st.integers(0, 10**6), st.integers(1, 255)),
@@ -456,8 +514,9 @@ def plain_recursion_limit(free: int = 900) -> Iterator[None]:
         sys.setrecursionlimit(limit)
 
 
-def mutate(header: dict[str, Any], tail: bytes, mutation: tuple[Any, ...]) -> tuple[
-        bytes, int | str | None, str | None, bool]:
+def mutate(
+    header: dict[str, Any], tail: bytes, mutation: tuple[Any, ...]
+) -> tuple[bytes, int | str | None, str | None, bool]:
     """(body, header length, content encoding, whether decoding must fail) after ``mutation``."""
     head = json.dumps(header).encode()
     body = head + tail
@@ -467,13 +526,13 @@ def mutate(header: dict[str, Any], tail: bytes, mutation: tuple[Any, ...]) -> tu
         return body[: args[0] % len(body)], length, None, True
     if kind == "flip":
         i = args[0] % len(body)
-        return body[:i] + bytes([body[i] ^ args[1]]) + body[i + 1:], length, None, False
+        return body[:i] + bytes([body[i] ^ args[1]]) + body[i + 1 :], length, None, False
     if kind == "insert":
         i = args[0] % (len(body) + 1)
         return body[:i] + args[1] + body[i:], length, None, False
     if kind == "delete":
         i = args[0] % len(body)
-        return body[:i] + body[i + args[1]:], length, None, False
+        return body[:i] + body[i + args[1] :], length, None, False
     if kind == "length":
         return body, len(head) + args[0], None, True
     if kind == "length text":
@@ -486,17 +545,15 @@ def mutate(header: dict[str, Any], tail: bytes, mutation: tuple[Any, ...]) -> tu
         i = args[0] % len(packed)
         if kind == "gzip truncate":
             return packed[:i], length, "gzip", True
-        return packed[:i] + bytes([packed[i] ^ args[1]]) + packed[i + 1:], length, "gzip", False
+        return packed[:i] + bytes([packed[i] ^ args[1]]) + packed[i + 1 :], length, "gzip", False
     if kind == "encoding":
         return body, length, args[0], args[0] != "identity"  # a plain body is no gzip or deflate
     raise AssertionError(kind)
 
 
 _ONE_INT = {"model_name": "m", "outputs": [{"name": "a", "datatype": "INT32", "shape": [1], "data": [7]}]}
-_EMPTY_FP32 = {"outputs": [{"name": "e", "datatype": "FP32", "shape": [0],
-                            "parameters": {"binary_data_size": 0}}]}
-_ONE_BYTES = {"outputs": [{"name": "s", "datatype": "BYTES", "shape": [1],
-                           "parameters": {"binary_data_size": 5}}]}
+_EMPTY_FP32 = {"outputs": [{"name": "e", "datatype": "FP32", "shape": [0], "parameters": {"binary_data_size": 0}}]}
+_ONE_BYTES = {"outputs": [{"name": "s", "datatype": "BYTES", "shape": [1], "parameters": {"binary_data_size": 5}}]}
 
 
 @_settings(400)
@@ -504,8 +561,9 @@ _ONE_BYTES = {"outputs": [{"name": "s", "datatype": "BYTES", "shape": [1],
 @example((_ONE_INT, b""), ("edit", _at(_ONE_INT, "outputs", 0, "shape"), json.dumps([1] * 65)))
 @example((_ONE_INT, b""), ("edit", _at(_ONE_INT, "outputs", 0, "shape"), json.dumps([0, 2**62, 2**62])))
 @example((_EMPTY_FP32, b""), ("edit", _at(_EMPTY_FP32, "outputs", 0, "shape"), json.dumps([0, 2**62, 2**62])))
-@example((_ONE_BYTES, b"\x01\x00\x00\x00x"), ("edit", _at(_ONE_BYTES, "outputs", 0, "shape"),
-                                              json.dumps([10**13])))  # 73 TiB of object pointers
+@example(
+    (_ONE_BYTES, b"\x01\x00\x00\x00x"), ("edit", _at(_ONE_BYTES, "outputs", 0, "shape"), json.dumps([10**13]))
+)  # 73 TiB of object pointers
 @example((_ONE_INT, b""), ("edit", _at(_ONE_INT, "model_name"), _deep("[", "]", 1000)))
 @example((_ONE_INT, b""), ("edit", _at(_ONE_INT, "error"), _deep("[", "]", 1000)))
 @example((_ONE_INT, b""), ("edit", _at(_ONE_INT, "outputs", 0), _deep("[", "]", 1000)))

@@ -48,8 +48,15 @@ def compose(*args: str, files: tuple[Path, ...] = (COMPOSE,)) -> subprocess.Comp
     command = [str(compose_binary())]
     for file in files:
         command += ["-f", str(file)]
-    return subprocess.run([*command, *args], cwd=files[0].parent, capture_output=True, text=True, timeout=60,
-                          check=False, env={"PATH": "/usr/bin:/bin", "HOME": str(files[0].parent)})
+    return subprocess.run(
+        [*command, *args],
+        cwd=files[0].parent,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(files[0].parent)},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +71,9 @@ def dockerfile_instructions() -> list[tuple[str, str]]:
     """(INSTRUCTION, arguments) of the Dockerfile, continuation lines joined, comments left out."""
     text = re.sub(r"\\\n", " ", DOCKERFILE.read_text(encoding="utf-8"))
     lines = [line.strip() for line in text.splitlines()]
-    return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1]) for line in lines
-            if line and not line.startswith("#")]
+    return [
+        (line.split(None, 1)[0].upper(), line.split(None, 1)[1]) for line in lines if line and not line.startswith("#")
+    ]
 
 
 def submitted_commands(model: dict[str, Any]) -> list[list[str]]:
@@ -186,7 +194,8 @@ def test_the_dockerfile_installs_the_package_as_the_readme_does(model: dict[str,
     workdir = next(arguments for instruction, arguments in steps if instruction == "WORKDIR")
     assert re.search(rf"{venv}/bin/pip install --no-cache-dir {workdir};", run), run
     copied = {shlex.split(a)[0] for i, a in steps if i == "COPY"} | {
-        s for i, a in steps if i == "COPY" for s in shlex.split(a)[:-1]}
+        s for i, a in steps if i == "COPY" for s in shlex.split(a)[:-1]
+    }
     assert {"pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "pyflink_triton/"} <= copied
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert f"{interpreter} -m venv" in readme and "pip install ." in readme
@@ -202,7 +211,13 @@ def test_the_docker_client_takes_the_binary_as_its_compose_plugin(tmp_path: Path
     plugins = tmp_path / "cli-plugins"
     plugins.mkdir()
     (plugins / "docker-compose").symlink_to(compose_binary())
-    result = subprocess.run([docker, "compose", "-f", str(COMPOSE), "config", "--quiet"], cwd=ROOT,
-                            capture_output=True, text=True, timeout=60, check=False,
-                            env={"PATH": "/usr/bin:/bin", "DOCKER_CONFIG": str(tmp_path), "HOME": str(tmp_path)})
+    result = subprocess.run(
+        [docker, "compose", "-f", str(COMPOSE), "config", "--quiet"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", "DOCKER_CONFIG": str(tmp_path), "HOME": str(tmp_path)},
+    )
     assert result.returncode == 0, result.stderr

@@ -32,7 +32,7 @@ def test_each_option_appears_once() -> None:
     for column in ("key", "attr", "keyword"):
         values = [getattr(s, column) for s in OPTION_SPECS if getattr(s, column) is not None]
         assert len(values) == len(set(values)), column
-    assert SUPPORTED_KEYS == tuple(sorted(s.key for s in OPTION_SPECS))
+    assert tuple(sorted(s.key for s in OPTION_SPECS)) == SUPPORTED_KEYS
     assert set(REQUIRED_KEYS) <= set(SUPPORTED_KEYS)
 
 
@@ -66,8 +66,7 @@ def test_table_defaults_are_what_from_map_gives() -> None:
 
 def test_table_defaults_are_valid_text_of_their_kind() -> None:
     typed = {s.key: s.typed_default for s in OPTION_SPECS}
-    assert (typed["timeout"], typed["retry-initial-backoff"], typed["circuit-breaker-timeout"]) == (
-        30.0, 0.1, 60.0)
+    assert (typed["timeout"], typed["retry-initial-backoff"], typed["circuit-breaker-timeout"]) == (30.0, 0.1, 60.0)
     assert (typed["binary-data"], typed["max-retries"], typed["priority"]) == (True, 0, None)
 
 
@@ -79,8 +78,15 @@ def test_descriptions_are_one_line() -> None:
 @pytest.mark.parametrize(
     ("value", "text"),
     [
-        (None, None), (True, "true"), (False, "false"), (-1, "-1"), (2.5, "2.5"), ("null", "null"),
-        ([1.0, 2.0], "[1.0, 2.0]"), ((1, "a"), '[1, "a"]'), ({"k": [1]}, '{"k": [1]}'),
+        (None, None),
+        (True, "true"),
+        (False, "false"),
+        (-1, "-1"),
+        (2.5, "2.5"),
+        ("null", "null"),
+        ([1.0, 2.0], "[1.0, 2.0]"),
+        ((1, "a"), '[1, "a"]'),
+        ({"k": [1]}, '{"k": [1]}'),
         (OrderedDict(a=1), '{"a": 1}'),
     ],
 )
@@ -120,9 +126,19 @@ def test_as_options_names_the_accepted_kinds(model: object) -> None:
 
 def test_package_exports() -> None:
     required = {
-        "Endpoint", "OPTION_SPECS", "OptionSpec", "RESERVED_PARAMETERS", "SUPPORTED_KEYS",
-        "TritonOptions", "TritonProvider", "format_duration", "parse_bool", "parse_duration",
-        "parse_map", "as_options", "format_default_value",
+        "Endpoint",
+        "OPTION_SPECS",
+        "OptionSpec",
+        "RESERVED_PARAMETERS",
+        "SUPPORTED_KEYS",
+        "TritonOptions",
+        "TritonProvider",
+        "format_duration",
+        "parse_bool",
+        "parse_duration",
+        "parse_map",
+        "as_options",
+        "format_default_value",
     }
     assert required <= set(config.__all__)
     for name in config.__all__:

@@ -10,8 +10,15 @@ from pyflink_triton.errors import TritonConfigError
 
 @pytest.mark.parametrize(
     "url",
-    ["http://h:8000", "http://h:8000/", "http://h:8000/v2", "http://h:8000/v2/", "http://h:8000/v2/models",
-     "http://h:8000/v2/models/", "HTTP://h:8000/v2/models/text-classification/infer"],
+    [
+        "http://h:8000",
+        "http://h:8000/",
+        "http://h:8000/v2",
+        "http://h:8000/v2/",
+        "http://h:8000/v2/models",
+        "http://h:8000/v2/models/",
+        "HTTP://h:8000/v2/models/text-classification/infer",
+    ],
 )
 def test_forms_users_write(url: str) -> None:
     ep = Endpoint.parse(url)

@@ -33,10 +33,17 @@ class Runtime(BlockingEngine):
 def runtime_factory(triton_url: str) -> Iterator[Any]:
     made: list[Runtime] = []
 
-    def make(model: str, inputs: list[Column], outputs: list[Column] | None = None,
-             url: str | None = None, fill_value: Any = None, **extra: Any) -> Runtime:
-        rt = Runtime(EngineConfig.of(model_options(url or triton_url, model, **extra), inputs, outputs,
-                                    fill_value=fill_value))
+    def make(
+        model: str,
+        inputs: list[Column],
+        outputs: list[Column] | None = None,
+        url: str | None = None,
+        fill_value: Any = None,
+        **extra: Any,
+    ) -> Runtime:
+        rt = Runtime(
+            EngineConfig.of(model_options(url or triton_url, model, **extra), inputs, outputs, fill_value=fill_value)
+        )
         made.append(rt)
         rt.open()
         return rt
@@ -70,8 +77,15 @@ def test_no_nulls_keeps_a_typed_series(runtime_factory: Any) -> None:
 
 def test_text_classification_with_strings_and_nulls(runtime_factory: Any) -> None:
     rt = runtime_factory("text-classification", [Column("input")], [Column("output", FlinkType.parse("STRING"))])
-    texts = pd.Series(["这部电影绝对精彩！演技和故事情节都很棒。", None, "我看到一半就睡着了。非常失望。",
-                       "还可以，没什么特别的，但也不算糟糕。"], dtype=object)
+    texts = pd.Series(
+        [
+            "这部电影绝对精彩！演技和故事情节都很棒。",
+            None,
+            "我看到一半就睡着了。非常失望。",
+            "还可以，没什么特别的，但也不算糟糕。",
+        ],
+        dtype=object,
+    )
     assert rt.predict([texts]).tolist() == ["positive", None, "negative", "neutral"]
 
 
@@ -92,8 +106,11 @@ def test_multi_input_multi_output_returns_a_frame_in_model_order(runtime_factory
 
 def test_columns_match_tensors_by_name_then_case_then_position(runtime_factory: Any) -> None:
     # 'vec' exact, 'TEXT' case-insensitive, 'x' takes the remaining input 'ids' by position.
-    rt = runtime_factory("multi-io", [Column("vec"), Column("TEXT"), Column("x")],
-                         [Column("doubled", FlinkType.parse("BIGINT")), Column("TEXT_UPPER")])
+    rt = runtime_factory(
+        "multi-io",
+        [Column("vec"), Column("TEXT"), Column("x")],
+        [Column("doubled", FlinkType.parse("BIGINT")), Column("TEXT_UPPER")],
+    )
     assert [s.name for s in rt.binding.inputs] == ["vec", "text", "ids"]
     assert [s.name for s in rt.binding.outputs] == ["id_times_two", "text_upper"]
     out = rt.predict([arrays([[1, 1, 1]]), pd.Series(["a"]), pd.Series([21], dtype=np.int32)])
@@ -115,11 +132,16 @@ def test_declared_types_are_checked(triton_url: str) -> None:
 def test_every_mismatch_is_shown_side_by_side_in_one_message(triton_url: str) -> None:
     """A scalar declared for a [4] input (it crashed deep inside before), and a wrong output type."""
     with pytest.raises(TritonSchemaError) as info:
-        fetch_binding(model_options(triton_url, "classifier"), [Column("features", FlinkType.parse("FLOAT"))],
-                      [Column("class_id", FlinkType.parse("ARRAY<STRING>"))])
+        fetch_binding(
+            model_options(triton_url, "classifier"),
+            [Column("features", FlinkType.parse("FLOAT"))],
+            [Column("class_id", FlinkType.parse("ARRAY<STRING>"))],
+        )
     lines = str(info.value).splitlines()
-    assert lines[0] == (f"Triton model 'classifier' at {triton_url}: the declared columns do not fit the "
-                        "model's tensors (declared <-> model):")
+    assert lines[0] == (
+        f"Triton model 'classifier' at {triton_url}: the declared columns do not fit the "
+        "model's tensors (declared <-> model):"
+    )
     assert lines[1:] == [
         "  input features FLOAT  <->  'features' FP32 per-row dims [4] (takes ARRAY<FLOAT>)",
         "  output class_id ARRAY<STRING>  <->  'class_id' INT64 per-row dims [1] (takes BIGINT)",
@@ -130,7 +152,8 @@ def test_derived_types(triton_url: str) -> None:
     b = fetch_binding(model_options(triton_url, "multi-io"), [Column(), Column(), Column()])
     assert str(b.result_type()) == (
         "ROW<`id_times_two` BIGINT, `text_upper` STRING, `text_length` INT, `vec_sum` DOUBLE, "
-        "`vec_scaled` ARRAY<FLOAT>, `is_long` BOOLEAN>")
+        "`vec_scaled` ARRAY<FLOAT>, `is_long` BOOLEAN>"
+    )
 
 
 def test_ragged_arrays_are_grouped_by_length(runtime_factory: Any) -> None:
@@ -177,10 +200,16 @@ def test_int_column_with_nulls_arrives_as_float(runtime_factory: Any) -> None:
     assert out.tolist() == [2, None, 6]
 
 
-
 def test_503_storm_with_default_value(runtime_factory: Any, fault: FaultServer) -> None:
-    rt = runtime_factory("m", [Column("x")], [Column("OUT_x", FlinkType.parse("ARRAY<FLOAT>"))],
-                         url=fault.url, default_value="[0]", max_retries="2", retry_initial_backoff="1ms")
+    rt = runtime_factory(
+        "m",
+        [Column("x")],
+        [Column("OUT_x", FlinkType.parse("ARRAY<FLOAT>"))],
+        url=fault.url,
+        default_value="[0]",
+        max_retries="2",
+        retry_initial_backoff="1ms",
+    )
     fault.actions = [("status", 503, "overloaded")] * 3
     out = rt.predict([arrays([[1, 2], None, [3, 4]])])
     assert [None if v is None else list(v) for v in out] == [[0.0], None, [0.0]]
@@ -191,8 +220,14 @@ def test_503_storm_with_default_value(runtime_factory: Any, fault: FaultServer) 
 
 
 def test_4xx_uses_the_default_value_without_retrying(runtime_factory: Any, fault: FaultServer) -> None:
-    rt = runtime_factory("m", [Column("x")], [Column("OUT_x", FlinkType.parse("ARRAY<FLOAT>"))],
-                         url=fault.url, default_value="null", max_retries="3")
+    rt = runtime_factory(
+        "m",
+        [Column("x")],
+        [Column("OUT_x", FlinkType.parse("ARRAY<FLOAT>"))],
+        url=fault.url,
+        default_value="null",
+        max_retries="3",
+    )
     fault.actions = [("status", 400, "bad input")]
     assert rt.predict([arrays([[1, 2]])]).tolist() == [None]
     assert len(fault.infer_requests) == 1 and rt.engine.stats.fallback_rows == 1
@@ -201,7 +236,10 @@ def test_4xx_uses_the_default_value_without_retrying(runtime_factory: Any, fault
 def test_failure_without_default_raises_the_clients_error(runtime_factory: Any, fault: FaultServer) -> None:
     rt = runtime_factory("m", [Column("x")], url=fault.url)
     fault.actions = [("status", 503, "overloaded")]
-    with pytest.raises(TritonServiceError, match=r"Triton model 'm' at http://127.0.0.1:\d+: inference failed with HTTP 503: overloaded"):
+    with pytest.raises(
+        TritonServiceError,
+        match=r"Triton model 'm' at http://127.0.0.1:\d+: inference failed with HTTP 503: overloaded",
+    ):
         rt.predict([arrays([[1, 2]])])
 
 
@@ -217,8 +255,9 @@ def test_wrong_row_count_from_the_server(runtime_factory: Any, fault: FaultServe
 
 def test_batch_timeout_bounds_a_stalled_server(fault: FaultServer) -> None:
     fault.actions = [("stall", 3.0)]
-    rt = Runtime(EngineConfig.of(model_options(fault.url, "m", default_value="null"), [Column("x")],
-                                total_timeout_s=0.3))
+    rt = Runtime(
+        EngineConfig.of(model_options(fault.url, "m", default_value="null"), [Column("x")], total_timeout_s=0.3)
+    )
     rt.open()
     try:
         assert rt.predict([arrays([[1, 2]])]).tolist() == [None]
@@ -228,17 +267,34 @@ def test_batch_timeout_bounds_a_stalled_server(fault: FaultServer) -> None:
 
 @pytest.mark.parametrize(
     ("text", "ddl", "value"),
-    [("null", "BIGINT", None), ("-1", "BIGINT", -1), ("FAILED", "STRING", "FAILED"),
-     ("true", "BOOLEAN", True), ("0.5", "FLOAT", 0.5), ("[1, 2]", "ARRAY<FLOAT>", [1.0, 2.0]),
-     ('{"a": 1, "b": "x"}', "ROW<a INT, b STRING>", (1, "x")), ("[2, null]", "ROW<a INT, b STRING>", (2, None))],
+    [
+        ("null", "BIGINT", None),
+        ("-1", "BIGINT", -1),
+        ("FAILED", "STRING", "FAILED"),
+        ("true", "BOOLEAN", True),
+        ("0.5", "FLOAT", 0.5),
+        ("[1, 2]", "ARRAY<FLOAT>", [1.0, 2.0]),
+        ('{"a": 1, "b": "x"}', "ROW<a INT, b STRING>", (1, "x")),
+        ("[2, null]", "ROW<a INT, b STRING>", (2, None)),
+    ],
 )
 def test_default_value_parsing(text: str, ddl: str, value: Any) -> None:
     assert parse_default_value(text, FlinkType.parse(ddl)) == (True, value)
 
 
-@pytest.mark.parametrize(("text", "ddl"), [("abc", "BIGINT"), ("1.5", "INT"), ("300", "TINYINT"),
-                                           ("[1,", "ARRAY<FLOAT>"), ("maybe", "BOOLEAN"), ('{"z": 1}', "ROW<a INT>"),
-                                           ("[1, null]", "ARRAY<INT NOT NULL>"), ("null", "BIGINT NOT NULL")])
+@pytest.mark.parametrize(
+    ("text", "ddl"),
+    [
+        ("abc", "BIGINT"),
+        ("1.5", "INT"),
+        ("300", "TINYINT"),
+        ("[1,", "ARRAY<FLOAT>"),
+        ("maybe", "BOOLEAN"),
+        ('{"z": 1}', "ROW<a INT>"),
+        ("[1, null]", "ARRAY<INT NOT NULL>"),
+        ("null", "BIGINT NOT NULL"),
+    ],
+)
 def test_unparseable_default_value_names_option_and_type(text: str, ddl: str) -> None:
     with pytest.raises(TritonConfigError, match=f"'default-value'.*{ddl.split('<')[0]}"):
         parse_default_value(text, FlinkType.parse(ddl))
@@ -268,8 +324,7 @@ def test_outcomes_give_each_row_a_value_or_its_error(runtime_factory: Any, fault
     answered = {i: r for i, r in enumerate(results) if not isinstance(r, Failed)}
     assert answered[1] is None  # the NULL row
     assert failed in ([0, 3], [2])  # the rows of whichever request got the 503
-    assert all(answered[i] == ([1.0] if i == 0 else [2.0, 3.0] if i == 2 else [4.0])
-               for i in answered if i != 1)
+    assert all(answered[i] == ([1.0] if i == 0 else [2.0, 3.0] if i == 2 else [4.0]) for i in answered if i != 1)
     error = results[failed[0]].error
     assert isinstance(error, TritonServiceError) and error.status == 503 and error.model == "m"
     assert rt.engine.stats.failed_rows == len(failed) and rt.engine.stats.null_rows == 1
@@ -278,7 +333,8 @@ def test_outcomes_give_each_row_a_value_or_its_error(runtime_factory: Any, fault
 
 
 def test_input_errors_name_the_model_fail_alone_and_never_take_the_default(
-        runtime_factory: Any, triton_url: str) -> None:
+    runtime_factory: Any, triton_url: str
+) -> None:
     rt = runtime_factory("classifier", [Column("features")], default_value="-1")
     iris = [5.1, 3.5, 1.4, 0.2]
     outcomes = rt.outcomes([arrays([iris, [1, 2], iris])])  # the model takes 4 elements a row
@@ -296,8 +352,14 @@ def test_error_column_mode_keeps_failed_rows_visible(fault: FaultServer) -> None
     default they get it, and the reason too. Nothing raises; input errors are rows too."""
     for default, fallback in ((None, None), ("[-1]", [-1.0])):
         extra = {} if default is None else {"default_value": default}
-        rt = Runtime(EngineConfig.of(model_options(fault.url, "m", batch_size=2, **extra), [Column("x")],
-                                     [Column("OUT_x", FlinkType.parse("ARRAY<FLOAT>"))], error_mode="column"))
+        rt = Runtime(
+            EngineConfig.of(
+                model_options(fault.url, "m", batch_size=2, **extra),
+                [Column("x")],
+                [Column("OUT_x", FlinkType.parse("ARRAY<FLOAT>"))],
+                error_mode="column",
+            )
+        )
         rt.open()
         try:
             fault.actions = [("status", 503, "overloaded")]  # the first request that arrives
@@ -317,8 +379,14 @@ def test_error_column_mode_keeps_failed_rows_visible(fault: FaultServer) -> None
         assert len(server_failed) == failed["inputs"][0]["shape"][0]
         for i in (0, 1, 3):
             if i in server_failed:
-                assert errors[i] == (f"TritonServiceError: Triton model 'm' at {fault.url}: inference "
-                                     f"failed with HTTP 503: overloaded [request {failed['id']}]") and rows[i] == fallback
+                assert (
+                    errors[i]
+                    == (
+                        f"TritonServiceError: Triton model 'm' at {fault.url}: inference "
+                        f"failed with HTTP 503: overloaded [request {failed['id']}]"
+                    )
+                    and rows[i] == fallback
+                )
             else:
                 assert rows[i] == [float(i + 1)] * 2
 
@@ -328,22 +396,28 @@ def test_batch_timeout_without_default_is_a_named_timeout_error(fault: FaultServ
     rt = Runtime(EngineConfig.of(model_options(fault.url, "m"), [Column("x")], total_timeout_s=0.3))
     rt.open()
     try:
-        with pytest.raises(TritonTimeoutError, match=r"Triton model 'm' at http://127\.0\.0\.1:\d+: "
-                                                     r"a batch of 1 rows got no result within 0\.3s"):
+        with pytest.raises(
+            TritonTimeoutError,
+            match=r"Triton model 'm' at http://127\.0\.0\.1:\d+: "
+            r"a batch of 1 rows got no result within 0\.3s",
+        ):
             rt.predict([arrays([[1, 2]])])
     finally:
         rt.close()
 
 
 def test_several_outputs_come_back_as_rows_or_a_frame(runtime_factory: Any) -> None:
-    rt = runtime_factory("multi-io", [Column("IDS"), Column("text"), Column("vec")],
-                         [Column("id_times_two"), Column("text_upper")])
+    rt = runtime_factory(
+        "multi-io", [Column("IDS"), Column("text"), Column("vec")], [Column("id_times_two"), Column("text_upper")]
+    )
     columns = [object_column([1, None]), object_column(["a", "b"]), object_column([[1.0, 1.0, 1.0]] * 2)]
     assert rt.outcomes(columns).results() == [(2, "A"), None]
 
 
-@pytest.mark.parametrize(("text", "ddl"), [("[1, null]", "ARRAY<INT NOT NULL>"), ("null", "BIGINT NOT NULL"),
-                                           ('{"a": null}', "ROW<a INT NOT NULL>")])
+@pytest.mark.parametrize(
+    ("text", "ddl"),
+    [("[1, null]", "ARRAY<INT NOT NULL>"), ("null", "BIGINT NOT NULL"), ('{"a": null}', "ROW<a INT NOT NULL>")],
+)
 def test_a_null_default_for_a_not_null_type_is_refused_naming_not_null(text: str, ddl: str) -> None:
     """As Flink's Java provider does when the function opens (it was accepted and emitted)."""
     with pytest.raises(TritonConfigError, match=r"'default-value'.*NULL where the type is .*NOT NULL"):
@@ -357,8 +431,11 @@ def test_a_hung_server_fails_with_the_clients_timeout_naming_model_and_cause(fau
     rt = Runtime(EngineConfig.of(model_options(fault.url, "m", timeout="300ms"), [Column("x")]))
     rt.open()
     try:
-        with pytest.raises(TritonTimeoutError, match=r"Triton model 'm' at http://127\.0\.0\.1:\d+: "
-                                                     r"inference timed out after 0\.3s"):
+        with pytest.raises(
+            TritonTimeoutError,
+            match=r"Triton model 'm' at http://127\.0\.0\.1:\d+: "
+            r"inference timed out after 0\.3s",
+        ):
             rt.predict([arrays([[1, 2]])])
     finally:
         rt.close()

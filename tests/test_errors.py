@@ -11,8 +11,11 @@ import pytest
 
 from pyflink_triton import errors
 
-CLASSES = [obj for _, obj in inspect.getmembers(errors, inspect.isclass)
-           if issubclass(obj, errors.TritonError) and obj.__module__ == errors.__name__]
+CLASSES = [
+    obj
+    for _, obj in inspect.getmembers(errors, inspect.isclass)
+    if issubclass(obj, errors.TritonError) and obj.__module__ == errors.__name__
+]
 
 #: Context each class takes beyond model, version and endpoint.
 EXTRA = {
@@ -50,8 +53,7 @@ def test_the_drawn_tree_is_the_real_one() -> None:
 
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
 def test_every_error_pickles_with_its_message_and_context(cls: type[errors.TritonError]) -> None:
-    error = cls("something failed", model="m", version="2", endpoint="http://h:8000",
-                **EXTRA.get(cls, {}))
+    error = cls("something failed", model="m", version="2", endpoint="http://h:8000", **EXTRA.get(cls, {}))
     copy = pickle.loads(pickle.dumps(error))
     assert type(copy) is cls
     assert str(copy) == str(error) == "Triton model 'm' version '2' at http://h:8000: something failed"

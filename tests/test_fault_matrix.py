@@ -111,9 +111,14 @@ from pyflink_triton.server.launcher import TritonServer
 from .conftest import classifier_triton, iris_class
 from .faultserver import FaultServer, Recorded
 
-# Beam's data-plane reader thread sometimes dies with "Multiplexer hanging up" when a job ends.
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:Exception in thread read_grpc_client_inputs:pytest.PytestUnhandledThreadExceptionWarning")
+pytestmark = [
+    # Starts a JVM (PyFlink's TableEnvironment): outside the fast tier (`make check`).
+    pytest.mark.flink,
+    # Beam's data-plane reader thread sometimes dies with "Multiplexer hanging up" when a job ends.
+    pytest.mark.filterwarnings(
+        "ignore:Exception in thread read_grpc_client_inputs:pytest.PytestUnhandledThreadExceptionWarning"
+    ),
+]
 
 MODES = ["pandas", "async"]
 JOB_LIMIT_S = 60.0  # the pytest-side guard: a job still running after this is cancelled, the test fails
@@ -121,8 +126,10 @@ DEFAULT_CLASS = -1  # never a real class id
 
 # Iris-like features from the id, exact in FLOAT (multiples of 1/8); a row that got another
 # row's result shows (the classes vary with the id).
-FEATURES_SQL = ("ARRAY[CAST(4 + MOD(id, 32) * 0.125 AS FLOAT), CAST(2 + MOD(id, 13) * 0.125 AS FLOAT), "
-                "CAST(1 + MOD(id, 47) * 0.125 AS FLOAT), CAST(MOD(id, 21) * 0.125 AS FLOAT)]")
+FEATURES_SQL = (
+    "ARRAY[CAST(4 + MOD(id, 32) * 0.125 AS FLOAT), CAST(2 + MOD(id, 13) * 0.125 AS FLOAT), "
+    "CAST(1 + MOD(id, 47) * 0.125 AS FLOAT), CAST(MOD(id, 21) * 0.125 AS FLOAT)]"
+)
 
 
 def features(i: int) -> list[float]:
@@ -149,12 +156,19 @@ def report() -> Iterator[None]:
 
 def observe(case: str, mode: str, job: Job, n: int, **extra: Any) -> dict[str, Any]:
     ids = [r[0] for r in job.rows]
-    entry = {"case": case, "mode": mode, "rows_in": n, "rows_out": len(ids),
-             "duplicates": len(ids) - len(set(ids)), "missing": len(set(range(1, n + 1)) - set(ids)),
-             "wall_s": round(job.wall_s, 2),
-             "first_row_s": round(job.arrivals[0] - job.started, 2) if job.arrivals else None,
-             "max_gap_s": round(max(np.diff(job.arrivals), default=0.0), 2),
-             "error": None if job.error is None else _short(job.error), **extra}
+    entry = {
+        "case": case,
+        "mode": mode,
+        "rows_in": n,
+        "rows_out": len(ids),
+        "duplicates": len(ids) - len(set(ids)),
+        "missing": len(set(range(1, n + 1)) - set(ids)),
+        "wall_s": round(job.wall_s, 2),
+        "first_row_s": round(job.arrivals[0] - job.started, 2) if job.arrivals else None,
+        "max_gap_s": round(max(np.diff(job.arrivals), default=0.0), 2),
+        "error": None if job.error is None else _short(job.error),
+        **extra,
+    }
     OBSERVED.append(entry)
     return entry
 
@@ -164,11 +178,12 @@ def _short(error: BaseException) -> str:
     for marker in ("pyflink_triton.errors.", "TritonError", "Triton model"):
         at = text.find(marker)
         if at >= 0:
-            return text[at:at + 300].splitlines()[0]
+            return text[at : at + 300].splitlines()[0]
     return text[:300]
 
 
 # -- Flink environments, one per mode, shared by the module ---------------------------------
+
 
 @pytest.fixture(scope="module")
 def envs() -> dict[str, TableEnvironment]:
@@ -186,8 +201,11 @@ def make_env(mode: str) -> TableEnvironment:
         config.set("python.fn-execution.bundle.time", "50")
     # The first job of an environment starts slowly (seconds) and its rows bunch up: run one
     # now, so that the timing of the faults below does not depend on which test comes first.
-    identity = udf(lambda x: x, result_type=DataTypes.BIGINT(), func_type="pandas") if mode == "pandas" \
+    identity = (
+        udf(lambda x: x, result_type=DataTypes.BIGINT(), func_type="pandas")
+        if mode == "pandas"
         else udf(_AsyncIdentity(), result_type=DataTypes.BIGINT())
+    )
     with env.from_elements([(1,)], ["id"]).select(identity(col("id"))).execute().collect() as results:
         assert [tuple(r) for r in results] == [(1,)]
     return env
@@ -218,22 +236,31 @@ def source(t_env: TableEnvironment, n: int, rate: int) -> str:
     return name
 
 
-def function(t_env: TableEnvironment, mode: str, options: dict[str, Any], result_type: str, *,
-             error_mode: str = "fail", batch_rows: int = 4) -> str:
+def function(
+    t_env: TableEnvironment,
+    mode: str,
+    options: dict[str, Any],
+    result_type: str,
+    *,
+    error_mode: str = "fail",
+    batch_rows: int = 4,
+) -> str:
     """Register a Triton function of ``mode`` (pandas: requests of ``batch-size`` rows;
     async: coalesced batches of ``batch_rows``); returns its name."""
     opts = {k.replace("_", "-"): str(v) for k, v in options.items()}
     if mode == "pandas":
         f = triton_udf({"batch-size": str(batch_rows), **opts}, result_type=result_type, error_mode=error_mode)
     else:
-        f = async_triton_udf(opts, result_type=result_type, error_mode=error_mode,
-                             max_batch_rows=batch_rows, max_wait_ms=5)
+        f = async_triton_udf(
+            opts, result_type=result_type, error_mode=error_mode, max_batch_rows=batch_rows, max_wait_ms=5
+        )
     name = f"f_{next(_NAMES)}"
     t_env.create_temporary_function(name, f)
     return name
 
 
 # -- running a job with a fault script beside it, bounded in time ---------------------------
+
 
 @dataclass
 class Job:
@@ -259,8 +286,9 @@ class Job:
             time.sleep(0.01)
 
 
-def run_job(t_env: TableEnvironment, sql: str, during: Callable[[Job], None] | None = None,
-            limit_s: float = JOB_LIMIT_S) -> Job:
+def run_job(
+    t_env: TableEnvironment, sql: str, during: Callable[[Job], None] | None = None, limit_s: float = JOB_LIMIT_S
+) -> Job:
     """Run ``sql`` into a collect sink on a thread; run ``during(job)`` here meanwhile. A job
     that has not ended ``limit_s`` after it started is cancelled and fails the test (a hang)."""
     job = Job(started=time.monotonic())
@@ -272,7 +300,7 @@ def run_job(t_env: TableEnvironment, sql: str, during: Callable[[Job], None] | N
                 for row in results:
                     job.arrivals.append(time.monotonic())
                     job.rows.append(tuple(row))
-        except BaseException as exc:  # noqa: BLE001 - the job's failure is what we look at
+        except BaseException as exc:
             job.error = exc
         finally:
             job.ended = time.monotonic()
@@ -283,7 +311,7 @@ def run_job(t_env: TableEnvironment, sql: str, during: Callable[[Job], None] | N
         if client is not None and not job.done.is_set():
             try:
                 client.cancel().result()
-            except Exception:  # noqa: BLE001 - it may have ended meanwhile
+            except Exception:
                 pass
         job.done.wait(30)
 
@@ -298,8 +326,7 @@ def run_job(t_env: TableEnvironment, sql: str, during: Callable[[Job], None] | N
     left = limit_s - (time.monotonic() - job.started)
     if not job.done.wait(max(left, 0.0)):
         cancel()
-        pytest.fail(f"the job hung: not done {limit_s:g}s after it started "
-                    f"({len(job.rows)} rows arrived); cancelled")
+        pytest.fail(f"the job hung: not done {limit_s:g}s after it started ({len(job.rows)} rows arrived); cancelled")
     return job
 
 
@@ -325,6 +352,7 @@ def check_ids(job: Job, n: int) -> None:
 
 
 # -- a Triton of our own, to kill and freeze --------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def own_triton() -> Iterator[TritonServer]:
@@ -379,6 +407,7 @@ def named_in(text: str, model: str, url: str) -> bool:
 
 # -- engine counters, read when each function closes (the worker runs in this process) ------
 
+
 @pytest.fixture
 def engine_records(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     records: list[dict[str, Any]] = []
@@ -387,11 +416,18 @@ def engine_records(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     async def close(self: InferenceEngine) -> None:
         client = self.client
         if client is not None:
-            records.append({"rows": self.stats.rows, "fallbacks": self.stats.fallback_rows,
-                            "failed_rows": self.stats.failed_rows, "requests": client.stats.requests,
-                            "failures": client.stats.failures, "retries": client.stats.retries,
-                            "breaker_rejections": client.stats.breaker_rejections,
-                            "breaker": None if client.breaker is None else client.breaker.state.value})
+            records.append(
+                {
+                    "rows": self.stats.rows,
+                    "fallbacks": self.stats.fallback_rows,
+                    "failed_rows": self.stats.failed_rows,
+                    "requests": client.stats.requests,
+                    "failures": client.stats.failures,
+                    "retries": client.stats.retries,
+                    "breaker_rejections": client.stats.breaker_rejections,
+                    "breaker": None if client.breaker is None else client.breaker.state.value,
+                }
+            )
         await original(self)
 
     monkeypatch.setattr(InferenceEngine, "close", close)
@@ -407,10 +443,15 @@ KILL_DEFAULT_N = 1600
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_kill_restart_with_retries_loses_no_row(mode: str, t_env: TableEnvironment, triton: TritonServer,
-                                                engine_records: list[dict[str, Any]]) -> None:
-    fn = function(t_env, mode, classifier(triton, max_retries=40, retry_initial_backoff="100ms",
-                                          retry_max_backoff="500ms", timeout="5s"), "BIGINT")
+def test_kill_restart_with_retries_loses_no_row(
+    mode: str, t_env: TableEnvironment, triton: TritonServer, engine_records: list[dict[str, Any]]
+) -> None:
+    fn = function(
+        t_env,
+        mode,
+        classifier(triton, max_retries=40, retry_initial_backoff="100ms", retry_max_backoff="500ms", timeout="5s"),
+        "BIGINT",
+    )
     src = source(t_env, KILL_N, KILL_RATE)
     times: dict[str, float] = {}
 
@@ -430,13 +471,21 @@ def test_kill_restart_with_retries_loses_no_row(mode: str, t_env: TableEnvironme
     assert times["rows_at_up"] < KILL_N, "the job ended before Triton came back: nothing was tested"
     [record] = engine_records
     assert record["retries"] > 0 and record["failures"] > 0  # the outage was seen, and retried
-    observe("kill+restart, max-retries 40", mode, job, KILL_N, wrong=0,
-            down_s=round(times["up"] - times["kill"], 2), retries=record["retries"])
+    observe(
+        "kill+restart, max-retries 40",
+        mode,
+        job,
+        KILL_N,
+        wrong=0,
+        down_s=round(times["up"] - times["kill"], 2),
+        retries=record["retries"],
+    )
 
 
 @pytest.mark.parametrize("mode", MODES)
 def test_kill_without_retries_fails_fast_naming_model_and_endpoint(
-        mode: str, t_env: TableEnvironment, triton: TritonServer) -> None:
+    mode: str, t_env: TableEnvironment, triton: TritonServer
+) -> None:
     fn = function(t_env, mode, classifier(triton, max_retries=0), "BIGINT")
     src = source(t_env, KILL_N, KILL_RATE)
     times: dict[str, float] = {}
@@ -459,8 +508,9 @@ def test_kill_without_retries_fails_fast_naming_model_and_endpoint(
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_kill_restart_with_default_value(mode: str, t_env: TableEnvironment, triton: TritonServer,
-                                         engine_records: list[dict[str, Any]]) -> None:
+def test_kill_restart_with_default_value(
+    mode: str, t_env: TableEnvironment, triton: TritonServer, engine_records: list[dict[str, Any]]
+) -> None:
     fn = function(t_env, mode, classifier(triton, max_retries=0, default_value=DEFAULT_CLASS), "BIGINT")
     src = source(t_env, KILL_DEFAULT_N, KILL_RATE)
     times: dict[str, Any] = {}
@@ -488,8 +538,15 @@ def test_kill_restart_with_default_value(mode: str, t_env: TableEnvironment, tri
     assert max(defaulted) < KILL_DEFAULT_N, "no row succeeded after the restart"
     [record] = engine_records
     assert record["fallbacks"] == len(defaulted) and record["failed_rows"] == 0
-    observe("kill+restart, default-value", mode, job, KILL_DEFAULT_N, wrong=0, defaulted=len(defaulted),
-            down_s=round(times["up"] - times["kill"], 2))
+    observe(
+        "kill+restart, default-value",
+        mode,
+        job,
+        KILL_DEFAULT_N,
+        wrong=0,
+        defaulted=len(defaulted),
+        down_s=round(times["up"] - times["kill"], 2),
+    )
 
 
 # == 2. Triton frozen (SIGSTOP ... SIGCONT) ==================================================
@@ -513,14 +570,20 @@ def freeze(server: TritonServer, seconds: float, job: Job, times: dict[str, Any]
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_freeze_timeout_then_retries_then_success(mode: str, t_env: TableEnvironment, triton: TritonServer,
-                                                  engine_records: list[dict[str, Any]]) -> None:
-    fn = function(t_env, mode, classifier(triton, timeout="400ms", max_retries=40,
-                                          retry_initial_backoff="100ms", retry_max_backoff="400ms"), "BIGINT")
+def test_freeze_timeout_then_retries_then_success(
+    mode: str, t_env: TableEnvironment, triton: TritonServer, engine_records: list[dict[str, Any]]
+) -> None:
+    fn = function(
+        t_env,
+        mode,
+        classifier(triton, timeout="400ms", max_retries=40, retry_initial_backoff="100ms", retry_max_backoff="400ms"),
+        "BIGINT",
+    )
     src = source(t_env, FREEZE_N, FREEZE_RATE)
     times: dict[str, Any] = {}
-    job = run_job(t_env, f"SELECT id, {fn}({FEATURES_SQL}) FROM {src}",
-                  lambda job: freeze(triton, FREEZE_S, job, times))
+    job = run_job(
+        t_env, f"SELECT id, {fn}({FEATURES_SQL}) FROM {src}", lambda job: freeze(triton, FREEZE_S, job, times)
+    )
     assert job.error is None, job.error
     check_ids(job, FREEZE_N)
     wrong = [(i, c) for i, c in job.rows if c != expected_class(i)]
@@ -528,18 +591,17 @@ def test_freeze_timeout_then_retries_then_success(mode: str, t_env: TableEnviron
     assert times["rows_at_cont"] < FREEZE_N
     [record] = engine_records
     assert record["retries"] > 0  # timeouts were seen and retried
-    observe("SIGSTOP 2.5s, timeout 400ms, max-retries 40", mode, job, FREEZE_N, wrong=0,
-            retries=record["retries"])
+    observe("SIGSTOP 2.5s, timeout 400ms, max-retries 40", mode, job, FREEZE_N, wrong=0, retries=record["retries"])
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_freeze_without_retries_fails_with_a_timeout(mode: str, t_env: TableEnvironment,
-                                                     triton: TritonServer) -> None:
+def test_freeze_without_retries_fails_with_a_timeout(mode: str, t_env: TableEnvironment, triton: TritonServer) -> None:
     fn = function(t_env, mode, classifier(triton, timeout="400ms", max_retries=0), "BIGINT")
     src = source(t_env, FREEZE_N, FREEZE_RATE)
     times: dict[str, Any] = {}
-    job = run_job(t_env, f"SELECT id, {fn}({FEATURES_SQL}) FROM {src}",
-                  lambda job: freeze(triton, JOB_LIMIT_S / 2, job, times))
+    job = run_job(
+        t_env, f"SELECT id, {fn}({FEATURES_SQL}) FROM {src}", lambda job: freeze(triton, JOB_LIMIT_S / 2, job, times)
+    )
     text = message(job)
     fail_s = job.ended - times["stop"]
     assert "TritonTimeoutError" in text and "inference timed out after 0.4s" in text, text[-3000:]
@@ -550,10 +612,16 @@ def test_freeze_without_retries_fails_with_a_timeout(mode: str, t_env: TableEnvi
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_freeze_with_default_value_in_error_column(mode: str, t_env: TableEnvironment, triton: TritonServer,
-                                                   engine_records: list[dict[str, Any]]) -> None:
-    fn = function(t_env, mode, classifier(triton, timeout="400ms", max_retries=0, default_value=DEFAULT_CLASS),
-                  "BIGINT", error_mode="column")
+def test_freeze_with_default_value_in_error_column(
+    mode: str, t_env: TableEnvironment, triton: TritonServer, engine_records: list[dict[str, Any]]
+) -> None:
+    fn = function(
+        t_env,
+        mode,
+        classifier(triton, timeout="400ms", max_retries=0, default_value=DEFAULT_CLASS),
+        "BIGINT",
+        error_mode="column",
+    )
     src = source(t_env, FREEZE_N, FREEZE_RATE)
     times: dict[str, Any] = {}
     job = run_job(t_env, expanded(f"{fn}({FEATURES_SQL})", src), lambda job: freeze(triton, FREEZE_S, job, times))
@@ -563,8 +631,13 @@ def test_freeze_with_default_value_in_error_column(mode: str, t_env: TableEnviro
     for i, value, error in job.rows:
         if error is None and value == expected_class(i):
             continue
-        if value == DEFAULT_CLASS and error is not None and "TritonTimeoutError" in error \
-                and "timed out after 0.4s" in error and named_in(error, "classifier", triton.url):
+        if (
+            value == DEFAULT_CLASS
+            and error is not None
+            and "TritonTimeoutError" in error
+            and "timed out after 0.4s" in error
+            and named_in(error, "classifier", triton.url)
+        ):
             defaulted.append(i)
             continue
         wrong.append((i, value, error))
@@ -573,8 +646,14 @@ def test_freeze_with_default_value_in_error_column(mode: str, t_env: TableEnviro
     assert min(defaulted) > times["rows_at_stop"] and max(defaulted) < FREEZE_N
     [record] = engine_records
     assert record["fallbacks"] == len(defaulted)
-    observe("SIGSTOP 2.5s, timeout 400ms, default-value, error column", mode, job, FREEZE_N, wrong=0,
-            defaulted=len(defaulted))
+    observe(
+        "SIGSTOP 2.5s, timeout 400ms, default-value, error column",
+        mode,
+        job,
+        FREEZE_N,
+        wrong=0,
+        defaulted=len(defaulted),
+    )
 
 
 # == 3. 503 storm: the circuit breaker opens, sheds, half-opens, closes =======================
@@ -604,8 +683,12 @@ def echo_sql(fn: str, src: str) -> str:
 
 @pytest.mark.parametrize("mode", MODES)
 def test_503_storm_opens_half_opens_and_closes_the_breaker(
-        mode: str, t_env: TableEnvironment, fault: FaultServer, engine_records: list[dict[str, Any]],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    mode: str,
+    t_env: TableEnvironment,
+    fault: FaultServer,
+    engine_records: list[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     storm = 10
     fault.actions = [("status", 503, "overloaded")] * storm
     transitions: list[str] = []
@@ -624,11 +707,22 @@ def test_503_storm_opens_half_opens_and_closes_the_breaker(
         metrics.append(self)
 
     monkeypatch.setattr(TritonMetrics, "__init__", recording_init)
-    fn = function(t_env, mode, {"endpoint": fault.url, "model-name": "m", "max-retries": "0",
-                                "default-value": "[-1]", "circuit-breaker-enabled": "true",
-                                "circuit-breaker-failure-threshold": "0.5",
-                                "circuit-breaker-timeout": "1s", "circuit-breaker-half-open-requests": "2"},
-                  "ARRAY<FLOAT>", error_mode="column")
+    fn = function(
+        t_env,
+        mode,
+        {
+            "endpoint": fault.url,
+            "model-name": "m",
+            "max-retries": "0",
+            "default-value": "[-1]",
+            "circuit-breaker-enabled": "true",
+            "circuit-breaker-failure-threshold": "0.5",
+            "circuit-breaker-timeout": "1s",
+            "circuit-breaker-half-open-requests": "2",
+        },
+        "ARRAY<FLOAT>",
+        error_mode="column",
+    )
     src = source(t_env, BREAKER_N, BREAKER_RATE)
     job = run_job(t_env, echo_sql(fn, src))
     assert job.error is None, job.error
@@ -661,9 +755,17 @@ def test_503_storm_opens_half_opens_and_closes_the_breaker(
     [reported] = [m.reported for m in metrics]
     assert reported["breakerRejections"] == record["breaker_rejections"]
     assert reported["fallbacks"] == record["fallbacks"] and reported["rows"] == BREAKER_N
-    observe("503 x10, breaker 0.5/1s/2 probes, default-value, error column", mode, job, BREAKER_N, wrong=0,
-            defaulted_503=len(failed), defaulted_open=len(rejected),
-            breaker_rejections=record["breaker_rejections"], transitions=transitions)
+    observe(
+        "503 x10, breaker 0.5/1s/2 probes, default-value, error column",
+        mode,
+        job,
+        BREAKER_N,
+        wrong=0,
+        defaulted_503=len(failed),
+        defaulted_open=len(rejected),
+        breaker_rejections=record["breaker_rejections"],
+        transitions=transitions,
+    )
 
 
 # == 4. Malformed responses ===================================================================
@@ -671,51 +773,94 @@ def test_503_storm_opens_half_opens_and_closes_the_breaker(
 # (fault, action, error class, text): each fault is the answer to one request, in order.
 MALFORMED: list[tuple[str, tuple[Any, ...], str, str]] = [
     ("bad JSON", ("garbage",), "TritonProtocolError", "response header is not valid JSON"),
-    ("header length +7 (binary in the JSON)", ("echo_header_length", 7), "TritonProtocolError",
-     "response header is not valid JSON"),
-    ("header length -3 (JSON cut)", ("echo_header_length", -3), "TritonProtocolError",
-     "response header is not valid JSON"),
-    ("header length past the body", ("echo_header_length", 1 << 20), "TritonProtocolError",
-     "outside a body of"),
-    ("missing output", ("echo_rename", "OUT_y"), "TritonSchemaError",
-     "requested output(s) 'OUT_x' missing from the response (it has 'OUT_y')"),
+    (
+        "header length +7 (binary in the JSON)",
+        ("echo_header_length", 7),
+        "TritonProtocolError",
+        "response header is not valid JSON",
+    ),
+    (
+        "header length -3 (JSON cut)",
+        ("echo_header_length", -3),
+        "TritonProtocolError",
+        "response header is not valid JSON",
+    ),
+    ("header length past the body", ("echo_header_length", 1 << 20), "TritonProtocolError", "outside a body of"),
+    (
+        "missing output",
+        ("echo_rename", "OUT_y"),
+        "TritonSchemaError",
+        "requested output(s) 'OUT_x' missing from the response (it has 'OUT_y')",
+    ),
     ("wrong row count (0 rows back)", ("echo_rows", 0), "TritonSchemaError", "has shape [0, 1] for a batch of"),
-    ("wrong datatype (INT32 bytes for FP32)", ("echo_datatype", "INT32"), "TritonSchemaError",
-     "output 'OUT_x' came back as INT32, but the model's metadata declares FP32"),
+    (
+        "wrong datatype (INT32 bytes for FP32)",
+        ("echo_datatype", "INT32"),
+        "TritonSchemaError",
+        "output 'OUT_x' came back as INT32, but the model's metadata declares FP32",
+    ),
     ("corrupt gzip", ("echo_gzip_corrupt",), "TritonProtocolError", "cannot decompress gzip response"),
-    ("reset mid-body", ("cut", 10_000, b'{"model_name": "m", "outputs": ['), "TritonConnectionError",
-     "Response payload is not completed"),
-    ("stall mid-body", ("slow_body", 10_000, b'{"model_name": "m"'), "TritonTimeoutError",
-     "inference timed out after 2s"),
-    ("oversized body (2 MiB, Content-Length)", ("raw", 200, {}, b" " * (2 << 20)), "TritonProtocolError",
-     "set by option 'max-response-size' (Content-Length 2097152 announced; not read)"),
-    ("oversized announcement (1 GiB)", ("announce", 200, 1 << 30, b"{"), "TritonProtocolError",
-     "(Content-Length 1073741824 announced; not read)"),
+    (
+        "reset mid-body",
+        ("cut", 10_000, b'{"model_name": "m", "outputs": ['),
+        "TritonConnectionError",
+        "Response payload is not completed",
+    ),
+    (
+        "stall mid-body",
+        ("slow_body", 10_000, b'{"model_name": "m"'),
+        "TritonTimeoutError",
+        "inference timed out after 2s",
+    ),
+    (
+        "oversized body (2 MiB, Content-Length)",
+        ("raw", 200, {}, b" " * (2 << 20)),
+        "TritonProtocolError",
+        "set by option 'max-response-size' (Content-Length 2097152 announced; not read)",
+    ),
+    (
+        "oversized announcement (1 GiB)",
+        ("announce", 200, 1 << 30, b"{"),
+        "TritonProtocolError",
+        "(Content-Length 1073741824 announced; not read)",
+    ),
     ("endless chunked body", ("endless", 200), "TritonProtocolError", "(more arrived; reading stopped)"),
-    ("gzip bomb (8 MiB of zeros)", ("bomb", 200, 8 << 20), "TritonProtocolError",
-     "(its gzip body inflates to more; decompression stopped)"),
+    (
+        "gzip bomb (8 MiB of zeros)",
+        ("bomb", 200, 8 << 20),
+        "TritonProtocolError",
+        "(its gzip body inflates to more; decompression stopped)",
+    ),
 ]
 MALFORMED_N = 400
 
 
 def malformed_options(fault: FaultServer, **extra: str) -> dict[str, str]:
-    return {"endpoint": fault.url, "model-name": "m", "max-retries": "0", "timeout": "2s",
-            "max-response-size": "1mb", **extra}
+    return {
+        "endpoint": fault.url,
+        "model-name": "m",
+        "max-retries": "0",
+        "timeout": "2s",
+        "max-response-size": "1mb",
+        **extra,
+    }
 
 
 @pytest.mark.parametrize("mode", MODES)
 def test_malformed_responses_fall_back_clearly_never_a_wrong_value(
-        mode: str, t_env: TableEnvironment, fault: FaultServer) -> None:
+    mode: str, t_env: TableEnvironment, fault: FaultServer
+) -> None:
     fault.actions = [action for _, action, _, _ in MALFORMED]
-    fn = function(t_env, mode, malformed_options(fault, **{"default-value": "[-1]"}), "ARRAY<FLOAT>",
-                  error_mode="column")
+    fn = function(
+        t_env, mode, malformed_options(fault, **{"default-value": "[-1]"}), "ARRAY<FLOAT>", error_mode="column"
+    )
     src = source(t_env, MALFORMED_N, 1_000_000)
     job = run_job(t_env, echo_sql(fn, src))
     assert job.error is None, job.error
     check_ids(job, MALFORMED_N)
     served = [request_ids(r) for r in fault.infer_requests]
     assert len(served) > len(MALFORMED)
-    fault_of = {i: k for k, ids in enumerate(served[:len(MALFORMED)]) for i in ids}
+    fault_of = {i: k for k, ids in enumerate(served[: len(MALFORMED)]) for i in ids}
     outcome: dict[str, list[Any]] = {name: [] for name, *_ in MALFORMED}
     wrong = []
     for i, value, error in echo_rows(job):
@@ -724,15 +869,26 @@ def test_malformed_responses_fall_back_clearly_never_a_wrong_value(
                 wrong.append((i, value, error))
             continue
         name, _, kind, text = MALFORMED[fault_of[i]]
-        if value == [-1.0] and error is not None and error.startswith(kind + ": ") and text in error \
-                and named_in(error, "m", fault.url):
+        if (
+            value == [-1.0]
+            and error is not None
+            and error.startswith(kind + ": ")
+            and text in error
+            and named_in(error, "m", fault.url)
+        ):
             outcome[name].append(i)
         else:
             wrong.append((i, name, value, error))
     assert wrong == [], f"{len(wrong)} rows wrong or unclear, e.g. {wrong[:3]}"
     assert all(outcome.values()), {k: len(v) for k, v in outcome.items()}
-    observe("malformed responses, default-value, error column", mode, job, MALFORMED_N, wrong=0,
-            per_fault={k: len(v) for k, v in outcome.items()})
+    observe(
+        "malformed responses, default-value, error column",
+        mode,
+        job,
+        MALFORMED_N,
+        wrong=0,
+        per_fault={k: len(v) for k, v in outcome.items()},
+    )
 
 
 FAIL_FAULTS = ["wrong datatype (INT32 bytes for FP32)", "header length +7 (binary in the JSON)"]
@@ -741,7 +897,8 @@ FAIL_FAULTS = ["wrong datatype (INT32 bytes for FP32)", "header length +7 (binar
 @pytest.mark.parametrize("case", FAIL_FAULTS)
 @pytest.mark.parametrize("mode", MODES)
 def test_malformed_response_without_default_fails_the_job(
-        mode: str, case: str, t_env: TableEnvironment, fault: FaultServer) -> None:
+    mode: str, case: str, t_env: TableEnvironment, fault: FaultServer
+) -> None:
     [(_, action, kind, text)] = [m for m in MALFORMED if m[0] == case]
     fault.actions = [("echo",)] * 5 + [action]
     fn = function(t_env, mode, malformed_options(fault), "ARRAY<FLOAT>")

@@ -20,12 +20,19 @@ from pyflink_triton.sql.functions import flink_config_error
 
 from .conftest import iris_class
 
-PROVIDER_MISSING = ("Could not find any factories that implement "
-                    "'org.apache.flink.table.factories.ModelProviderFactory' in the classpath.")
+# Starts a JVM (PyFlink's TableEnvironment or the CLI's jobs): outside the fast tier (`make check`).
+pytestmark = pytest.mark.flink
+
+PROVIDER_MISSING = (
+    "Could not find any factories that implement "
+    "'org.apache.flink.table.factories.ModelProviderFactory' in the classpath."
+)
 T = "RecordType(INTEGER id, VARCHAR(2147483647) review)"  # the table t, as Flink prints it
 SENTIMENT = "RecordType(VARCHAR(2147483647) output)"
-SIGNATURES = ("Supported signatures are:\nML_PREDICT(INPUT => {TABLE, ROW SEMANTIC TABLE}, MODEL => {MODEL}, "
-              "ARGS => DESCRIPTOR, CONFIG => MAP<STRING, STRING>)")
+SIGNATURES = (
+    "Supported signatures are:\nML_PREDICT(INPUT => {TABLE, ROW SEMANTIC TABLE}, MODEL => {MODEL}, "
+    "ARGS => DESCRIPTOR, CONFIG => MAP<STRING, STRING>)"
+)
 NOT_LITERAL = "Config parameter of ML_PREDICT function should be a MAP data type consisting String literals."
 
 
@@ -78,78 +85,181 @@ def schema(sql: TritonSql, query: str) -> list[tuple[str, str]]:
 P = "SELECT * FROM ML_PREDICT"
 CASES = [
     # Flink's validator: these came out in our words before.
-    ("too_few_arguments", f"{P}(TABLE t, MODEL sentiment)", "flink",
-     f"No match found for function signature ML_PREDICT(<{T}>, <{SENTIMENT}>).\n{SIGNATURES}"),
-    ("named_without_args", f"{P}(INPUT => TABLE t, MODEL => MODEL sentiment)", "flink",
-     "DEFAULT is only allowed for optional parameters"),
-    ("second_argument_a_name", f"{P}(TABLE t, sentiment, DESCRIPTOR(review))", "flink",
-     "Column 'sentiment' not found in any table"),
-    ("second_argument_a_string", f"{P}(TABLE t, 'sentiment', DESCRIPTOR(review))", "flink",
-     "Invalid argument value. Argument 'MODEL' expects a model to be passed."),
-    ("model_without_a_name", f"{P}(TABLE t, MODEL, DESCRIPTOR(review))", "flink",
-     "Column 'MODEL' not found in any table"),
-    ("first_argument_without_table", f"{P}(t, MODEL sentiment, DESCRIPTOR(review))", "flink",
-     "Column 't' not found in any table"),
-    ("qualified_descriptor_column", f"{P}(TABLE t, MODEL sentiment, DESCRIPTOR(t.review))", "flink",
-     "Third argument must be a descriptor with simple column names for ML_PREDICT function."),
-    ("expression_in_descriptor", f"{P}(TABLE t, MODEL sentiment, DESCRIPTOR(review || 'x'))", "flink",
-     "Third argument must be a descriptor with simple column names for ML_PREDICT function."),
-    ("config_map_of_an_int", f"{P}(TABLE t, MODEL sentiment, DESCRIPTOR(review), MAP['k', 1])", "flink",
-     "Invalid argument type at position 3. Data type MAP<STRING, STRING> expected but "
-     "MAP<CHAR(1) NOT NULL, INT NOT NULL> NOT NULL passed."),
-    ("config_a_string", f"{P}(TABLE t, MODEL sentiment, DESCRIPTOR(review), 'async')", "flink",
-     f"No match found for function signature ML_PREDICT(<{T}>, <{SENTIMENT}>, <COLUMN_LIST>, <CHARACTER>).\n"
-     f"{SIGNATURES}"),
-    ("config_map_odd", f"{P}(TABLE t, MODEL sentiment, DESCRIPTOR(review), MAP['async'])", "flink",
-     "Map requires an even number of arguments"),
-    ("fifth_argument", f"{P}(TABLE t, MODEL sentiment, DESCRIPTOR(review), MAP['async', 'false'], 'x')", "flink",
-     f"No match found for function signature ML_PREDICT(<{T}>, <{SENTIMENT}>, <COLUMN_LIST>, "
-     f"<(CHAR(5), CHAR(5)) MAP>, <CHARACTER>).\n{SIGNATURES}"),
+    (
+        "too_few_arguments",
+        f"{P}(TABLE t, MODEL sentiment)",
+        "flink",
+        f"No match found for function signature ML_PREDICT(<{T}>, <{SENTIMENT}>).\n{SIGNATURES}",
+    ),
+    (
+        "named_without_args",
+        f"{P}(INPUT => TABLE t, MODEL => MODEL sentiment)",
+        "flink",
+        "DEFAULT is only allowed for optional parameters",
+    ),
+    (
+        "second_argument_a_name",
+        f"{P}(TABLE t, sentiment, DESCRIPTOR(review))",
+        "flink",
+        "Column 'sentiment' not found in any table",
+    ),
+    (
+        "second_argument_a_string",
+        f"{P}(TABLE t, 'sentiment', DESCRIPTOR(review))",
+        "flink",
+        "Invalid argument value. Argument 'MODEL' expects a model to be passed.",
+    ),
+    (
+        "model_without_a_name",
+        f"{P}(TABLE t, MODEL, DESCRIPTOR(review))",
+        "flink",
+        "Column 'MODEL' not found in any table",
+    ),
+    (
+        "first_argument_without_table",
+        f"{P}(t, MODEL sentiment, DESCRIPTOR(review))",
+        "flink",
+        "Column 't' not found in any table",
+    ),
+    (
+        "qualified_descriptor_column",
+        f"{P}(TABLE t, MODEL sentiment, DESCRIPTOR(t.review))",
+        "flink",
+        "Third argument must be a descriptor with simple column names for ML_PREDICT function.",
+    ),
+    (
+        "expression_in_descriptor",
+        f"{P}(TABLE t, MODEL sentiment, DESCRIPTOR(review || 'x'))",
+        "flink",
+        "Third argument must be a descriptor with simple column names for ML_PREDICT function.",
+    ),
+    (
+        "config_map_of_an_int",
+        f"{P}(TABLE t, MODEL sentiment, DESCRIPTOR(review), MAP['k', 1])",
+        "flink",
+        "Invalid argument type at position 3. Data type MAP<STRING, STRING> expected but "
+        "MAP<CHAR(1) NOT NULL, INT NOT NULL> NOT NULL passed.",
+    ),
+    (
+        "config_a_string",
+        f"{P}(TABLE t, MODEL sentiment, DESCRIPTOR(review), 'async')",
+        "flink",
+        f"No match found for function signature ML_PREDICT(<{T}>, <{SENTIMENT}>, <COLUMN_LIST>, <CHARACTER>).\n"
+        f"{SIGNATURES}",
+    ),
+    (
+        "config_map_odd",
+        f"{P}(TABLE t, MODEL sentiment, DESCRIPTOR(review), MAP['async'])",
+        "flink",
+        "Map requires an even number of arguments",
+    ),
+    (
+        "fifth_argument",
+        f"{P}(TABLE t, MODEL sentiment, DESCRIPTOR(review), MAP['async', 'false'], 'x')",
+        "flink",
+        f"No match found for function signature ML_PREDICT(<{T}>, <{SENTIMENT}>, <COLUMN_LIST>, "
+        f"<(CHAR(5), CHAR(5)) MAP>, <CHARACTER>).\n{SIGNATURES}",
+    ),
     # Flink's validator, on calls our parser always read.
-    ("descriptor_count", f"{P}(TABLE t, MODEL sentiment, DESCRIPTOR(id, review))", "flink",
-     "Number of descriptor columns (2) does not match model input size (1)."),
-    ("descriptor_column_missing", f"{P}(TABLE t, MODEL sentiment, DESCRIPTOR(no_col))", "flink",
-     "Descriptor column 'no_col' not found in table columns. Available columns: id, review."),
-    ("descriptor_type", f"{P}(TABLE t, MODEL sentiment, DESCRIPTOR(id))", "flink",
-     "Descriptor column 'id' type INT cannot be assigned to model input type STRING at position 0."),
-    ("output_names_clash_twice", f"{P}(TABLE clash, MODEL sentiment, DESCRIPTOR(review))", "flink",
-     "Field names must be unique. Found duplicates: [output0]"),
+    (
+        "descriptor_count",
+        f"{P}(TABLE t, MODEL sentiment, DESCRIPTOR(id, review))",
+        "flink",
+        "Number of descriptor columns (2) does not match model input size (1).",
+    ),
+    (
+        "descriptor_column_missing",
+        f"{P}(TABLE t, MODEL sentiment, DESCRIPTOR(no_col))",
+        "flink",
+        "Descriptor column 'no_col' not found in table columns. Available columns: id, review.",
+    ),
+    (
+        "descriptor_type",
+        f"{P}(TABLE t, MODEL sentiment, DESCRIPTOR(id))",
+        "flink",
+        "Descriptor column 'id' type INT cannot be assigned to model input type STRING at position 0.",
+    ),
+    (
+        "output_names_clash_twice",
+        f"{P}(TABLE clash, MODEL sentiment, DESCRIPTOR(review))",
+        "flink",
+        "Field names must be unique. Found duplicates: [output0]",
+    ),
     # Flink's planner rule checks the config map; PyFlink 2.3 never gets there without a provider.
-    ("async_yes", f"{P}(TABLE t, MODEL sentiment, DESCRIPTOR(review), MAP['async', 'yes'])", "flink-planner",
-     "Failed to parse the config. Could not parse value 'yes' for key 'async'. "
-     "Unrecognized option for boolean: yes. Expected either true or false(case insensitive)"),
-    ("negative_max_concurrent_async", f"{P}(TABLE t, MODEL sentiment, DESCRIPTOR(review), "
-     "MAP['async', 'true', 'max-concurrent-operations', '-1'])", "flink-planner",
-     "Invalid runtime config option 'max-concurrent-operations'. Its value should be positive integer but was -1."),
-    ("max_concurrent_not_a_number", f"{P}(TABLE t, MODEL sentiment, DESCRIPTOR(review), "
-     "MAP['max-concurrent-operations', 'x'])", "flink-planner",
-     "Failed to parse the config. Could not parse value 'x' for key 'max-concurrent-operations'. "
-     'For input string: "x"'),
-    ("output_mode", f"{P}(TABLE t, MODEL sentiment, DESCRIPTOR(review), MAP['output-mode', 'RANDOM'])",
-     "flink-planner", "Failed to parse the config. Could not parse value 'RANDOM' for key 'output-mode'. "
-     "Could not parse value for enum class org.apache.flink.table.api.config.ExecutionConfigOptions$AsyncOutputMode. "
-     "Expected one of: [[ORDERED, ALLOW_UNORDERED]]"),
-    ("timeout", f"{P}(TABLE t, MODEL sentiment, DESCRIPTOR(review), MAP['timeout', 'soon'])", "flink-planner",
-     "Failed to parse the config. Could not parse value 'soon' for key 'timeout'. "
-     "text does not start with a number, and is not a valid ISO-8601 duration format: soon"),
+    (
+        "async_yes",
+        f"{P}(TABLE t, MODEL sentiment, DESCRIPTOR(review), MAP['async', 'yes'])",
+        "flink-planner",
+        "Failed to parse the config. Could not parse value 'yes' for key 'async'. "
+        "Unrecognized option for boolean: yes. Expected either true or false(case insensitive)",
+    ),
+    (
+        "negative_max_concurrent_async",
+        f"{P}(TABLE t, MODEL sentiment, DESCRIPTOR(review), MAP['async', 'true', 'max-concurrent-operations', '-1'])",
+        "flink-planner",
+        "Invalid runtime config option 'max-concurrent-operations'. Its value should be positive integer but was -1.",
+    ),
+    (
+        "max_concurrent_not_a_number",
+        f"{P}(TABLE t, MODEL sentiment, DESCRIPTOR(review), MAP['max-concurrent-operations', 'x'])",
+        "flink-planner",
+        "Failed to parse the config. Could not parse value 'x' for key 'max-concurrent-operations'. "
+        'For input string: "x"',
+    ),
+    (
+        "output_mode",
+        f"{P}(TABLE t, MODEL sentiment, DESCRIPTOR(review), MAP['output-mode', 'RANDOM'])",
+        "flink-planner",
+        "Failed to parse the config. Could not parse value 'RANDOM' for key 'output-mode'. "
+        "Could not parse value for enum class org.apache.flink.table.api.config.ExecutionConfigOptions$AsyncOutputMode. "
+        "Expected one of: [[ORDERED, ALLOW_UNORDERED]]",
+    ),
+    (
+        "timeout",
+        f"{P}(TABLE t, MODEL sentiment, DESCRIPTOR(review), MAP['timeout', 'soon'])",
+        "flink-planner",
+        "Failed to parse the config. Could not parse value 'soon' for key 'timeout'. "
+        "text does not start with a number, and is not a valid ISO-8601 duration format: soon",
+    ),
     # Ours: Flink accepts these up to the provider, or fails inside itself.
-    ("unknown_named_argument", f"{P}(INPUT => TABLE t, MODEL => MODEL sentiment, ARGS => DESCRIPTOR(review), "
-     "FOO => 1)", "ours", "ML_PREDICT has no argument named FOO; its arguments are INPUT, MODEL, ARGS, CONFIG"),
-    ("positional_after_named", f"{P}(INPUT => TABLE t, MODEL sentiment, DESCRIPTOR(review))", "ours",
-     "ML_PREDICT: positional arguments cannot follow named ones"),
-    ("config_map_not_literal", f"{P}(TABLE t, MODEL sentiment, DESCRIPTOR(review), MAP['k', CAST(1 AS STRING)])",
-     "ours", NOT_LITERAL),
-    ("error_mode", f"{P}(TABLE t, MODEL sentiment, DESCRIPTOR(review), MAP['error-mode', 'maybe'])", "ours",
-     "ML_PREDICT config 'error-mode' must be one of fail, column, got 'maybe'"),
-    ("updating_input", f"{P}(TABLE (SELECT review, COUNT(*) AS c FROM t GROUP BY review), MODEL sentiment, "
-     "DESCRIPTOR(review))", "ours", "ML_PREDICT doesn't support consuming update and delete changes which is "
-     "produced by node GroupAggregate(groupBy=[review], select=[review, COUNT(*) AS c])"),
+    (
+        "unknown_named_argument",
+        f"{P}(INPUT => TABLE t, MODEL => MODEL sentiment, ARGS => DESCRIPTOR(review), FOO => 1)",
+        "ours",
+        "ML_PREDICT has no argument named FOO; its arguments are INPUT, MODEL, ARGS, CONFIG",
+    ),
+    (
+        "positional_after_named",
+        f"{P}(INPUT => TABLE t, MODEL sentiment, DESCRIPTOR(review))",
+        "ours",
+        "ML_PREDICT: positional arguments cannot follow named ones",
+    ),
+    (
+        "config_map_not_literal",
+        f"{P}(TABLE t, MODEL sentiment, DESCRIPTOR(review), MAP['k', CAST(1 AS STRING)])",
+        "ours",
+        NOT_LITERAL,
+    ),
+    (
+        "error_mode",
+        f"{P}(TABLE t, MODEL sentiment, DESCRIPTOR(review), MAP['error-mode', 'maybe'])",
+        "ours",
+        "ML_PREDICT config 'error-mode' must be one of fail, column, got 'maybe'",
+    ),
+    (
+        "updating_input",
+        f"{P}(TABLE (SELECT review, COUNT(*) AS c FROM t GROUP BY review), MODEL sentiment, DESCRIPTOR(review))",
+        "ours",
+        "ML_PREDICT doesn't support consuming update and delete changes which is "
+        "produced by node GroupAggregate(groupBy=[review], select=[review, COUNT(*) AS c])",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("statement", "whose", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_malformed_calls_speak_in_flinks_words_where_flink_has_any(
-        sql: TritonSql, statement: str, whose: str, expected: str) -> None:
+    sql: TritonSql, statement: str, whose: str, expected: str
+) -> None:
     assert our_error(sql, statement) == expected
     alone = flink_alone(sql, statement)
     if whose == "flink":
@@ -163,24 +273,37 @@ def test_malformed_calls_speak_in_flinks_words_where_flink_has_any(
 def test_flinks_config_check_is_flinks_own_code(sql: TritonSql) -> None:
     """``flink-planner`` texts come from Flink's planner rule itself; it accepts what Flink does."""
     assert flink_config_error(sql.t_env, {"async": "yes"}) == next(c[3] for c in CASES if c[0] == "async_yes")
-    for accepted in ({"max-concurrent-operations": "-1"}, {"output-mode": "allow_unordered"},
-                     {"async": "TRUE", "timeout": "10000"}, {"unknown-key": "x", "error-mode": "column"}, {}):
+    for accepted in (
+        {"max-concurrent-operations": "-1"},
+        {"output-mode": "allow_unordered"},
+        {"async": "TRUE", "timeout": "10000"},
+        {"unknown-key": "x", "error-mode": "column"},
+        {},
+    ):
         assert flink_config_error(sql.t_env, accepted) is None, accepted
 
 
 @pytest.mark.parametrize(
     ("statement", "first_line"),
     [
-        ("SELECT *\nFROM ML_PREDICT(TABLE t, MODEL sentiment DESCRIPTOR(review))",
-         'Encountered "DESCRIPTOR" at line 2, column 42.'),
-        ("SELECT id FROM ML_PREDICT(TABLE t, MODEL sentiment, DESCRIPTOR(review)", 'Encountered "<EOF>" at line 1, column 70.'),
-        ("SELECT id FROM ML_PREDICT(TABLE t, MODEL sentiment, DESCRIPTOR(review), MAP[\"async\", 'true'])",
-         'Encountered "\\"" at line 1, column 77.'),
+        (
+            "SELECT *\nFROM ML_PREDICT(TABLE t, MODEL sentiment DESCRIPTOR(review))",
+            'Encountered "DESCRIPTOR" at line 2, column 42.',
+        ),
+        (
+            "SELECT id FROM ML_PREDICT(TABLE t, MODEL sentiment, DESCRIPTOR(review)",
+            'Encountered "<EOF>" at line 1, column 70.',
+        ),
+        (
+            "SELECT id FROM ML_PREDICT(TABLE t, MODEL sentiment, DESCRIPTOR(review), MAP[\"async\", 'true'])",
+            'Encountered "\\"" at line 1, column 77.',
+        ),
     ],
     ids=["missing_comma", "unclosed_call", "double_quoted_key"],
 )
-def test_syntax_errors_are_flinks_with_positions_in_the_statement(sql: TritonSql, statement: str,
-                                                                 first_line: str) -> None:
+def test_syntax_errors_are_flinks_with_positions_in_the_statement(
+    sql: TritonSql, statement: str, first_line: str
+) -> None:
     text = our_error(sql, statement)
     assert text.splitlines()[0] == first_line
     assert text == flink_alone(sql, statement)  # word for word, "Was expecting one of:" list included
@@ -191,14 +314,19 @@ def test_a_query_or_with_input_is_handed_to_flink_as_a_view(sql: TritonSql) -> N
     written, the input named by a view, and speaks about the rest."""
     qualified = "Third argument must be a descriptor with simple column names for ML_PREDICT function."
     assert our_error(sql, f"{P}(TABLE (SELECT * FROM t), MODEL sentiment, DESCRIPTOR(t.review))") == qualified
-    assert our_error(sql, f"WITH v AS (SELECT * FROM t) {P}(TABLE v, MODEL sentiment, DESCRIPTOR(v.review))") == qualified
+    assert (
+        our_error(sql, f"WITH v AS (SELECT * FROM t) {P}(TABLE v, MODEL sentiment, DESCRIPTOR(v.review))") == qualified
+    )
     assert our_error(sql, f"{P}(TABLE (SELECT * FROM t), MODEL sentiment, DESCRIPTOR(no_col))") == (
-        "Descriptor column 'no_col' not found in table columns. Available columns: id, review.")
+        "Descriptor column 'no_col' not found in table columns. Available columns: id, review."
+    )
 
 
 def test_calls_over_other_models_are_left_to_flink_malformed_or_not(sql: TritonSql) -> None:
-    for q in (f"{P}(TABLE t, MODEL other, DESCRIPTOR(review))",
-              f"{P}(INPUT => TABLE t, MODEL => MODEL other, ARGS => DESCRIPTOR(review), FOO => 1)"):
+    for q in (
+        f"{P}(TABLE t, MODEL other, DESCRIPTOR(review))",
+        f"{P}(INPUT => TABLE t, MODEL => MODEL other, ARGS => DESCRIPTOR(review), FOO => 1)",
+    ):
         assert sql.rewrite(q) == q
     with pytest.raises(Exception) as info:  # Flink's error as Flink raises it
         sql.sql_query(f"{P}(TABLE t, MODEL nosuch, DESCRIPTOR(review))")
@@ -207,8 +335,14 @@ def test_calls_over_other_models_are_left_to_flink_malformed_or_not(sql: TritonS
 
 # -- call forms and the output schema ----------------------------------------------------------
 
-WIDE = [("id", "INT"), ("review", "STRING"), ("n", "INT NOT NULL"), ("f", "ARRAY<FLOAT>"), ("class_id", "INT"),
-        ("is_long", "STRING")]
+WIDE = [
+    ("id", "INT"),
+    ("review", "STRING"),
+    ("n", "INT NOT NULL"),
+    ("f", "ARRAY<FLOAT>"),
+    ("class_id", "INT"),
+    ("is_long", "STRING"),
+]
 
 
 @pytest.mark.parametrize(
@@ -231,8 +365,14 @@ def test_several_outputs_keep_their_declared_types_and_descriptor_maps_by_positi
     """``n INT NOT NULL`` feeds the BIGINT input ``ids`` (an implicit cast Flink allows); only
     the output named like an input column gets the ``0``."""
     assert schema(sql, f"{P}(TABLE wide, MODEL mio, DESCRIPTOR(n, review, f))") == [
-        *WIDE, ("id_times_two", "BIGINT"), ("text_upper", "STRING"), ("text_length", "INT"),
-        ("vec_sum", "DOUBLE"), ("vec_scaled", "ARRAY<FLOAT>"), ("is_long0", "BOOLEAN")]
+        *WIDE,
+        ("id_times_two", "BIGINT"),
+        ("text_upper", "STRING"),
+        ("text_length", "INT"),
+        ("vec_sum", "DOUBLE"),
+        ("vec_scaled", "ARRAY<FLOAT>"),
+        ("is_long0", "BOOLEAN"),
+    ]
 
 
 def test_an_append_only_query_input_is_accepted(sql: TritonSql) -> None:
@@ -243,11 +383,19 @@ def test_an_append_only_query_input_is_accepted(sql: TritonSql) -> None:
 def test_one_job_runs_the_named_form_with_the_clash_suffix(sql: TritonSql) -> None:
     flowers = sql.t_env.from_elements(
         [(1, [5.1, 3.5, 1.4, 0.2], 9), (2, [7.0, 3.2, 4.7, 1.4], 9)],
-        DataTypes.ROW([DataTypes.FIELD("id", DataTypes.INT()), DataTypes.FIELD("f", DataTypes.ARRAY(DataTypes.FLOAT())),
-                       DataTypes.FIELD("class_id", DataTypes.INT())]))
+        DataTypes.ROW(
+            [
+                DataTypes.FIELD("id", DataTypes.INT()),
+                DataTypes.FIELD("f", DataTypes.ARRAY(DataTypes.FLOAT())),
+                DataTypes.FIELD("class_id", DataTypes.INT()),
+            ]
+        ),
+    )
     sql.t_env.create_temporary_view("flowers", flowers)
-    table = sql.sql_query("SELECT id, class_id, class_id0 FROM TABLE(ML_PREDICT(INPUT => TABLE flowers, "
-                          "MODEL => MODEL iris, ARGS => DESCRIPTOR(f), CONFIG => MAP['max-concurrent-operations', '2']))")
+    table = sql.sql_query(
+        "SELECT id, class_id, class_id0 FROM TABLE(ML_PREDICT(INPUT => TABLE flowers, "
+        "MODEL => MODEL iris, ARGS => DESCRIPTOR(f), CONFIG => MAP['max-concurrent-operations', '2']))"
+    )
     with table.execute().collect() as results:
         got = sorted(tuple(r) for r in results)
     assert got == [(1, 9, iris_class([5.1, 3.5, 1.4, 0.2])), (2, 9, iris_class([7.0, 3.2, 4.7, 1.4]))]
@@ -262,19 +410,26 @@ def rows(result: Any) -> list[tuple[Any, ...]]:
 
 
 def test_model_ddl_is_flinks(sql: TritonSql, triton_url: str) -> None:
-    create = (f"CREATE MODEL cm INPUT (a STRING COMMENT 'the text') OUTPUT (b STRING) COMMENT 'a model' "
-              f"WITH ('provider' = 'triton', 'endpoint' = '{triton_url}', 'model-name' = 'text-classification')")
+    create = (
+        f"CREATE MODEL cm INPUT (a STRING COMMENT 'the text') OUTPUT (b STRING) COMMENT 'a model' "
+        f"WITH ('provider' = 'triton', 'endpoint' = '{triton_url}', 'model-name' = 'text-classification')"
+    )
     sql.execute_sql(create)
     sql.execute_sql(create.replace("CREATE MODEL", "CREATE MODEL IF NOT EXISTS"))
     assert rows(sql.execute_sql("SHOW MODELS")) == [("cm",)]  # temporary models are not listed, as in Flink
     assert rows(sql.execute_sql("DESCRIBE MODEL cm")) == [
-        ("a", "STRING", True, True, "the text"), ("b", "STRING", True, False, None)]
+        ("a", "STRING", True, True, "the text"),
+        ("b", "STRING", True, False, None),
+    ]
     sql.execute_sql("ALTER MODEL cm SET ('max-retries' = '2')")
-    assert rows(sql.execute_sql("SHOW CREATE MODEL cm")) == [(
-        "CREATE MODEL `default_catalog`.`default_database`.`cm`\n"
-        "INPUT (`a` VARCHAR(2147483647) COMMENT 'the text')\nOUTPUT (`b` VARCHAR(2147483647))\nCOMMENT 'a model'\n"
-        f"WITH (\n  'endpoint' = '{triton_url}',\n  'max-retries' = '2',\n  'model-name' = 'text-classification',\n"
-        "  'provider' = 'triton'\n)\n",)]
+    assert rows(sql.execute_sql("SHOW CREATE MODEL cm")) == [
+        (
+            "CREATE MODEL `default_catalog`.`default_database`.`cm`\n"
+            "INPUT (`a` VARCHAR(2147483647) COMMENT 'the text')\nOUTPUT (`b` VARCHAR(2147483647))\nCOMMENT 'a model'\n"
+            f"WITH (\n  'endpoint' = '{triton_url}',\n  'max-retries' = '2',\n  'model-name' = 'text-classification',\n"
+            "  'provider' = 'triton'\n)\n",
+        )
+    ]
     with pytest.raises(TritonConfigError, match=r"^ALTER MODEL cm: Invalid value for option 'max-retries'"):
         sql.execute_sql("ALTER MODEL cm SET ('max-retries' = '-1')")  # ours: Flink has no triton factory
     sql.execute_sql("ALTER MODEL cm RESET ('max-retries')")
@@ -289,14 +444,17 @@ def test_model_ddl_is_flinks(sql: TritonSql, triton_url: str) -> None:
     with pytest.raises(Exception) as info:
         sql.execute_sql("CREATE TEMPORARY MODEL sentiment INPUT (a STRING) OUTPUT (b STRING) WITH ('provider' = 'x')")
     assert java_message(info.value) == (
-        "Temporary model '`default_catalog`.`default_database`.`sentiment`' already exists")
+        "Temporary model '`default_catalog`.`default_database`.`sentiment`' already exists"
+    )
 
 
 def test_create_model_rejects_unknown_options_in_the_java_providers_words(sql: TritonSql, triton_url: str) -> None:
     """Flink stores any options (it has no triton factory); ours rejects them as the Java
     provider's factory would, and Flink never stores the model."""
     with pytest.raises(TritonConfigError) as info:
-        sql.execute_sql(f"CREATE TEMPORARY MODEL bad INPUT (a STRING) OUTPUT (b STRING) WITH ('provider' = 'triton', "
-                        f"'endpoint' = '{triton_url}', 'model-name' = 'x', 'batchsize' = '4')")
+        sql.execute_sql(
+            f"CREATE TEMPORARY MODEL bad INPUT (a STRING) OUTPUT (b STRING) WITH ('provider' = 'triton', "
+            f"'endpoint' = '{triton_url}', 'model-name' = 'x', 'batchsize' = '4')"
+        )
     assert str(info.value).startswith("CREATE MODEL bad: Unsupported options found for 'triton'.")
     assert sql.model("bad") is None

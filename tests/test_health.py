@@ -41,8 +41,14 @@ async def no_sleep(_: float) -> None:
 
 def checker(probe: Probe, breaker: CircuitBreaker | None = None) -> HealthChecker:
     options = TritonOptions.from_map({"endpoint": "http://triton:8000", "model-name": "m"})
-    return HealthChecker(probe, options.parsed_endpoint, "http://triton:8000/v2/models/m",
-                         breaker=breaker, sleep=no_sleep, interval_s=30.0)
+    return HealthChecker(
+        probe,
+        options.parsed_endpoint,
+        "http://triton:8000/v2/models/m",
+        breaker=breaker,
+        sleep=no_sleep,
+        interval_s=30.0,
+    )
 
 
 # -- live, then ready only after an answer ----------------------------------------------------
@@ -102,8 +108,9 @@ async def hung() -> AsyncIterator[HungHealthServer]:
 
 
 def client(url: str, **options: str) -> TritonClient:
-    opts = TritonOptions.from_map({"endpoint": url, "model-name": "m",
-                                   **{k.replace("_", "-"): v for k, v in options.items()}})
+    opts = TritonOptions.from_map(
+        {"endpoint": url, "model-name": "m", **{k.replace("_", "-"): v for k, v in options.items()}}
+    )
     return TritonClient(opts, sleep=no_sleep)
 
 

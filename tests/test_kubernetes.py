@@ -75,7 +75,7 @@ def driver_args() -> tuple[dict[str, str], list[str]]:
 def image_path(path: str) -> Path:
     """The repository file an image path under :data:`IMAGE_ROOT` comes from."""
     assert path.startswith(IMAGE_ROOT + "/"), path
-    return ROOT / path[len(IMAGE_ROOT) + 1:]
+    return ROOT / path[len(IMAGE_ROOT) + 1 :]
 
 
 def test_the_job_runs_the_entry_module_with_arguments_its_parser_takes() -> None:
@@ -110,8 +110,12 @@ def test_triton_endpoint_names_the_service_and_its_http_port() -> None:
     TritonOptions.from_map({"endpoint": endpoint, "model-name": "m"})  # the code's own parser accepts it
     url = urlsplit(endpoint)
     ports = {p["name"]: p["port"] for p in SERVICE["spec"]["ports"]}
-    assert (url.scheme, url.hostname, url.port, url.path) == ("http", SERVICE["metadata"]["name"], ports["http"],
-                                                              "/v2/models")
+    assert (url.scheme, url.hostname, url.port, url.path) == (
+        "http",
+        SERVICE["metadata"]["name"],
+        ports["http"],
+        "/v2/models",
+    )
 
 
 def test_the_service_selects_the_triton_pods_and_their_ports() -> None:

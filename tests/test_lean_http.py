@@ -99,17 +99,22 @@ async def test_bytes_after_a_response_are_never_taken_for_the_next_one(connectio
     answers = iter(range(1, 100))
 
     def response(value: int) -> bytes:
-        body = ('{"model_name":"m","outputs":[{"name":"y","shape":[1,1],"datatype":"INT64","data":[%d]}]}'
-                % value).encode()
-        return b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (
-            len(body), body)
+        body = (
+            f'{{"model_name":"m","outputs":[{{"name":"y","shape":[1,1],"datatype":"INT64","data":[{value}]}}]}}'
+        ).encode()
+        return b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
-                length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
-                                  if line.lower().startswith(b"content-length")))
+                length = int(
+                    next(
+                        line.split(b":")[1]
+                        for line in head.split(b"\r\n")
+                        if line.lower().startswith(b"content-length")
+                    )
+                )
                 await reader.readexactly(length)
                 writer.write(response(next(answers)) + response(-1))  # -1: never asked for
                 await writer.drain()
@@ -121,8 +126,9 @@ async def test_bytes_after_a_response_are_never_taken_for_the_next_one(connectio
     try:
         options = model_options(f"http://127.0.0.1:{port}", "m", http_client="httptools")
         async with TritonClient(options) as client:
-            got = [int((await client.infer({"x": np.zeros((1, 1), np.float32)}, split=False))["y"][0, 0])
-                   for _ in range(3)]
+            got = [
+                int((await client.infer({"x": np.zeros((1, 1), np.float32)}, split=False))["y"][0, 0]) for _ in range(3)
+            ]
     finally:
         server.close()
         await server.wait_closed()

@@ -197,9 +197,7 @@ def test_concurrent_requests_are_batched_and_split_back(client: httpclient.Infer
     "vector",
     [[3.0, 4.0], [1.0, -2.0, 2.0, 0.5, 10.0], [1e-3] * 100, [0.0, 0.0, 0.0], [7.0]],
 )
-def test_vector_transform_scales_to_length_two(
-    client: httpclient.InferenceServerClient, vector: list[float]
-) -> None:
+def test_vector_transform_scales_to_length_two(client: httpclient.InferenceServerClient, vector: list[float]) -> None:
     x = np.array(vector, dtype=np.float32)
     result = client.infer("vector-transform", [numpy_input("input_vector", x, "FP32")])
     y = result.as_numpy("output_vector")
@@ -231,9 +229,7 @@ def test_vector_transform_takes_a_flat_vector_only(triton_url: str) -> None:
 # -- sequence-model --------------------------------------------------------------------------------------
 
 
-def _step(
-    url: str, sequence_id: int | str, value: int, *, start: bool = False, end: bool = False
-) -> tuple[int, Any]:
+def _step(url: str, sequence_id: int | str, value: int, *, start: bool = False, end: bool = False) -> tuple[int, Any]:
     """One request of a sequence; returns (200, running sum) or (status, error message)."""
     parameters: dict[str, Any] = {"sequence_id": sequence_id}
     if start:
@@ -256,9 +252,7 @@ def _step(
 
 
 @pytest.mark.parametrize(("first", "second"), [(7001, 7002), ("seq-a", "seq-b"), (7003, "seq-c")])
-def test_interleaved_sequences_keep_separate_running_sums(
-    triton_url: str, first: int | str, second: int | str
-) -> None:
+def test_interleaved_sequences_keep_separate_running_sums(triton_url: str, first: int | str, second: int | str) -> None:
     a_values, b_values = [5, -2, 10, 1], [100, 200, 300, 400]
     a_sum = b_sum = 0
     for i, (a, b) in enumerate(zip(a_values, b_values)):
@@ -293,9 +287,7 @@ def test_single_request_sequence(triton_url: str) -> None:
     assert _step(triton_url, 2**64 - 1, 42, start=True, end=True) == (200, 42)
 
 
-@pytest.mark.parametrize(
-    "parameters", [{}, {"sequence_id": 0}, {"sequence_id": ""}, {"sequence_start": True}]
-)
+@pytest.mark.parametrize("parameters", [{}, {"sequence_id": 0}, {"sequence_id": ""}, {"sequence_start": True}])
 def test_missing_sequence_id_is_400(triton_url: str, parameters: dict[str, Any]) -> None:
     body: dict[str, Any] = {"inputs": [{"name": "INPUT", "shape": [1, 1], "datatype": "INT64", "data": [1]}]}
     if parameters:
@@ -437,9 +429,7 @@ ECHO_CASES: dict[str, np.ndarray] = {
     "BF16": np.array([[0.0, 1.0, -2.5], [2.0**127, 0.15625, -1024.0]], dtype=np.float32),
     "FP32": np.array([[0.0, -1.25, 3.4028235e38], [1e-45, np.inf, 0.1]], dtype=np.float32),
     "FP64": np.array([[0.0, -1.25, 1.7976931348623157e308], [5e-324, -np.inf, 0.1]], dtype=np.float64),
-    "BYTES": np.array(
-        [[b"plain", b"", "中文".encode()], [b"\x00nul\x00", b"\xff\xfe", b"x" * 1000]], dtype=object
-    ),
+    "BYTES": np.array([[b"plain", b"", "中文".encode()], [b"\x00nul\x00", b"\xff\xfe", b"x" * 1000]], dtype=object),
 }
 
 
@@ -474,7 +464,7 @@ def test_echo_round_trip_binary(client: httpclient.InferenceServerClient, dataty
 def test_echo_round_trip_json(triton_url: str, datatype: str) -> None:
     data = ECHO_CASES[datatype]
     if datatype == "BYTES":
-        values: list[Any] = ["plain", "", "中文", "tab\tquote\"", "ünïcode", "x" * 100]
+        values: list[Any] = ["plain", "", "中文", 'tab\tquote"', "ünïcode", "x" * 100]
     elif data.dtype.kind == "f":
         values = [v for v in data.reshape(-1).tolist() if np.isfinite(v)][:4]
         values += [0.5] * (6 - len(values))

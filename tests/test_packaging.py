@@ -30,6 +30,9 @@ import pytest
 
 from .conftest import clean_env, free_port
 
+# Builds and installs packages or runs the benchmark suite: outside the fast tier (`make check`).
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
 EXAMPLE_FOLDERS = ("model_repository", "sql")
@@ -37,8 +40,17 @@ EXAMPLE_FOLDERS = ("model_repository", "sql")
 
 def tracked_files() -> list[str]:
     """The files of the working tree that git knows or would add (uncommitted work included)."""
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
-                            capture_output=True, check=True, timeout=60).stdout.decode().split("\0")
+    listed = (
+        subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+            timeout=60,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     return sorted(name for name in listed if name and (ROOT / name).is_file())
 
 
@@ -53,8 +65,13 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def build(source: Path, out: Path, *flags: str) -> list[Path]:
-    result = subprocess.run([sys.executable, "-m", "build", *flags, "--outdir", str(out), str(source)],
-                            capture_output=True, text=True, timeout=600, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "build", *flags, "--outdir", str(out), str(source)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return sorted(out.iterdir())
 
@@ -63,8 +80,7 @@ def build(source: Path, out: Path, *flags: str) -> list[Path]:
 def dist(source: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """``python -m build``: the sdist, and the wheel built from that sdist."""
     built = build(source, tmp_path_factory.mktemp("dist"))
-    assert [p.name for p in built] == [f"pyflink_triton-{VERSION}-py3-none-any.whl",
-                                       f"pyflink_triton-{VERSION}.tar.gz"]
+    assert [p.name for p in built] == [f"pyflink_triton-{VERSION}-py3-none-any.whl", f"pyflink_triton-{VERSION}.tar.gz"]
     return {"wheel": built[0], "sdist": built[1]}
 
 
@@ -87,7 +103,8 @@ def test_the_wheel_carries_the_package_and_the_examples(dist: dict[str, Path]) -
 
 
 def test_the_sdist_holds_the_sources_and_builds_the_same_wheel(
-        source: Path, dist: dict[str, Path], tmp_path: Path) -> None:
+    source: Path, dist: dict[str, Path], tmp_path: Path
+) -> None:
     prefix = f"pyflink_triton-{VERSION}/"
     with tarfile.open(dist["sdist"]) as archive:
         names = {m.name.removeprefix(prefix) for m in archive.getmembers() if m.isfile()}
@@ -106,19 +123,32 @@ def venv(dist: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Ite
     subprocess.run([sys._base_executable, "-m", "venv", str(root)], check=True, timeout=120)  # type: ignore[attr-defined]
     started = time.monotonic()
     # --no-compile: byte-compiling Beam's and Flink's thousands of modules would take a third of the time.
-    result = subprocess.run([str(root / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-compile",
-                             f"{dist['wheel']}[server]"], capture_output=True, text=True, timeout=900, check=False)
+    result = subprocess.run(
+        [str(root / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-compile", f"{dist['wheel']}[server]"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     print(f"\ninstalling the wheel with the server extra took {time.monotonic() - started:.0f} s", file=sys.stderr)
     yield root
     shutil.rmtree(root, ignore_errors=True)
 
 
-def installed(venv: Path, *args: str, cwd: Path, env: dict[str, str] | None = None,
-              timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def installed(
+    venv: Path, *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     """Run the installed ``pyflink-triton`` from ``cwd``, with only the fresh environment on PATH."""
-    return subprocess.run([str(venv / "bin" / "pyflink-triton"), *args], cwd=cwd, env=fresh_env(venv, **(env or {})),
-                          capture_output=True, text=True, timeout=timeout, check=False)
+    return subprocess.run(
+        [str(venv / "bin" / "pyflink-triton"), *args],
+        cwd=cwd,
+        env=fresh_env(venv, **(env or {})),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def fresh_env(venv: Path, **extra: str) -> dict[str, str]:
@@ -140,8 +170,15 @@ def test_the_installed_command_reports_its_version_and_help(venv: Path, tmp_path
     assert version.returncode == 0 and version.stdout.strip() == f"pyflink-triton {VERSION}", version
     helped = installed(venv, "--help", cwd=tmp_path)
     assert helped.returncode == 0 and all(c in helped.stdout for c in ("run", "serve", "examples")), helped
-    module = subprocess.run([str(venv / "bin" / "python"), "-c", "import pyflink_triton as p; print(p.__version__)"],
-                            cwd=tmp_path, env=fresh_env(venv), capture_output=True, text=True, timeout=60, check=False)
+    module = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import pyflink_triton as p; print(p.__version__)"],
+        cwd=tmp_path,
+        env=fresh_env(venv),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert module.stdout.strip() == VERSION, module
 
 
@@ -172,8 +209,14 @@ def wait_ready(url: str, process: subprocess.Popen[str], deadline_s: float) -> N
 
 def test_serve_and_a_job_from_the_installed_package(venv: Path, tmp_path: Path) -> None:
     port = free_port()
-    serve = subprocess.Popen([str(venv / "bin" / "pyflink-triton"), "serve", "--port", str(port)], cwd=tmp_path,
-                             env=fresh_env(venv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    serve = subprocess.Popen(
+        [str(venv / "bin" / "pyflink-triton"), "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=fresh_env(venv),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         url = f"http://127.0.0.1:{port}"
         wait_ready(url, serve, 120)
@@ -183,13 +226,17 @@ def test_serve_and_a_job_from_the_installed_package(venv: Path, tmp_path: Path) 
         assert info["model_repository"] == str(site_packages(venv) / "pyflink_triton" / "examples" / "model_repository")
         assert "text-classification" in info["models"]
 
-        job = installed(venv, "run", "movie_reviews", cwd=tmp_path, env={"TRITON_ENDPOINT": f"{url}/v2/models"},
-                        timeout=300)
+        job = installed(
+            venv, "run", "movie_reviews", cwd=tmp_path, env={"TRITON_ENDPOINT": f"{url}/v2/models"}, timeout=300
+        )
         assert job.returncode == 0, job.stderr[-3000:]
         assert "starting a local Triton" not in job.stderr
         printed = re.findall(r"\+I\[(\d+), ([^,]+), (\w+), (\w+)\]", job.stdout)
         assert [(i, predicted) for i, _, predicted, _ in printed] == [
-            ("1", "positive"), ("2", "negative"), ("3", "neutral")], job.stdout[-2000:]
+            ("1", "positive"),
+            ("2", "negative"),
+            ("3", "neutral"),
+        ], job.stdout[-2000:]
     finally:
         if serve.poll() is None:
             serve.send_signal(signal.SIGTERM)

@@ -25,6 +25,9 @@ from pyflink_triton.sql.planner_thread import is_missing_providers
 
 from .conftest import iris_class
 
+# Starts a JVM (PyFlink's TableEnvironment or the CLI's jobs): outside the fast tier (`make check`).
+pytestmark = pytest.mark.flink
+
 
 def jvm_thread() -> str:
     return str(get_gateway().jvm.java.lang.Thread.currentThread().getName())
@@ -72,8 +75,7 @@ def t_env() -> TableEnvironment:
     return env
 
 
-def test_a_fresh_jvm_thread_breaks_flink_alone_but_not_our_session(t_env: TableEnvironment,
-                                                                   triton_url: str) -> None:
+def test_a_fresh_jvm_thread_breaks_flink_alone_but_not_our_session(t_env: TableEnvironment, triton_url: str) -> None:
     planner_thread = jvm_thread()
     t_env.sql_query("SELECT a + 1 FROM nums").explain()  # plans on the thread that made the planner
     session = TritonSql(t_env)
@@ -124,13 +126,16 @@ def test_a_long_session_with_another_thread_calling_the_jvm(triton_url: str) -> 
     caller.start()
     try:
         for job in range(4):
-            session.execute_sql(f"CREATE TEMPORARY VIEW v{job}(id, features) AS "
-                                f"SELECT id, ARRAY[CAST(id AS FLOAT), CAST({job}.0 AS FLOAT), CAST(0.5 AS FLOAT), CAST(0.25 AS FLOAT)] FROM "
-                                f"(VALUES (1), (2), (3), ({job + 10})) AS t(id)")
+            session.execute_sql(
+                f"CREATE TEMPORARY VIEW v{job}(id, features) AS "
+                f"SELECT id, ARRAY[CAST(id AS FLOAT), CAST({job}.0 AS FLOAT), CAST(0.5 AS FLOAT), CAST(0.25 AS FLOAT)] FROM "
+                f"(VALUES (1), (2), (3), ({job + 10})) AS t(id)"
+            )
             for statement in ("SHOW TABLES", "DESCRIBE MODEL iris", f"EXPLAIN SELECT * FROM v{job}"):
                 assert list(session.execute_sql(statement).collect())
             rows = session.execute_sql(
-                f"SELECT id, class_id FROM ML_PREDICT(TABLE v{job}, MODEL iris, DESCRIPTOR(features))")
+                f"SELECT id, class_id FROM ML_PREDICT(TABLE v{job}, MODEL iris, DESCRIPTOR(features))"
+            )
             got = sorted(tuple(r) for r in rows.collect())
             assert got == sorted((i, iris_class([float(i), float(job), 0.5, 0.25])) for i in (1, 2, 3, job + 10))
     finally:

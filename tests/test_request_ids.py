@@ -26,8 +26,10 @@ from pyflink_triton.flink.context import JOB_PARAMETER, request_ids
 from .conftest import iris_class, model_options
 from .faultserver import FaultServer
 
-FEATURES = np.array([[5.1, 3.5, 1.4, 0.2], [6.0, 2.9, 4.5, 1.5], [6.9, 3.1, 5.4, 2.1],
-                     [5.0, 3.4, 1.5, 0.2], [6.3, 3.3, 6.0, 2.5]], np.float32)
+FEATURES = np.array(
+    [[5.1, 3.5, 1.4, 0.2], [6.0, 2.9, 4.5, 1.5], [6.9, 3.1, 5.4, 2.1], [5.0, 3.4, 1.5, 0.2], [6.3, 3.3, 6.0, 2.5]],
+    np.float32,
+)
 
 
 async def test_triton_gets_and_echoes_one_id_per_request(triton_url: str) -> None:
@@ -80,7 +82,8 @@ async def test_tracing_sends_a_traceparent_per_request_with_a_trace_per_batch(lo
 
 
 async def test_retry_log_lines_and_the_final_error_name_the_id(
-        loop_fault: FaultServer, caplog: pytest.LogCaptureFixture) -> None:
+    loop_fault: FaultServer, caplog: pytest.LogCaptureFixture
+) -> None:
     loop_fault.actions = [("status", 503, "busy")] * 2
     options = model_options(loop_fault.url, "m", max_retries=1, retry_initial_backoff="1ms")
     ids = RequestIds("j", 5)
@@ -105,8 +108,9 @@ def test_the_udf_context_gives_job_and_subtask() -> None:
 
 
 def test_engine_numbers_its_batches(fault: FaultServer) -> None:
-    config = EngineConfig.of(model_options(fault.url, "m"), [Column("x")],
-                             [Column("OUT_x", FlinkType.parse("ARRAY<FLOAT>"))])
+    config = EngineConfig.of(
+        model_options(fault.url, "m"), [Column("x")], [Column("OUT_x", FlinkType.parse("ARRAY<FLOAT>"))]
+    )
     engine = BlockingEngine(config, RequestIds("job", 2))
     engine.open()
     try:

@@ -12,12 +12,17 @@ from tenacity import RetryCallState
 
 from pyflink_triton.client import ClientStats
 from pyflink_triton.client.breaker import CircuitBreaker, CircuitState
+from pyflink_triton.client.retry import RetryPolicy, backoff_delay, is_retryable, wait_equal_jitter
 from pyflink_triton.client.stats import RECENT_LATENCIES
 from pyflink_triton.errors import (
-    TritonCircuitOpenError, TritonClientRequestError, TritonConfigError, TritonConnectionError,
-    TritonSchemaError, TritonServiceError, TritonTimeoutError,
+    TritonCircuitOpenError,
+    TritonClientRequestError,
+    TritonConfigError,
+    TritonConnectionError,
+    TritonSchemaError,
+    TritonServiceError,
+    TritonTimeoutError,
 )
-from pyflink_triton.client.retry import RetryPolicy, backoff_delay, is_retryable, wait_equal_jitter
 
 
 def test_backoff_doubles_from_the_initial_delay() -> None:
@@ -224,13 +229,17 @@ def test_probes_are_ignored_while_open() -> None:
 
 def test_gauges_and_validation() -> None:
     assert [s.gauge for s in CircuitState] == [0, 2, 1]
-    with pytest.raises(TritonConfigError, match=r"'circuit-breaker-failure-threshold': 0\.0\. Accepted: a number in \(0\.0, 1\.0\]") as info:
+    with pytest.raises(
+        TritonConfigError, match=r"'circuit-breaker-failure-threshold': 0\.0\. Accepted: a number in \(0\.0, 1\.0\]"
+    ) as info:
         CircuitBreaker(0.0)
     assert info.value.option == "circuit-breaker-failure-threshold"
     assert isinstance(info.value, ValueError)  # callers that caught ValueError still do
     with pytest.raises(TritonConfigError, match=r"'circuit-breaker-failure-threshold': 1\.5") as info:
         CircuitBreaker(1.5)
-    with pytest.raises(TritonConfigError, match=r"'circuit-breaker-half-open-requests': 0\. Accepted: an integer > 0") as info:
+    with pytest.raises(
+        TritonConfigError, match=r"'circuit-breaker-half-open-requests': 0\. Accepted: an integer > 0"
+    ) as info:
         CircuitBreaker(0.5, 60, 0)
     assert info.value.option == "circuit-breaker-half-open-requests"
     CircuitBreaker(1.0, 60, 1)  # the bounds themselves are accepted

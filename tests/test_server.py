@@ -25,6 +25,9 @@ from pyflink_triton.server import cli as cli_module
 from pyflink_triton.server import launcher as launcher_module
 from pyflink_triton.server import process as process_module
 
+# Starts its own Triton servers: outside the fast tier (`make check`).
+pytestmark = pytest.mark.triton
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MODEL_REPOSITORY = REPO_ROOT / "model_repository"
 
@@ -140,7 +143,22 @@ def test_properties_of_a_running_server(triton_server: TritonServer) -> None:
     assert triton_server.is_running
 
 
-ALL_TYPES = "BOOL UINT8 UINT16 UINT32 UINT64 INT8 INT16 INT32 INT64 FP16 BF16 FP32 FP64 BYTES".split()
+ALL_TYPES = [
+    "BOOL",
+    "UINT8",
+    "UINT16",
+    "UINT32",
+    "UINT64",
+    "INT8",
+    "INT16",
+    "INT32",
+    "INT64",
+    "FP16",
+    "BF16",
+    "FP32",
+    "FP64",
+    "BYTES",
+]
 EXPECTED_METADATA = {
     "text-classification": (
         1024,
@@ -262,9 +280,11 @@ def test_a_model_that_fails_to_load_gives_the_log_tail_and_no_process(tmp_path: 
     repository = _small_repository(tmp_path, "classifier")
     broken = repository / "broken-model"
     (broken / "1").mkdir(parents=True)
-    (broken / "config.pbtxt").write_text('name: "broken-model"\nbackend: "python"\nmax_batch_size: 0\n'
-                                         'input [ { name: "x" data_type: TYPE_FP32 dims: [ 1 ] } ]\n'
-                                         'output [ { name: "y" data_type: TYPE_FP32 dims: [ 1 ] } ]\n')
+    (broken / "config.pbtxt").write_text(
+        'name: "broken-model"\nbackend: "python"\nmax_batch_size: 0\n'
+        'input [ { name: "x" data_type: TYPE_FP32 dims: [ 1 ] } ]\n'
+        'output [ { name: "y" data_type: TYPE_FP32 dims: [ 1 ] } ]\n'
+    )
     (broken / "1" / "model.py").write_text(
         "class TritonPythonModel:\n"
         "    def initialize(self, args):\n"
@@ -323,9 +343,7 @@ def test_a_taken_http_port_is_a_clear_error(tmp_path: Path) -> None:
     assert _processes_mentioning(str(repository)) == []
 
 
-def test_picked_ports_taken_by_someone_else_are_picked_again(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_picked_ports_taken_by_someone_else_are_picked_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _needs_binary()
     repository = _small_repository(tmp_path, "classifier")
     squatter = socket.socket()
@@ -437,8 +455,10 @@ def test_server_modules_import_only_the_standard_library() -> None:
 
 
 def test_public_names_are_reachable_where_callers_look() -> None:
-    # pyflink_triton/cli.py calls launcher.main(...) and imports launcher.TritonServer.
-    assert launcher_module.main is cli_module.main is server_package.main
+    # pyflink_triton/cli.py calls server.main(...) and imports server.TritonServer. The command
+    # line (server/cli.py) imports the launcher, never the other way round: no import cycle.
+    assert cli_module.main is server_package.main
+    assert not hasattr(launcher_module, "main") and cli_module.TritonServer is launcher_module.TritonServer
     assert launcher_module.TritonServer is server_package.TritonServer
     assert launcher_module.find_tritonserver is backends_module.find_tritonserver is find_tritonserver
     assert launcher_module.TritonLaunchError is TritonLaunchError

@@ -23,6 +23,9 @@ from pyflink_triton.sql.shell import CONTINUATION, PROMPT
 
 from .conftest import clean_env, iris_class
 
+# Starts a JVM (PyFlink's TableEnvironment or the CLI's jobs): outside the fast tier (`make check`).
+pytestmark = pytest.mark.flink
+
 ROOT = Path(__file__).resolve().parent.parent
 
 FLOWERS = {1: [5.1, 3.5, 1.4, 0.2], 2: [7.0, 3.2, 4.7, 1.4], 3: [6.3, 3.3, 6.0, 2.5], 4: [5.7, 2.8, 4.1, 1.3]}
@@ -32,8 +35,11 @@ CREATE_MODEL = [
     "INPUT (features ARRAY<FLOAT>) OUTPUT (class_id BIGINT)",
     "WITH ('provider' = 'triton', 'endpoint' = '${TRITON_ENDPOINT}', 'model-name' = 'classifier');",
 ]
-CREATE_VIEW = ("CREATE TEMPORARY VIEW flowers(id, features) AS VALUES "
-               + ", ".join(f"({i}, CAST(ARRAY{x} AS ARRAY<FLOAT>))" for i, x in FLOWERS.items()) + ";")
+CREATE_VIEW = (
+    "CREATE TEMPORARY VIEW flowers(id, features) AS VALUES "
+    + ", ".join(f"({i}, CAST(ARRAY{x} AS ARRAY<FLOAT>))" for i, x in FLOWERS.items())
+    + ";"
+)
 PREDICT = "SELECT id, class_id FROM ML_PREDICT(TABLE flowers, MODEL iris, DESCRIPTOR(features));"
 EXPECTED_CLASSES = sorted([str(i), str(iris_class(x))] for i, x in FLOWERS.items())
 ERROR = "[ERROR] Could not execute SQL statement. Reason:"
@@ -41,8 +47,11 @@ ERROR = "[ERROR] Could not execute SQL statement. Reason:"
 
 def table_rows(output: str) -> list[list[str]]:
     """The data rows of the result tables Flink printed, cells stripped ('op' column dropped)."""
-    return [[c.strip() for c in line.strip().strip("|").split("|")][1:]
-            for line in output.splitlines() if line.startswith("| +I |")]
+    return [
+        [c.strip() for c in line.strip().strip("|").split("|")][1:]
+        for line in output.splitlines()
+        if line.startswith("| +I |")
+    ]
 
 
 def test_complete_statements_leave_what_has_not_ended() -> None:
@@ -81,9 +90,15 @@ def shell(endpoint: dict[str, str], tmp_path_factory: pytest.TempPathFactory) ->
     home = tmp_path_factory.mktemp("shell-home")
     history = home / "history"
     child = pexpect.spawn(
-        sys.executable, ["-m", "pyflink_triton.cli", "sql", "--history-file", str(history)], cwd=str(ROOT),
+        sys.executable,
+        ["-m", "pyflink_triton.cli", "sql", "--history-file", str(history)],
+        cwd=str(ROOT),
         env=clean_env(**endpoint, HOME=str(home), TERM="dumb", INPUTRC=os.devnull),
-        encoding="utf-8", codec_errors="replace", dimensions=(50, 250), timeout=120)
+        encoding="utf-8",
+        codec_errors="replace",
+        dimensions=(50, 250),
+        timeout=120,
+    )
     try:
         child.expect_exact(PROMPT, timeout=180)  # the JVM has started
         assert "Enter 'HELP;'" in child.before
@@ -112,8 +127,10 @@ def test_create_model_and_ml_predict_print_a_table(shell: Shell) -> None:
 
 
 def test_a_failed_statement_prints_its_error_and_the_shell_goes_on(shell: Shell) -> None:
-    out = shell.type("CREATE TEMPORARY MODEL bad INPUT (a STRING) OUTPUT (b STRING) WITH ('provider' = 'triton', "
-                     "'endpoint' = '${TRITON_ENDPOINT}', 'model-name' = 'x', 'timeout' = 'soon');")
+    out = shell.type(
+        "CREATE TEMPORARY MODEL bad INPUT (a STRING) OUTPUT (b STRING) WITH ('provider' = 'triton', "
+        "'endpoint' = '${TRITON_ENDPOINT}', 'model-name' = 'x', 'timeout' = 'soon');"
+    )
     assert ERROR in out and "CREATE MODEL bad: Invalid value for option 'timeout': 'soon'" in out
     assert "Traceback" not in out
     out = shell.type("SELECT * FROM no_such_table;")
@@ -171,11 +188,24 @@ def test_ctrl_d_exits_0_and_history_keeps_the_typed_text(shell: Shell, endpoint:
 
 
 def test_statements_from_a_pipe(endpoint: dict[str, str], tmp_path: Path) -> None:
-    script = "\n".join([*CREATE_MODEL, CREATE_VIEW, "SELECT * FROM no_such_table;", PREDICT,
-                        "SELECT 'last, without its semicolon' AS s"])
-    result = subprocess.run([sys.executable, "-m", "pyflink_triton.cli", "sql"], input=script, cwd=ROOT,
-                            env=clean_env(**endpoint, HOME=str(tmp_path)), capture_output=True, text=True,
-                            timeout=300)
+    script = "\n".join(
+        [
+            *CREATE_MODEL,
+            CREATE_VIEW,
+            "SELECT * FROM no_such_table;",
+            PREDICT,
+            "SELECT 'last, without its semicolon' AS s",
+        ]
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "pyflink_triton.cli", "sql"],
+        input=script,
+        cwd=ROOT,
+        env=clean_env(**endpoint, HOME=str(tmp_path)),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 1, result.stderr[-3000:]  # one statement failed
     assert ERROR in result.stderr and "no_such_table" in result.stderr
     rows = table_rows(result.stdout)
@@ -186,6 +216,12 @@ def test_statements_from_a_pipe(endpoint: dict[str, str], tmp_path: Path) -> Non
 
 
 def test_a_file_that_cannot_be_read_exits_2(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "pyflink_triton.cli", "sql", "-f", str(tmp_path / "nope.sql")],
-                            cwd=ROOT, env=clean_env(), capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "pyflink_triton.cli", "sql", "-f", str(tmp_path / "nope.sql")],
+        cwd=ROOT,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2 and "cannot read" in result.stderr and "nope.sql" in result.stderr

@@ -23,7 +23,7 @@ def test_semicolons_inside_strings_identifiers_and_comments_do_not_split() -> No
     """
     assert split_statements(script) == [
         "CREATE TEMPORARY VIEW v AS SELECT 'it''s; fine' AS s, `we;ird` FROM t",
-        "-- a comment; with semicolons\n    /* block; comment;\n       spanning lines */\n    INSERT INTO sink SELECT \"dq;text\" FROM v",
+        '-- a comment; with semicolons\n    /* block; comment;\n       spanning lines */\n    INSERT INTO sink SELECT "dq;text" FROM v',
         "SELECT 1",
     ]
 
@@ -31,7 +31,9 @@ def test_semicolons_inside_strings_identifiers_and_comments_do_not_split() -> No
 def test_statement_sets_stay_whole() -> None:
     script = "EXECUTE STATEMENT SET BEGIN INSERT INTO a SELECT 1; INSERT INTO b SELECT 2; END; SELECT 3"
     assert split_statements(script) == [
-        "EXECUTE STATEMENT SET BEGIN INSERT INTO a SELECT 1; INSERT INTO b SELECT 2; END", "SELECT 3"]
+        "EXECUTE STATEMENT SET BEGIN INSERT INTO a SELECT 1; INSERT INTO b SELECT 2; END",
+        "SELECT 3",
+    ]
 
 
 def test_a_script_of_only_comments_is_empty() -> None:
@@ -51,13 +53,20 @@ def calls(sql: str) -> list:
 def test_positional_form() -> None:
     (c,) = calls("SELECT * FROM ML_PREDICT(TABLE movie_reviews, MODEL m, DESCRIPTOR(user_review))")
     assert (c.table, c.table_is_query, c.model, c.descriptor, c.config) == (
-        "movie_reviews", False, "m", ["user_review"], None)
+        "movie_reviews",
+        False,
+        "m",
+        ["user_review"],
+        None,
+    )
     assert c.text == "ML_PREDICT(TABLE movie_reviews, MODEL m, DESCRIPTOR(user_review))"
 
 
 def test_named_form_with_config_and_table_wrapper() -> None:
-    sql = ("SELECT * FROM TABLE(ml_predict(INPUT => TABLE `cat`.`db`.`t`, MODEL => MODEL `my model`, "
-           "ARGS => DESCRIPTOR(`a b`, c), CONFIG => MAP['async', 'true', 'timeout', '10s'])) AS p")
+    sql = (
+        "SELECT * FROM TABLE(ml_predict(INPUT => TABLE `cat`.`db`.`t`, MODEL => MODEL `my model`, "
+        "ARGS => DESCRIPTOR(`a b`, c), CONFIG => MAP['async', 'true', 'timeout', '10s'])) AS p"
+    )
     ((start, end, c),) = find_predict_calls(sql)
     assert sql[start:end].startswith("TABLE(ml_predict(") and sql[end:] == " AS p"
     assert (c.table, c.model, c.descriptor) == ("`cat`.`db`.`t`", "`my model`", ["a b", "c"])
@@ -78,7 +87,10 @@ def test_non_literal_config_is_rejected_with_flinks_text() -> None:
         ("SELECT * FROM ML_PREDICT(TABLE t, MODEL m)", "DESCRIPTOR is missing"),
         ("SELECT * FROM ML_PREDICT(t, MODEL m, DESCRIPTOR(a))", "must start with TABLE"),
         ("SELECT * FROM ML_PREDICT(TABLE t, MODEL m, DESCRIPTOR(a + 1))", "DESCRIPTOR takes column names"),
-        ("SELECT * FROM ML_PREDICT(INPUT => TABLE t, MODEL => MODEL m, ARGS => DESCRIPTOR(a), FOO => 1)", "no argument named FOO"),
+        (
+            "SELECT * FROM ML_PREDICT(INPUT => TABLE t, MODEL => MODEL m, ARGS => DESCRIPTOR(a), FOO => 1)",
+            "no argument named FOO",
+        ),
     ],
 )
 def test_malformed_calls(sql: str, message: str) -> None:
@@ -87,8 +99,10 @@ def test_malformed_calls(sql: str, message: str) -> None:
 
 
 def test_several_calls_and_one_over_another() -> None:
-    sql = ("SELECT * FROM ML_PREDICT(TABLE (SELECT * FROM ML_PREDICT(TABLE t, MODEL a, DESCRIPTOR(x))), "
-           "MODEL b, DESCRIPTOR(y)) JOIN ML_PREDICT(TABLE u, MODEL c, DESCRIPTOR(z)) ON TRUE")
+    sql = (
+        "SELECT * FROM ML_PREDICT(TABLE (SELECT * FROM ML_PREDICT(TABLE t, MODEL a, DESCRIPTOR(x))), "
+        "MODEL b, DESCRIPTOR(y)) JOIN ML_PREDICT(TABLE u, MODEL c, DESCRIPTOR(z)) ON TRUE"
+    )
     seen = []
 
     def render(call) -> str:
@@ -114,8 +128,10 @@ def test_render_none_keeps_the_call() -> None:
 def test_common_table_expressions_stand_alone_with_the_ones_before_them() -> None:
     from pyflink_triton.sql.predict import common_table_expressions
 
-    sql = ("WITH v AS (SELECT 1 AS a), `W`(x) AS (SELECT a FROM v) "
-           "SELECT * FROM ML_PREDICT(TABLE W, MODEL m, DESCRIPTOR(x))")
+    sql = (
+        "WITH v AS (SELECT 1 AS a), `W`(x) AS (SELECT a FROM v) "
+        "SELECT * FROM ML_PREDICT(TABLE W, MODEL m, DESCRIPTOR(x))"
+    )
     assert common_table_expressions(sql) == {
         "v": "WITH v AS (SELECT 1 AS a) SELECT * FROM v",
         "w": "WITH v AS (SELECT 1 AS a), `W`(x) AS (SELECT a FROM v) SELECT * FROM `W`",

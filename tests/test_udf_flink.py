@@ -18,6 +18,9 @@ from pyflink_triton.flink.pandas_udf import configure_inference, triton_udf
 from .conftest import iris_class
 from .faultserver import FaultServer
 
+# Starts a JVM (PyFlink's TableEnvironment or the CLI's jobs): outside the fast tier (`make check`).
+pytestmark = pytest.mark.flink
+
 
 def make_env(streaming: bool) -> TableEnvironment:
     settings = EnvironmentSettings.in_streaming_mode() if streaming else EnvironmentSettings.in_batch_mode()
@@ -46,16 +49,26 @@ def collect(t_env: TableEnvironment, sql: str) -> list[tuple[Any, ...]]:
         return [tuple(r) for r in results]
 
 
-IRIS_ROWS = [(1, [5.1, 3.5, 1.4, 0.2]), (2, [7.0, 3.2, 4.7, 1.4]), (3, None), (4, [6.3, 3.3, 6.0, 2.5]),
-             (5, [5.9, 3.0, 5.1, 1.8]), (6, [6.0, 2.2, 5.0, 1.5])]
+IRIS_ROWS = [
+    (1, [5.1, 3.5, 1.4, 0.2]),
+    (2, [7.0, 3.2, 4.7, 1.4]),
+    (3, None),
+    (4, [6.3, 3.3, 6.0, 2.5]),
+    (5, [5.9, 3.0, 5.1, 1.8]),
+    (6, [6.0, 2.2, 5.0, 1.5]),
+]
 
 
 @pytest.mark.parametrize("mode", ["streaming", "batch"])
 def test_classifier_in_streaming_and_batch_mode(mode: str, triton_url: str, request: pytest.FixtureRequest) -> None:
     t_env = request.getfixturevalue("stream_env" if mode == "streaming" else "batch_env")
     t_env.create_temporary_function("classify", triton_udf(opts(triton_url, "classifier"), inputs=["features"]))
-    table = t_env.from_elements(IRIS_ROWS, DataTypes.ROW([
-        DataTypes.FIELD("id", DataTypes.INT()), DataTypes.FIELD("features", DataTypes.ARRAY(DataTypes.FLOAT()))]))
+    table = t_env.from_elements(
+        IRIS_ROWS,
+        DataTypes.ROW(
+            [DataTypes.FIELD("id", DataTypes.INT()), DataTypes.FIELD("features", DataTypes.ARRAY(DataTypes.FLOAT()))]
+        ),
+    )
     t_env.create_temporary_view("iris", table)
     rows = sorted(collect(t_env, "SELECT id, classify(features) AS class_id FROM iris"))
     assert rows == [(i, None if f is None else iris_class(f)) for i, f in IRIS_ROWS]
@@ -67,9 +80,9 @@ SCALARS = [
     (DataTypes.BOOLEAN(), "BOOL", [True, False, None]),
     (DataTypes.TINYINT(), "INT8", [-128, 127, 0]),
     (DataTypes.SMALLINT(), "INT16", [-32768, 32767, None]),
-    (DataTypes.INT(), "INT32", [-2**31, 2**31 - 1, 7]),
-    (DataTypes.BIGINT(), "INT64", [-2**53, 2**53, None]),  # with NULLs pandas holds float64
-    (DataTypes.BIGINT(), "INT64", [-2**63, 2**63 - 1, 5]),
+    (DataTypes.INT(), "INT32", [-(2**31), 2**31 - 1, 7]),
+    (DataTypes.BIGINT(), "INT64", [-(2**53), 2**53, None]),  # with NULLs pandas holds float64
+    (DataTypes.BIGINT(), "INT64", [-(2**63), 2**63 - 1, 5]),
     (DataTypes.FLOAT(), "FP32", [1.5, -3.25e10, None]),
     (DataTypes.DOUBLE(), "FP64", [math.pi, -1e300, 0.0]),
     (DataTypes.STRING(), "BYTES", ["héllo", "", "电影"]),
@@ -86,15 +99,16 @@ def test_every_scalar_type_round_trips(stream_env: TableEnvironment, triton_url:
         fields.append(DataTypes.FIELD(f"c{i}", ftype))
         name = f"echo_{i}"
         stream_env.create_temporary_function(
-            name, triton_udf(opts(triton_url, "echo-scalars"), inputs=[f"IN_{dt}"], outputs=[f"OUT_{dt}"],
-                             result_type=ftype))
+            name,
+            triton_udf(opts(triton_url, "echo-scalars"), inputs=[f"IN_{dt}"], outputs=[f"OUT_{dt}"], result_type=ftype),
+        )
         select.append(f"{name}(c{i})")
     rows = [tuple([r] + [vals[r] for _, _, vals in SCALARS]) for r in range(3)]
     stream_env.create_temporary_view("scalars", stream_env.from_elements(rows, DataTypes.ROW(fields)))
     got = sorted(collect(stream_env, f"SELECT {', '.join(select)} FROM scalars"))
     for r, row in enumerate(got):
         assert row[0] == r
-        for (ftype, dt, vals), value in zip(SCALARS, row[1:]):
+        for (_ftype, dt, vals), value in zip(SCALARS, row[1:]):
             want = vals[r]
             if want is not None and dt == "FP16":
                 want = float(np.float16(want))
@@ -107,11 +121,14 @@ def test_every_scalar_type_round_trips(stream_env: TableEnvironment, triton_url:
 
 def test_bytes_travel_raw(stream_env: TableEnvironment, triton_url: str) -> None:
     stream_env.create_temporary_function(
-        "echo_raw", triton_udf(opts(triton_url, "echo-scalars"), inputs=["IN_BYTES"], outputs=["OUT_BYTES"],
-                               result_type="BYTES"))
+        "echo_raw",
+        triton_udf(opts(triton_url, "echo-scalars"), inputs=["IN_BYTES"], outputs=["OUT_BYTES"], result_type="BYTES"),
+    )
     data = [(1, b"\x00\xff\x10"), (2, b""), (3, "電".encode())]
-    t = stream_env.from_elements([(i, bytearray(b)) for i, b in data], DataTypes.ROW(
-        [DataTypes.FIELD("id", DataTypes.INT()), DataTypes.FIELD("b", DataTypes.BYTES())]))
+    t = stream_env.from_elements(
+        [(i, bytearray(b)) for i, b in data],
+        DataTypes.ROW([DataTypes.FIELD("id", DataTypes.INT()), DataTypes.FIELD("b", DataTypes.BYTES())]),
+    )
     stream_env.create_temporary_view("raw_in", t)
     assert sorted((i, bytes(b)) for i, b in collect(stream_env, "SELECT id, echo_raw(b) FROM raw_in")) == data
     stream_env.drop_temporary_view("raw_in")
@@ -134,8 +151,14 @@ def test_ragged_arrays_of_every_type(stream_env: TableEnvironment, triton_url: s
     for i, (etype, dt, _) in enumerate(ARRAYS):
         fields.append(DataTypes.FIELD(f"a{i}", DataTypes.ARRAY(etype)))
         stream_env.create_temporary_function(
-            f"arr_{i}", triton_udf(opts(triton_url, "echo-all-types"), inputs=[f"IN_{dt}"],
-                                   outputs=[f"OUT_{dt}"], result_type=DataTypes.ARRAY(etype)))
+            f"arr_{i}",
+            triton_udf(
+                opts(triton_url, "echo-all-types"),
+                inputs=[f"IN_{dt}"],
+                outputs=[f"OUT_{dt}"],
+                result_type=DataTypes.ARRAY(etype),
+            ),
+        )
         select.append(f"arr_{i}(a{i})")
     rows = [tuple([r] + [vals[r] for _, _, vals in ARRAYS]) for r in range(2)] + [tuple([2] + [None] * len(ARRAYS))]
     stream_env.create_temporary_view("arrs", stream_env.from_elements(rows, DataTypes.ROW(fields)))
@@ -150,12 +173,24 @@ def test_ragged_arrays_of_every_type(stream_env: TableEnvironment, triton_url: s
 def test_multi_input_multi_output_row(stream_env: TableEnvironment, triton_url: str) -> None:
     stream_env.create_temporary_function("mio", triton_udf(opts(triton_url, "multi-io")))
     data = [(1, "hi", [1.0, 2.0, 3.0]), (2, "hello world", [0.5, 0.5, 0.5]), (3, None, [1.0, 1.0, 1.0])]
-    t = stream_env.from_elements(data, DataTypes.ROW([
-        DataTypes.FIELD("ids", DataTypes.BIGINT()), DataTypes.FIELD("text", DataTypes.STRING()),
-        DataTypes.FIELD("vec", DataTypes.ARRAY(DataTypes.FLOAT()))]))
+    t = stream_env.from_elements(
+        data,
+        DataTypes.ROW(
+            [
+                DataTypes.FIELD("ids", DataTypes.BIGINT()),
+                DataTypes.FIELD("text", DataTypes.STRING()),
+                DataTypes.FIELD("vec", DataTypes.ARRAY(DataTypes.FLOAT())),
+            ]
+        ),
+    )
     stream_env.create_temporary_view("mio_in", t)
-    got = sorted(collect(stream_env, "SELECT ids, r.id_times_two, r.text_upper, r.text_length, r.vec_sum, "
-                                     "r.vec_scaled, r.is_long FROM (SELECT ids, mio(ids, text, vec) AS r FROM mio_in)"))
+    got = sorted(
+        collect(
+            stream_env,
+            "SELECT ids, r.id_times_two, r.text_upper, r.text_length, r.vec_sum, "
+            "r.vec_scaled, r.is_long FROM (SELECT ids, mio(ids, text, vec) AS r FROM mio_in)",
+        )
+    )
     for (ids, text, vec), row in zip(data, got):
         assert row[0] == ids
         if text is None:
@@ -170,21 +205,26 @@ def test_multi_input_multi_output_row(stream_env: TableEnvironment, triton_url: 
 
 def test_100k_datagen_rows_none_lost_duplicated_or_mixed_up(batch_env: TableEnvironment, triton_url: str) -> None:
     batch_env.create_temporary_function(
-        "echo_id", triton_udf(opts(triton_url, "echo-scalars"), inputs=["IN_INT64"], outputs=["OUT_INT64"]))
+        "echo_id", triton_udf(opts(triton_url, "echo-scalars"), inputs=["IN_INT64"], outputs=["OUT_INT64"])
+    )
     batch_env.execute_sql("""
         CREATE TEMPORARY TABLE gen (id BIGINT) WITH (
           'connector' = 'datagen', 'number-of-rows' = '100000', 'rows-per-second' = '10000000',
           'fields.id.kind' = 'sequence', 'fields.id.start' = '1', 'fields.id.end' = '100000')""")
-    got = collect(batch_env, """
+    got = collect(
+        batch_env,
+        """
         SELECT COUNT(*), COUNT(DISTINCT id), SUM(CASE WHEN out_id = id THEN 1 ELSE 0 END), MIN(id), MAX(id)
-        FROM (SELECT id, echo_id(id) AS out_id FROM gen)""")
+        FROM (SELECT id, echo_id(id) AS out_id FROM gen)""",
+    )
     assert got == [(100000, 100000, 100000, 1, 100000)]
     batch_env.execute_sql("DROP TEMPORARY TABLE gen")
 
 
 def test_datagen_streaming_into_a_print_free_sink(stream_env: TableEnvironment, triton_url: str) -> None:
     stream_env.create_temporary_function(
-        "classify_gen", triton_udf(opts(triton_url, "classifier", batch_size="100"), result_type="BIGINT"))
+        "classify_gen", triton_udf(opts(triton_url, "classifier", batch_size="100"), result_type="BIGINT")
+    )
     stream_env.execute_sql("""
         CREATE TEMPORARY TABLE iris_gen (id INT, a FLOAT, b FLOAT) WITH (
           'connector' = 'datagen', 'number-of-rows' = '3000', 'rows-per-second' = '1000000',
@@ -200,24 +240,39 @@ def test_datagen_streaming_into_a_print_free_sink(stream_env: TableEnvironment, 
 def test_default_value_while_the_server_answers_503(stream_env: TableEnvironment, fault: FaultServer) -> None:
     fault.actions = [("status", 503, "overloaded")] * 1000  # more than the job will send
     stream_env.create_temporary_function(
-        "flaky", triton_udf(opts(fault.url, "m", max_retries="1", retry_initial_backoff="1ms", default_value="[-1]"),
-                            result_type="ARRAY<FLOAT>"))
-    t = stream_env.from_elements([(i, [float(i)]) for i in range(50)], DataTypes.ROW([
-        DataTypes.FIELD("id", DataTypes.INT()), DataTypes.FIELD("x", DataTypes.ARRAY(DataTypes.FLOAT()))]))
+        "flaky",
+        triton_udf(
+            opts(fault.url, "m", max_retries="1", retry_initial_backoff="1ms", default_value="[-1]"),
+            result_type="ARRAY<FLOAT>",
+        ),
+    )
+    t = stream_env.from_elements(
+        [(i, [float(i)]) for i in range(50)],
+        DataTypes.ROW(
+            [DataTypes.FIELD("id", DataTypes.INT()), DataTypes.FIELD("x", DataTypes.ARRAY(DataTypes.FLOAT()))]
+        ),
+    )
     stream_env.create_temporary_view("flaky_in", t)
     got = collect(stream_env, "SELECT id, flaky(x) FROM flaky_in")
     assert sorted(r[0] for r in got) == list(range(50))
     assert all(list(r[1]) == [-1.0] for r in got)
-    assert len(fault.infer_requests) >= 2  # every request was tried, and retried
+    # Every request was tried, and retried exactly once (max-retries 1, no breaker): each row went twice.
+    sent_rows = [r.header_json["inputs"][0]["shape"][0] for r in fault.infer_requests if r.header_json]
+    assert len(sent_rows) == len(fault.infer_requests) and sum(sent_rows) == 2 * 50, sent_rows
     stream_env.drop_temporary_view("flaky_in")
 
 
-def test_failure_without_default_fails_the_job_with_a_clear_message(stream_env: TableEnvironment, fault: FaultServer) -> None:
+def test_failure_without_default_fails_the_job_with_a_clear_message(
+    stream_env: TableEnvironment, fault: FaultServer
+) -> None:
     fault.actions = [("status", 400, "unexpected shape for input 'x'")] * 10
-    stream_env.create_temporary_function(
-        "strict", triton_udf(opts(fault.url, "m"), result_type="ARRAY<FLOAT>"))
-    t = stream_env.from_elements([(1, [1.0])], DataTypes.ROW([
-        DataTypes.FIELD("id", DataTypes.INT()), DataTypes.FIELD("x", DataTypes.ARRAY(DataTypes.FLOAT()))]))
+    stream_env.create_temporary_function("strict", triton_udf(opts(fault.url, "m"), result_type="ARRAY<FLOAT>"))
+    t = stream_env.from_elements(
+        [(1, [1.0])],
+        DataTypes.ROW(
+            [DataTypes.FIELD("id", DataTypes.INT()), DataTypes.FIELD("x", DataTypes.ARRAY(DataTypes.FLOAT()))]
+        ),
+    )
     stream_env.create_temporary_view("strict_in", t)
     with pytest.raises(Exception) as info:
         collect(stream_env, "SELECT id, strict(x) FROM strict_in")

@@ -9,7 +9,8 @@ recording group stands in for it here; the function itself runs against the real
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,9 +18,9 @@ import pytest
 
 from pyflink_triton.config import TritonOptions
 from pyflink_triton.engine import Column, EngineConfig
-from pyflink_triton.flink.versions import flink_features
 from pyflink_triton.flink.metrics import COUNTERS
 from pyflink_triton.flink.pandas_udf import TritonPandasFunction
+from pyflink_triton.flink.versions import flink_features
 
 FEATURES = np.array([5.1, 3.5, 1.4, 0.2], np.float32)
 
@@ -34,7 +35,7 @@ class Recorder:
         self.distributions: dict[str, list[int]] = {}
         self.children: dict[str, Recorder] = {}
 
-    def add_group(self, name: str, extra: str | None = None) -> "Recorder":
+    def add_group(self, name: str, extra: str | None = None) -> Recorder:
         return self.children.setdefault(name, Recorder(f"{self.path}.{name}".lstrip(".")))
 
     def counter(self, name: str) -> Any:
@@ -81,8 +82,17 @@ def test_metrics_follow_the_work_done(triton_url: str) -> None:
     finally:
         fn.close()
     g = ctx.group.children["triton"]
-    assert g.counters == {"requests": 4, "rows": 7, "batches": 2, "failures": 0, "retries": 0,
-                          "fallbacks": 0, "failedRows": 0, "nullRows": 1, "breakerRejections": 0}
+    assert g.counters == {
+        "requests": 4,
+        "rows": 7,
+        "batches": 2,
+        "failures": 0,
+        "retries": 0,
+        "fallbacks": 0,
+        "failedRows": 0,
+        "nullRows": 1,
+        "breakerRejections": 0,
+    }
     assert len(g.distributions["requestLatencyMs"]) == 4
     assert all(v >= 0 for v in g.distributions["requestLatencyMs"])
     assert g.gauges["circuitBreakerState"]() == 0 and g.gauges["rowsInFlight"]() == 0
@@ -116,6 +126,15 @@ def test_async_mode_counts_the_same_metrics_through_gauge_reads(triton_url: str)
     g = ctx.group.children["triton"]
     assert set(g.counters) == set(COUNTERS) and all(v == 0 for v in g.counters.values())
     assert g.gauges["rowsInFlight"]() == 0  # a gauge read reports the counters
-    assert g.counters == {"requests": 3, "rows": 6, "batches": 1, "failures": 0, "retries": 0,
-                          "fallbacks": 0, "failedRows": 0, "nullRows": 1, "breakerRejections": 0}
+    assert g.counters == {
+        "requests": 3,
+        "rows": 6,
+        "batches": 1,
+        "failures": 0,
+        "retries": 0,
+        "fallbacks": 0,
+        "failedRows": 0,
+        "nullRows": 1,
+        "breakerRejections": 0,
+    }
     assert len(g.distributions["requestLatencyMs"]) == 3

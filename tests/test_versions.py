@@ -25,6 +25,9 @@ from pyflink_triton.sql.planner_thread import PlannerThreads
 from .conftest import iris_class
 from .faultserver import FaultServer
 
+# Starts a JVM (PyFlink's TableEnvironment or the CLI's jobs): outside the fast tier (`make check`).
+pytestmark = pytest.mark.flink
+
 FEATURES = flink_features()
 MINOR = FEATURES.minor
 
@@ -64,15 +67,18 @@ def flowers_view(t_env: TableEnvironment, name: str) -> None:
 
 
 def flowers(t_env: TableEnvironment) -> Any:
-    schema = DataTypes.ROW([DataTypes.FIELD("id", DataTypes.INT()),
-                            DataTypes.FIELD("features", DataTypes.ARRAY(DataTypes.FLOAT()))])
+    schema = DataTypes.ROW(
+        [DataTypes.FIELD("id", DataTypes.INT()), DataTypes.FIELD("features", DataTypes.ARRAY(DataTypes.FLOAT()))]
+    )
     return t_env.from_elements([(i, f) for i, f in FLOWERS], schema)
 
 
 def classifier_ddl(url: str, name: str = "iris", temporary: bool = True, extra: str = "") -> str:
-    return (f"CREATE {'TEMPORARY ' if temporary else ''}MODEL {name} INPUT (features ARRAY<FLOAT> COMMENT 'cm') "
-            f"OUTPUT (class_id BIGINT) COMMENT 'iris' WITH ('provider' = 'triton', 'endpoint' = '{url}', "
-            f"'model-name' = 'classifier'{extra})")
+    return (
+        f"CREATE {'TEMPORARY ' if temporary else ''}MODEL {name} INPUT (features ARRAY<FLOAT> COMMENT 'cm') "
+        f"OUTPUT (class_id BIGINT) COMMENT 'iris' WITH ('provider' = 'triton', 'endpoint' = '{url}', "
+        f"'model-name' = 'classifier'{extra})"
+    )
 
 
 def rows(result: Any) -> list[tuple[Any, ...]]:
@@ -127,7 +133,9 @@ def test_each_patch_is_applied_exactly_on_its_minors() -> None:
 def test_an_unknown_newer_flink_gets_no_patch_and_one_warning(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(versions, "pyflink_version", lambda: "2.4.0")
     monkeypatch.setattr(versions, "_warned", set())
-    with pytest.warns(RuntimeWarning, match=r"PyFlink 2\.4\.0 is newer .* 'arrow-input' of PyFlink's code is not applied"):
+    with pytest.warns(
+        RuntimeWarning, match=r"PyFlink 2\.4\.0 is newer .* 'arrow-input' of PyFlink's code is not applied"
+    ):
         assert not patch_applies("arrow-input")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -157,7 +165,8 @@ def test_async_udf_says_which_version_adds_it_or_runs(stream_env: TableEnvironme
         sql.sql_query(query)
     assert str(info.value) == (
         f"ML_PREDICT's 'async' = 'true' needs PyFlink 2.3 or later (Python's AsyncScalarFunction came in 2.3); "
-        f"this is PyFlink {FEATURES.version}: leave 'async' out for the batched (pandas) mode")
+        f"this is PyFlink {FEATURES.version}: leave 'async' out for the batched (pandas) mode"
+    )
     with pytest.raises(TritonConfigError, match=r"^async_triton_udf needs PyFlink 2\.3 or later .*: use triton_udf"):
         async_triton_udf({"endpoint": triton_url, "model-name": "classifier"})
 
@@ -175,13 +184,18 @@ def test_model_statements_give_the_same_results_everywhere(stream_env: TableEnvi
     assert rows(sql.execute_sql("SHOW MODELS NOT LIKE 'p%'")) == []
     assert rows(sql.execute_sql("SHOW MODELS FROM default_catalog.default_database")) == [("pm",)]
     assert rows(sql.execute_sql("DESCRIBE MODEL pm")) == [
-        ("features", "ARRAY<FLOAT>", True, True, "cm"), ("class_id", "BIGINT", True, False, None)]
+        ("features", "ARRAY<FLOAT>", True, True, "cm"),
+        ("class_id", "BIGINT", True, False, None),
+    ]
     sql.execute_sql("ALTER MODEL pm SET ('max-retries' = '2')")
-    assert rows(sql.execute_sql("SHOW CREATE MODEL pm")) == [(
-        "CREATE MODEL `default_catalog`.`default_database`.`pm`\n"
-        "INPUT (`features` ARRAY<FLOAT> COMMENT 'cm')\nOUTPUT (`class_id` BIGINT)\nCOMMENT 'iris'\n"
-        f"WITH (\n  'endpoint' = '{triton_url}',\n  'max-retries' = '2',\n  'model-name' = 'classifier',\n"
-        "  'provider' = 'triton'\n)\n",)]
+    assert rows(sql.execute_sql("SHOW CREATE MODEL pm")) == [
+        (
+            "CREATE MODEL `default_catalog`.`default_database`.`pm`\n"
+            "INPUT (`features` ARRAY<FLOAT> COMMENT 'cm')\nOUTPUT (`class_id` BIGINT)\nCOMMENT 'iris'\n"
+            f"WITH (\n  'endpoint' = '{triton_url}',\n  'max-retries' = '2',\n  'model-name' = 'classifier',\n"
+            "  'provider' = 'triton'\n)\n",
+        )
+    ]
     with pytest.raises(TritonConfigError, match=r"^ALTER MODEL pm: Invalid value for option 'max-retries'"):
         sql.execute_sql("ALTER MODEL pm SET ('max-retries' = '-1')")
     sql.execute_sql("ALTER MODEL pm RENAME TO pm2")
@@ -192,18 +206,31 @@ def test_model_statements_give_the_same_results_everywhere(stream_env: TableEnvi
     assert rows(sql.execute_sql("SHOW MODELS")) == []
 
 
-@pytest.mark.parametrize(("statement", "message"), [
-    ("DROP MODEL nope", "Model with identifier 'default_catalog.default_database.nope' does not exist."),
-    ("DROP TEMPORARY MODEL nope", "Temporary model with identifier 'default_catalog.default_database.nope' does not exist."),
-    ("DESCRIBE MODEL nope", "Model with the identifier 'default_catalog.default_database.nope' doesn't exist."),
-    ("CREATE TEMPORARY MODEL dup INPUT (a STRING) OUTPUT (b STRING) WITH ('provider' = 'x')",
-     "Temporary model '`default_catalog`.`default_database`.`dup`' already exists"),
-    ("CREATE MODEL nocat.db.m INPUT (a STRING) OUTPUT (b STRING) WITH ('provider' = 'x')", "Catalog nocat does not exist."),
-    ("CREATE MODEL m INPUT (a STRING) OUTPUT (b STRING)", "Model property list can not be empty."),
-])
+@pytest.mark.parametrize(
+    ("statement", "message"),
+    [
+        ("DROP MODEL nope", "Model with identifier 'default_catalog.default_database.nope' does not exist."),
+        (
+            "DROP TEMPORARY MODEL nope",
+            "Temporary model with identifier 'default_catalog.default_database.nope' does not exist.",
+        ),
+        ("DESCRIBE MODEL nope", "Model with the identifier 'default_catalog.default_database.nope' doesn't exist."),
+        (
+            "CREATE TEMPORARY MODEL dup INPUT (a STRING) OUTPUT (b STRING) WITH ('provider' = 'x')",
+            "Temporary model '`default_catalog`.`default_database`.`dup`' already exists",
+        ),
+        (
+            "CREATE MODEL nocat.db.m INPUT (a STRING) OUTPUT (b STRING) WITH ('provider' = 'x')",
+            "Catalog nocat does not exist.",
+        ),
+        ("CREATE MODEL m INPUT (a STRING) OUTPUT (b STRING)", "Model property list can not be empty."),
+    ],
+)
 def test_model_statement_errors_in_flinks_words(stream_env: TableEnvironment, statement: str, message: str) -> None:
     sql = TritonSql(stream_env)
-    sql.execute_sql("CREATE TEMPORARY MODEL IF NOT EXISTS dup INPUT (a STRING) OUTPUT (b STRING) WITH ('provider' = 'x')")
+    sql.execute_sql(
+        "CREATE TEMPORARY MODEL IF NOT EXISTS dup INPUT (a STRING) OUTPUT (b STRING) WITH ('provider' = 'x')"
+    )
     with pytest.raises(Exception) as info:
         sql.execute_sql(statement)
     assert java_message(info.value) == message
@@ -227,7 +254,8 @@ def test_ml_predict_in_both_modes(mode: str, triton_url: str, request: pytest.Fi
     sql.execute_sql(classifier_ddl(triton_url, f"iris_{mode}"))
     t_env.create_temporary_view(f"flowers_{mode}", flowers(t_env))
     result = sql.execute_sql(
-        f"SELECT id, class_id FROM ML_PREDICT(TABLE flowers_{mode}, MODEL iris_{mode}, DESCRIPTOR(features))")
+        f"SELECT id, class_id FROM ML_PREDICT(TABLE flowers_{mode}, MODEL iris_{mode}, DESCRIPTOR(features))"
+    )
     assert sorted(rows(result)) == expected_classes()
 
 
@@ -236,14 +264,22 @@ def test_ml_predict_error_column_and_default_values(stream_env: TableEnvironment
     (error-mode column) or the model's default value."""
     fault.actions = [("status", 503, "overloaded")] * 1000  # more than the jobs will send
     sql = TritonSql(stream_env)
-    ddl = ("CREATE TEMPORARY MODEL {} INPUT (x ARRAY<FLOAT>) OUTPUT (OUT_x ARRAY<FLOAT>) WITH ('provider' = 'triton', "
-           f"'endpoint' = '{fault.url}', 'model-name' = 'm', 'max-retries' = '0'{{}})")
+    ddl = (
+        "CREATE TEMPORARY MODEL {} INPUT (x ARRAY<FLOAT>) OUTPUT (OUT_x ARRAY<FLOAT>) WITH ('provider' = 'triton', "
+        f"'endpoint' = '{fault.url}', 'model-name' = 'm', 'max-retries' = '0'{{}})"
+    )
     sql.execute_sql(ddl.format("flaky_col", ""))
     sql.execute_sql(ddl.format("flaky_default", ", 'default-value' = '[-1]'"))
-    schema = DataTypes.ROW([DataTypes.FIELD("id", DataTypes.INT()), DataTypes.FIELD("x", DataTypes.ARRAY(DataTypes.FLOAT()))])
+    schema = DataTypes.ROW(
+        [DataTypes.FIELD("id", DataTypes.INT()), DataTypes.FIELD("x", DataTypes.ARRAY(DataTypes.FLOAT()))]
+    )
     stream_env.create_temporary_view("flaky_in", stream_env.from_elements([(i, [float(i)]) for i in range(20)], schema))
-    got = rows(sql.execute_sql("SELECT id, OUT_x, error FROM ML_PREDICT(TABLE flaky_in, MODEL flaky_col, "
-                               "DESCRIPTOR(x), MAP['error-mode', 'column'])"))
+    got = rows(
+        sql.execute_sql(
+            "SELECT id, OUT_x, error FROM ML_PREDICT(TABLE flaky_in, MODEL flaky_col, "
+            "DESCRIPTOR(x), MAP['error-mode', 'column'])"
+        )
+    )
     assert sorted(r[0] for r in got) == list(range(20))
     assert all(r[1] is None and "HTTP 503: overloaded" in r[2] for r in got)
     got = rows(sql.execute_sql("SELECT id, OUT_x FROM ML_PREDICT(TABLE flaky_in, MODEL flaky_default, DESCRIPTOR(x))"))
@@ -252,18 +288,35 @@ def test_ml_predict_error_column_and_default_values(stream_env: TableEnvironment
 
 # Flink 2.2's and 2.3's words; 1.20 and 2.0 (no ML_PREDICT in Flink) get the same from us; Flink 2.1
 # validates the call itself, in its own earlier words.
-@pytest.mark.parametrize(("call", "message", "flink_21"), [
-    ("DESCRIPTOR(id, features)", "Number of descriptor columns (2) does not match model input size (1).",
-     "Number of input descriptor columns (2) does not match model input size (1)."),
-    ("DESCRIPTOR(no_col)", "Descriptor column 'no_col' not found in table columns. Available columns: id, features.",
-     "Unknown identifier 'no_col'"),
-    ("DESCRIPTOR(id)", "Descriptor column 'id' type INT cannot be assigned to model input type ARRAY<FLOAT> at position 0.",
-     "Input descriptor column type INT cannot be assigned to model input type ARRAY<FLOAT> at position 0."),
-])
-def test_ml_predict_checks_in_flinks_words(stream_env: TableEnvironment, triton_url: str, call: str, message: str,
-                                           flink_21: str) -> None:
+@pytest.mark.parametrize(
+    ("call", "message", "flink_21"),
+    [
+        (
+            "DESCRIPTOR(id, features)",
+            "Number of descriptor columns (2) does not match model input size (1).",
+            "Number of input descriptor columns (2) does not match model input size (1).",
+        ),
+        (
+            "DESCRIPTOR(no_col)",
+            "Descriptor column 'no_col' not found in table columns. Available columns: id, features.",
+            "Unknown identifier 'no_col'",
+        ),
+        (
+            "DESCRIPTOR(id)",
+            "Descriptor column 'id' type INT cannot be assigned to model input type ARRAY<FLOAT> at position 0.",
+            "Input descriptor column type INT cannot be assigned to model input type ARRAY<FLOAT> at position 0.",
+        ),
+    ],
+)
+def test_ml_predict_checks_in_flinks_words(
+    stream_env: TableEnvironment, triton_url: str, call: str, message: str, flink_21: str
+) -> None:
     sql = TritonSql(stream_env)
-    sql.execute_sql(classifier_ddl(triton_url, "iris_check").replace("CREATE TEMPORARY MODEL", "CREATE TEMPORARY MODEL IF NOT EXISTS"))
+    sql.execute_sql(
+        classifier_ddl(triton_url, "iris_check").replace(
+            "CREATE TEMPORARY MODEL", "CREATE TEMPORARY MODEL IF NOT EXISTS"
+        )
+    )
     flowers_view(stream_env, "flowers_check")
     with pytest.raises(TritonConfigError) as info:
         sql.sql_query(f"SELECT * FROM ML_PREDICT(TABLE flowers_check, MODEL iris_check, {call})")
@@ -277,13 +330,16 @@ def test_an_unknown_model_is_flinks_object_not_found(stream_env: TableEnvironmen
         sql.sql_query("SELECT * FROM ML_PREDICT(TABLE flowers_unknown, MODEL nosuch, DESCRIPTOR(features))")
     assert java_message(info.value) == "Object 'nosuch' not found"
     if not FEATURES.model_ddl:  # another provider's model: only Flink could run it, from 2.1 on
-        sql.execute_sql("CREATE TEMPORARY MODEL other INPUT (f ARRAY<FLOAT>) OUTPUT (c BIGINT) WITH ('provider' = 'openai')")
+        sql.execute_sql(
+            "CREATE TEMPORARY MODEL other INPUT (f ARRAY<FLOAT>) OUTPUT (c BIGINT) WITH ('provider' = 'openai')"
+        )
         with pytest.raises(TritonConfigError) as info:
             sql.sql_query("SELECT * FROM ML_PREDICT(TABLE flowers_unknown, MODEL other, DESCRIPTOR(features))")
         assert str(info.value) == (
             f"ML_PREDICT with provider 'openai' needs PyFlink 2.1 or later (Flink's executable CREATE MODEL and "
             f"ML_PREDICT came in 2.1); this is PyFlink {FEATURES.version}, and "
-            "default_catalog.default_database.other is not a triton model")
+            "default_catalog.default_database.other is not a triton model"
+        )
 
 
 # -- the Table API -------------------------------------------------------------------------------
@@ -368,11 +424,20 @@ def test_cli_sql_runs_a_script_written_for_23(triton_url: str, tmp_path: Any) ->
         "DESCRIBE MODEL iris;\n"
         "CREATE TEMPORARY VIEW flowers(id, features) AS VALUES (1, CAST(ARRAY[5.1, 3.5, 1.4, 0.2] AS ARRAY<FLOAT>)), "
         "(2, CAST(ARRAY[6.3, 3.3, 6.0, 2.5] AS ARRAY<FLOAT>));\n"
-        "SELECT id, class_id FROM ML_PREDICT(TABLE flowers, MODEL iris, DESCRIPTOR(features));\n", encoding="utf-8")
-    done = subprocess.run([sys.executable, "-m", "pyflink_triton.cli", "sql", "-f", str(script)], capture_output=True,
-                          text=True, timeout=300, env=clean_env(TRITON_ENDPOINT=triton_url + "/v2/models"))
+        "SELECT id, class_id FROM ML_PREDICT(TABLE flowers, MODEL iris, DESCRIPTOR(features));\n",
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "pyflink_triton.cli", "sql", "-f", str(script)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=clean_env(TRITON_ENDPOINT=triton_url + "/v2/models"),
+    )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    cells = [[c.strip() for c in line.strip("|").split("|")] for line in done.stdout.splitlines() if line.startswith("|")]
+    cells = [
+        [c.strip() for c in line.strip("|").split("|")] for line in done.stdout.splitlines() if line.startswith("|")
+    ]
     cells = [c[1:] if c[0] == "+I" else c for c in cells]  # a streaming result's change column
     assert ["features", "ARRAY<FLOAT>", "TRUE", "TRUE"] in cells and ["class_id", "BIGINT", "TRUE", "FALSE"] in cells
     assert [str(iris_class([5.1, 3.5, 1.4, 0.2]))] == [c[1] for c in cells if c[0] == "1"]

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from ..config import TritonOptions
 from ..errors import TritonCircuitOpenError, TritonError, TritonSchemaError, server_error_for_status
@@ -41,7 +42,7 @@ from .retry import RetryPolicy
 from .stats import ClientStats
 from .transport import Response, Transport
 
-__all__ = ["TritonClient", "ClientStats", "InferPart"]
+__all__ = ["ClientStats", "InferPart", "TritonClient"]
 
 
 @dataclass(frozen=True)
@@ -54,11 +55,11 @@ class InferPart:
 
     start: int
     stop: int
-    outputs: dict[str, np.ndarray] | None = None
+    outputs: dict[str, npt.NDArray[Any]] | None = None
     error: TritonError | None = None
     request_id: str | None = None
 
-    def result(self) -> dict[str, np.ndarray]:
+    def result(self) -> dict[str, npt.NDArray[Any]]:
         """The outputs, or raise the request's error."""
         if self.error is not None:
             raise self.error
@@ -110,8 +111,12 @@ class TritonClient:
         self._transport = Transport(options, headers=build_headers(options), context=self._context)
         self._retry = RetryPolicy.from_options(options, rng=rng, sleep=sleep)
         self._health = HealthChecker(
-            self._probe, self.endpoint, self._model_url,
-            breaker=self.breaker, sleep=sleep, interval_s=options.health_check_interval_s,
+            self._probe,
+            self.endpoint,
+            self._model_url,
+            breaker=self.breaker,
+            sleep=sleep,
+            interval_s=options.health_check_interval_s,
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._semaphore: asyncio.Semaphore | None = None
@@ -220,14 +225,14 @@ class TritonClient:
 
     async def infer(
         self,
-        inputs: Mapping[str, np.ndarray],
+        inputs: Mapping[str, npt.NDArray[Any]],
         outputs: Sequence[str] | None = None,
         *,
         datatypes: Mapping[str, str] | None = None,
         parameters: Mapping[str, Any] | None = None,
         split: bool = True,
         tag: BatchTag | None = None,
-    ) -> dict[str, np.ndarray]:
+    ) -> dict[str, npt.NDArray[Any]]:
         """Run inference; return every (or every requested) output by name.
 
         Inputs share their first dimension (the batch) when the model batches; batches
@@ -259,7 +264,7 @@ class TritonClient:
 
     async def infer_parts(
         self,
-        inputs: Mapping[str, np.ndarray],
+        inputs: Mapping[str, npt.NDArray[Any]],
         outputs: Sequence[str] | None = None,
         *,
         datatypes: Mapping[str, str] | None = None,
@@ -291,7 +296,14 @@ class TritonClient:
         limit = await self.max_batch_size() if split else 0
         rows, chunks = plan_chunks(tensors, limit, self._context)
         batch = Batch(
-            tensors, rows, bool(limit), outputs, binary_outputs, parameters, required, declared,
+            tensors,
+            rows,
+            bool(limit),
+            outputs,
+            binary_outputs,
+            parameters,
+            required,
+            declared,
             tag or self.request_ids.batch(),
         )
         if len(chunks) == 1:
@@ -308,9 +320,7 @@ class TritonClient:
         tensors = batch.tensors
         if (start, stop) != (0, batch.rows):
             tensors = [Tensor(t.name, t.datatype, t.data[start:stop]) for t in tensors]
-        params = request_parameters(
-            self.options, batch.parameters, sequence_open=self._sequence_open, last=last
-        )
+        params = request_parameters(self.options, batch.parameters, sequence_open=self._sequence_open, last=last)
         request_id = batch.tag.next_id()
         try:
             request = encode_request(
@@ -365,9 +375,7 @@ class TritonClient:
             breaker.record_success()
         return response
 
-    async def _post_infer(
-        self, body: bytes, headers: Mapping[str, str], rows: int, batch: Batch
-    ) -> InferResponse:
+    async def _post_infer(self, body: bytes, headers: Mapping[str, str], rows: int, batch: Batch) -> InferResponse:
         """One HTTP attempt, counted in :attr:`stats`; its outputs checked against ``batch``."""
         stats = self.stats
         stats.requests += 1
@@ -429,9 +437,7 @@ class TritonClient:
 
     def _raise_for_status(self, resp: Response, what: str) -> None:
         if resp.status != 200:
-            message = error_message(
-                resp.body, resp.headers.get("Content-Type"), redact=self._transport.redact
-            )
+            message = error_message(resp.body, resp.headers.get("Content-Type"), redact=self._transport.redact)
             raise server_error_for_status(resp.status, message, action=what, **self._context)
 
     def __repr__(self) -> str:

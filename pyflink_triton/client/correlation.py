@@ -37,8 +37,7 @@ def clean_part(text: str, limit: int = MAX_JOB_CHARS) -> str:
 
 def is_traceparent(value: str) -> bool:
     """Whether ``value`` is a version-00, sampled W3C ``traceparent`` with non-zero ids."""
-    return bool(_TRACEPARENT.fullmatch(value)) and "0" * 32 not in value and not value.endswith(
-        "-0000000000000000-01")
+    return bool(_TRACEPARENT.fullmatch(value)) and "0" * 32 not in value and not value.endswith("-0000000000000000-01")
 
 
 def _hex(nbytes: int) -> str:
@@ -79,8 +78,7 @@ class RequestIds:
     :param tracing: whether requests carry a ``traceparent``.
     """
 
-    def __init__(self, job: str = "job", subtask: int | str | None = None, *,
-                 tracing: bool = False) -> None:
+    def __init__(self, job: str = "job", subtask: int | str | None = None, *, tracing: bool = False) -> None:
         part = os.urandom(3).hex() if subtask is None else clean_part(str(subtask), 12)
         self.prefix = f"{clean_part(job)}-{part}"
         self.tracing = tracing

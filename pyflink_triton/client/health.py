@@ -97,9 +97,7 @@ class HealthChecker:
     def start(self) -> None:
         """Run :meth:`run` as a task on the running loop (once)."""
         if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(
-                self.run(), name="triton-health-check"
-            )
+            self._task = asyncio.get_running_loop().create_task(self.run(), name="triton-health-check")
 
     async def stop(self) -> None:
         """Cancel the periodic check and wait for it to end. Idempotent."""

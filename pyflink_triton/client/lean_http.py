@@ -122,7 +122,7 @@ class _Connection(asyncio.Protocol):
         assert self._make_sink is not None
         try:
             self._sink = self._make_sink(self._status, self._headers)
-        except Exception as exc:  # noqa: BLE001 - the factory's error is the request's
+        except Exception as exc:
             self._fail(exc)
 
     def on_body(self, body: bytes) -> None:
@@ -183,8 +183,9 @@ class LeanPool:
     :param keepalive_s: how long an idle connection may be reused.
     """
 
-    def __init__(self, headers: Mapping[str, str], ssl_context: ssl.SSLContext | bool, *,
-                 keep: int, keepalive_s: float) -> None:
+    def __init__(
+        self, headers: Mapping[str, str], ssl_context: ssl.SSLContext | bool, *, keep: int, keepalive_s: float
+    ) -> None:
         # Some proxies and gateways refuse requests without a User-Agent (aiohttp sends its own).
         named = {k.lower() for k in headers}
         agent = {} if "user-agent" in named else {"User-Agent": "pyflink-triton"}
@@ -196,8 +197,7 @@ class LeanPool:
         self._idle: dict[tuple[str, int, bool], collections.deque[_Connection]] = {}
         self._targets: dict[str, _Target] = {}
 
-    async def post(self, url: str, body: bytes, headers: Mapping[str, str],
-                   make_sink: SinkFactory) -> LeanResponse:
+    async def post(self, url: str, body: bytes, headers: Mapping[str, str], make_sink: SinkFactory) -> LeanResponse:
         """``POST`` ``body`` to ``url``; the response's body goes into ``make_sink(...)``.
 
         :raises OSError: connecting, writing or reading failed (the connection is dropped).
@@ -242,8 +242,12 @@ class LeanPool:
             conn.close()
         loop = asyncio.get_running_loop()
         _, conn = await loop.create_connection(
-            _Connection, target.host, target.port, ssl=self._tls() if target.tls else None,
-            server_hostname=target.host if target.tls else None)
+            _Connection,
+            target.host,
+            target.port,
+            ssl=self._tls() if target.tls else None,
+            server_hostname=target.host if target.tls else None,
+        )
         return conn
 
     def _tls(self) -> ssl.SSLContext:

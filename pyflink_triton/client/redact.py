@@ -13,8 +13,7 @@ import json
 from collections.abc import Iterable
 from urllib.parse import quote, unquote
 
-from ..config import TritonOptions
-from ..config import is_secret_header
+from ..config import TritonOptions, is_secret_header
 
 __all__ = ["REDACTED", "Redactor", "secrets_of"]
 
@@ -50,7 +49,7 @@ def secrets_of(options: TritonOptions) -> tuple[str, ...]:
 
 
 def _variants(secrets: Iterable[str]) -> tuple[str, ...]:
-    forms = set()
+    forms: set[str] = set()
     for secret in secrets:
         if secret:
             forms.update((secret, json.dumps(secret)[1:-1], quote(secret, safe="")))

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
+import numpy.typing as npt
 
 from ..config import TritonOptions
 from ..errors import TritonProtocolError, TritonSchemaError
@@ -118,17 +118,15 @@ def plan_chunks(
     rows = first.shape[0] if limit and first.ndim else 0
     if limit and any(t.data.ndim == 0 or t.data.shape[0] != rows for t in tensors):
         shapes = ", ".join(f"{t.name}{list(t.data.shape)}" for t in tensors)
-        raise TritonSchemaError(
-            f"inputs must share their first (batch) dimension: {shapes}", **context
-        )
+        raise TritonSchemaError(f"inputs must share their first (batch) dimension: {shapes}", **context)
     if not limit:
         return rows, [(0, rows)]
     return rows, [(a, min(a + limit, rows)) for a in range(0, rows, limit)] or [(0, 0)]
 
 
 def check_rows(
-    outputs: dict[str, np.ndarray], rows: int | None, context: Mapping[str, str | None]
-) -> dict[str, np.ndarray]:
+    outputs: dict[str, npt.NDArray[Any]], rows: int | None, context: Mapping[str, str | None]
+) -> dict[str, npt.NDArray[Any]]:
     """Return ``outputs`` if each has ``rows`` rows (``None``: not checked).
 
     :raises TritonSchemaError: an output has another row count.
@@ -186,10 +184,7 @@ def check_outputs(
     for name, datatype in received.items():
         expected = declared.get(name)
         if expected is not None and expected != datatype:
-            return (
-                f"output {_names([name])} came back as {datatype}, but the model's metadata "
-                f"declares {expected}"
-            )
+            return f"output {_names([name])} came back as {datatype}, but the model's metadata declares {expected}"
     return None
 
 

@@ -21,7 +21,7 @@ from tenacity.wait import wait_base
 from ..config import TritonOptions
 from ..errors import TritonError
 
-__all__ = ["RetryPolicy", "backoff_delay", "wait_equal_jitter", "is_retryable"]
+__all__ = ["RetryPolicy", "backoff_delay", "is_retryable", "wait_equal_jitter"]
 
 T = TypeVar("T")
 
@@ -43,7 +43,7 @@ def backoff_delay(retry_number: int, initial_s: float, max_s: float) -> float:
     return min(initial_s * (1 << retry_number), max_s)
 
 
-class wait_equal_jitter(wait_base):  # noqa: N801 - tenacity's naming convention
+class wait_equal_jitter(wait_base):
     """Wait ``d/2 + uniform(0, d/2)`` where ``d = backoff_delay(n, initial, max)``.
 
     :param initial_s: the first delay, in seconds.
@@ -51,9 +51,7 @@ class wait_equal_jitter(wait_base):  # noqa: N801 - tenacity's naming convention
     :param rng: a ``random.random``-like source in ``[0, 1)``, injectable for tests.
     """
 
-    def __init__(
-        self, initial_s: float, max_s: float, rng: Callable[[], float] = random.random
-    ) -> None:
+    def __init__(self, initial_s: float, max_s: float, rng: Callable[[], float] = random.random) -> None:
         self.initial_s = initial_s
         self.max_s = max_s
         self.rng = rng
@@ -97,9 +95,7 @@ class RetryPolicy:
         self.retry = retry_if_exception(is_retryable)
         # tenacity keeps a call's state on its Retrying object, so concurrent calls cannot
         # share one: each retried call runs on a copy of this template (strategies shared).
-        self._template = AsyncRetrying(
-            stop=self.stop, wait=self.wait, retry=self.retry, sleep=sleep, reraise=True
-        )
+        self._template = AsyncRetrying(stop=self.stop, wait=self.wait, retry=self.retry, sleep=sleep, reraise=True)
 
     @classmethod
     def from_options(
@@ -141,9 +137,7 @@ class RetryPolicy:
         before_sleep = functools.partial(self._before_sleep, what, on_retry)
         return await self._retry(first, attempt, before_sleep)
 
-    def _before_sleep(
-        self, what: str, on_retry: Callable[[], None] | None, state: RetryCallState
-    ) -> None:
+    def _before_sleep(self, what: str, on_retry: Callable[[], None] | None, state: RetryCallState) -> None:
         if on_retry is not None:
             on_retry()
         exc = state.outcome.exception() if state.outcome else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-__all__ = ["ClientStats", "RECENT_LATENCIES"]
+__all__ = ["RECENT_LATENCIES", "ClientStats"]
 
 #: Latencies kept for :meth:`ClientStats.drain_latencies` between two drains.
 RECENT_LATENCIES = 1024

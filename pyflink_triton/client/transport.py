@@ -26,8 +26,7 @@ from typing import NamedTuple
 
 import aiohttp
 
-from ..config import TritonOptions
-from ..config import format_size
+from ..config import TritonOptions, format_size
 from ..errors import (
     TritonConfigError,
     TritonConnectionError,
@@ -46,8 +45,10 @@ log = logging.getLogger(__name__)
 #: Backend exception type -> (our error class, message template); the first match wins.
 #: Order matters: aiohttp's timeouts are also ``ClientError``s, and ``TimeoutError`` is an
 #: ``OSError``, so timeouts come first.
-_CERTIFICATE_HINT = ("{what} failed: {name}: {text} (to trust the server's certificate, give the CA "
-                     "that signed it in option 'tls-ca-file')")
+_CERTIFICATE_HINT = (
+    "{what} failed: {name}: {text} (to trust the server's certificate, give the CA "
+    "that signed it in option 'tls-ca-file')"
+)
 
 ERROR_MAP: tuple[tuple[type[BaseException], type[TritonTransportError], str], ...] = (
     (asyncio.TimeoutError, TritonTimeoutError, "{what} timed out after {timeout_s:g}s"),
@@ -148,8 +149,12 @@ class Transport:
             timeout=self._timeout,
         )
         if self._options.http_client == "httptools":
-            self._lean = LeanPool(self._headers, ssl_context(self._options),
-                                  keep=self._options.max_concurrent_requests, keepalive_s=KEEPALIVE_S)
+            self._lean = LeanPool(
+                self._headers,
+                ssl_context(self._options),
+                keep=self._options.max_concurrent_requests,
+                keepalive_s=KEEPALIVE_S,
+            )
         if not self._options.tls_verify:
             # open() makes the session once per client: one warning per client.
             log.warning(
@@ -168,9 +173,7 @@ class Transport:
         if session is not None:
             await session.close()
 
-    async def post(
-        self, url: str, body: bytes, headers: Mapping[str, str], *, what: str = "request"
-    ) -> Response:
+    async def post(self, url: str, body: bytes, headers: Mapping[str, str], *, what: str = "request") -> Response:
         """``POST`` ``body`` with ``headers`` (on top of the transport's own).
 
         :param what: names the request in errors (``"inference"``).
@@ -206,9 +209,7 @@ class Transport:
         """``GET`` with ``health-check-timeout``: ``True`` answered 200, ``False`` answered
         with another status, ``None`` no answer (timeout, connection failure)."""
         try:
-            response = await self._request(
-                "GET", url, self._probe_timeout, "health probe", whole_body=False
-            )
+            response = await self._request("GET", url, self._probe_timeout, "health probe", whole_body=False)
         except TritonTransportError as exc:
             log.debug("Health probe of %s failed: %s", url, exc)
             return None
@@ -230,9 +231,7 @@ class Transport:
         if session is None:
             raise RuntimeError("the transport is not open")
         try:
-            async with session.request(
-                method, url, data=body, headers=headers, timeout=timeout
-            ) as resp:
+            async with session.request(method, url, data=body, headers=headers, timeout=timeout) as resp:
                 # Leaving the block with the body unread closes the connection (not pooled).
                 whole = whole_body and resp.status == 200
                 return Response(resp.status, resp.headers, await self._read_body(resp, what, whole))
@@ -287,8 +286,7 @@ class Transport:
 class _BodyReader:
     """One response body, fed piece by piece under its limit (by either HTTP client)."""
 
-    def __init__(self, transport: Transport, what: str, whole: bool, encoding: str | None,
-                 limit: int) -> None:
+    def __init__(self, transport: Transport, what: str, whole: bool, encoding: str | None, limit: int) -> None:
         self._transport = transport
         self._what = what
         self._whole = whole
@@ -331,8 +329,12 @@ class _BodyReader:
             ) from None
         if whole and decoder is not None and decoder.over:
             inflated = decoder.encoding is not None and decoder.read <= decoder.limit
-            raise self._transport._too_large(what, (
-                f"its {decoder.encoding} body inflates to more; decompression stopped"
-                if inflated else "more arrived; reading stopped"
-            ))
+            raise self._transport._too_large(
+                what,
+                (
+                    f"its {decoder.encoding} body inflates to more; decompression stopped"
+                    if inflated
+                    else "more arrived; reading stopped"
+                ),
+            )
         return body

@@ -18,16 +18,16 @@ from .spec import OPTION_SPECS, PROVIDER_KEYWORDS, REQUIRED_KEYS, SUPPORTED_KEYS
 from .values import format_default_value, format_duration, format_size, parse_bool, parse_duration, parse_map
 
 __all__ = [
-    "Endpoint",
-    "ModelLike",
     "OPTION_SPECS",
-    "OptionSpec",
     "PRIORITY_MAX",
     "PRIORITY_MIN",
     "PROVIDER_KEYWORDS",
     "REQUIRED_KEYS",
     "RESERVED_PARAMETERS",
     "SUPPORTED_KEYS",
+    "Endpoint",
+    "ModelLike",
+    "OptionSpec",
     "TritonDefaultValue",
     "TritonOptions",
     "TritonProvider",

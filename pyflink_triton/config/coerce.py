@@ -11,7 +11,7 @@ from .provider import TritonProvider
 __all__ = ["ModelLike", "as_options"]
 
 #: What users may pass wherever a model is expected.
-ModelLike = Union[TritonProvider, TritonOptions, Mapping[str, Any]]
+ModelLike = Union[TritonProvider, TritonOptions, Mapping[str, Any]]  # noqa: UP007 - a runtime alias: keep typing.Union
 
 
 def as_options(model: ModelLike) -> TritonOptions:

@@ -40,8 +40,7 @@ class Endpoint:
         """
         if not isinstance(url, str) or not url.strip():
             raise TritonConfigError(
-                f"Option '{option}' must be an http(s) URL such as 'http://localhost:8000', "
-                "got an empty value.",
+                f"Option '{option}' must be an http(s) URL such as 'http://localhost:8000', got an empty value.",
                 option=option,
             )
         check_no_control(url.strip(), option, accepted="an http(s) URL")
@@ -96,8 +95,10 @@ def _split(url: str, option: str) -> tuple[SplitResult, int | None]:
     elif "@" in parts.path:
         # A password with '/', '#' or '?' in it ends the user:password@ part early: what
         # follows is taken for a host, a path or a fragment. Percent-encoded, it parses.
-        problem = ("has an '@' after its host: percent-encode '/', '#', '?' and '@' in a "
-                   "user name or password (%2F, %23, %3F, %40)")
+        problem = (
+            "has an '@' after its host: percent-encode '/', '#', '?' and '@' in a "
+            "user name or password (%2F, %23, %3F, %40)"
+        )
     else:
         return parts, port
     raise TritonConfigError(

@@ -77,18 +77,18 @@ def _parse_json_object(text: str, key: str) -> dict[str, Any]:
         parsed = json.loads(text)
     except (ValueError, RecursionError) as exc:
         # ValueError: JSONDecodeError, or an integer past Python's digit limit.
-        where = (f"{exc.msg} at position {exc.pos}" if isinstance(exc, json.JSONDecodeError)
-                 else "a number too long, or nesting too deep")
+        where = (
+            f"{exc.msg} at position {exc.pos}"
+            if isinstance(exc, json.JSONDecodeError)
+            else "a number too long, or nesting too deep"
+        )
         raise TritonConfigError(
             f"Invalid value for option '{key}': not valid JSON ({where}). Accepted: {_MAP_HELP}.",
             option=key,
         ) from None
-    if not isinstance(parsed, dict) or any(
-        isinstance(v, (dict, list)) or v is None for v in parsed.values()
-    ):
+    if not isinstance(parsed, dict) or any(isinstance(v, (dict, list)) or v is None for v in parsed.values()):
         raise TritonConfigError(
-            f"Invalid value for option '{key}': the JSON must be an object of scalar values. "
-            f"Accepted: {_MAP_HELP}.",
+            f"Invalid value for option '{key}': the JSON must be an object of scalar values. Accepted: {_MAP_HELP}.",
             option=key,
         )
     return parsed

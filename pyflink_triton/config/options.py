@@ -125,7 +125,7 @@ class TritonOptions:
     def __post_init__(self) -> None:
         # Normalise then validate, so direct construction and from_map() share one set of
         # rules and messages. The order is the order errors are reported in.
-        self.parsed_endpoint  # validates the URL
+        self.parsed_endpoint  # noqa: B018 - the property validates the URL
         self._check_model()
         self._check_durations()
         self._check_priority()
@@ -204,8 +204,7 @@ class TritonOptions:
         self._set("custom_headers", check_headers(self.custom_headers))
         if self.auth_token and any(h.lower() == "authorization" for h in self.custom_headers):
             raise TritonConfigError(
-                "Options 'auth-token' and 'custom-headers' both set an Authorization header: "
-                "keep one of them.",
+                "Options 'auth-token' and 'custom-headers' both set an Authorization header: keep one of them.",
                 option="custom-headers",
             )
 
@@ -240,9 +239,7 @@ class TritonOptions:
         if self.batch_size is not None:
             self._require("batch_size", self.batch_size > 0, "an integer > 0")
         self._require("max_concurrent_requests", self.max_concurrent_requests > 0, "an integer > 0")
-        self._require(
-            "max_response_size", self.max_response_size > 0, "a byte size greater than zero, such as '64mb'"
-        )
+        self._require("max_response_size", self.max_response_size > 0, "a byte size greater than zero, such as '64mb'")
 
     # -- derived views ------------------------------------------------------------------
 
@@ -310,7 +307,7 @@ def _check_keys(opts: Mapping[str, Any]) -> None:
         raise TritonConfigError(
             "Unsupported options found for 'triton'.\n\n"
             "Unsupported options:\n\n" + "\n".join(unknown) + "\n\n"
-            "Supported options:\n\n" + "\n".join(("provider",) + SUPPORTED_KEYS),
+            "Supported options:\n\n" + "\n".join(("provider", *SUPPORTED_KEYS)),
             option=unknown[0],
         )
     missing = [k for k in REQUIRED_KEYS if opts.get(k) in (None, "")]
@@ -324,7 +321,5 @@ def _check_keys(opts: Mapping[str, Any]) -> None:
 
 # What to_map() leaves out unless asked: the values a field has when not given.
 _DEFAULTS: dict[str, Any] = {
-    s.attr: {} if s.kind == "map" else s.typed_default
-    for s in OPTION_SPECS
-    if s.key not in REQUIRED_KEYS
+    s.attr: {} if s.kind == "map" else s.typed_default for s in OPTION_SPECS if s.key not in REQUIRED_KEYS
 }

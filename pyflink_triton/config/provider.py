@@ -15,7 +15,7 @@ from .options import PRIORITY_MAX, PRIORITY_MIN, TritonOptions
 from .spec import OPTION_SPECS, PROVIDER, PROVIDER_KEYWORDS
 from .values import TritonDefaultValue, format_default_value
 
-__all__ = ["TritonProvider", "TritonDefaultValue"]
+__all__ = ["TritonDefaultValue", "TritonProvider"]
 
 # Keywords whose values never appear in repr (custom_headers, which may carry credentials
 # under any name, is shown as '<set>' too).

@@ -121,9 +121,7 @@ def check_parameters(params: Any, *, key: str = "request-parameters") -> dict[st
         where = f" (parameter {name!r})"
         if isinstance(value, str):
             check_no_control(value, key, accepted="parameter values", where=where)
-        elif not isinstance(value, (bool, int, float)) or (
-            isinstance(value, float) and not math.isfinite(value)
-        ):
+        elif not isinstance(value, (bool, int, float)) or (isinstance(value, float) and not math.isfinite(value)):
             raise TritonConfigError(
                 f"Invalid value for option '{key}'{where}: a {type(value).__name__} value. "
                 f"Accepted: {_PARAMETER_HELP}.",

@@ -40,15 +40,13 @@ __all__ = [
 Kind = Literal["string", "int", "float", "bool", "duration", "size", "map", "raw"]
 
 #: What ``default-value`` may be given as from Python (PyFlink's ``_TritonDefaultValue``).
-TritonDefaultValue = Union[str, int, float, bool, list[Any], tuple[Any, ...], Mapping[str, Any]]
+TritonDefaultValue = Union[str, int, float, bool, list[Any], tuple[Any, ...], Mapping[str, Any]]  # noqa: UP007 - a runtime alias: keep typing.Union
 
 
 def invalid_value(key: str, value: Any, accepted: str, *, secret: bool = False) -> TritonConfigError:
     """The error for a bad ``value`` of option ``key``; a secret value is never shown."""
     shown = "<redacted>" if secret else _shown(value)
-    return TritonConfigError(
-        f"Invalid value for option '{key}': {shown}. Accepted: {accepted}.", option=key
-    )
+    return TritonConfigError(f"Invalid value for option '{key}': {shown}. Accepted: {accepted}.", option=key)
 
 
 def _shown(value: Any) -> str:
@@ -112,7 +110,7 @@ def parse_duration(value: Any, *, key: str = "duration") -> float:
         return float(value) / 1000.0
     match = _DURATION.match(str(value).lower())
     number = _long(match.group(1)) if match else None
-    if number is None or (match.group(2) and match.group(2) not in _DURATION_UNITS):
+    if match is None or number is None or (match.group(2) and match.group(2) not in _DURATION_UNITS):
         raise invalid_value(key, str(value), _DURATION_HELP)
     return number * _DURATION_UNITS[match.group(2) or "ms"]
 
@@ -149,8 +147,7 @@ for _power, _names in (
 
 _SIZE = re.compile(r"^\s*(\d+)\s*([a-z]*)\s*$")
 _SIZE_HELP = (
-    "a byte size such as '64mb', '1gb', '512kb' or a bare number of bytes "
-    "(units: b, kb, mb, gb, tb; 1kb = 1024 bytes)"
+    "a byte size such as '64mb', '1gb', '512kb' or a bare number of bytes (units: b, kb, mb, gb, tb; 1kb = 1024 bytes)"
 )
 
 
@@ -167,7 +164,7 @@ def parse_size(value: Any, *, key: str = "size") -> int:
         return value  # a Python int is a number of bytes (the range is checked by the option)
     match = _SIZE.match(str(value).lower())
     number = _long(match.group(1)) if match else None
-    if number is None or match.group(2) not in _SIZE_UNITS:
+    if match is None or number is None or match.group(2) not in _SIZE_UNITS:
         raise invalid_value(key, str(value), _SIZE_HELP)
     return number * _SIZE_UNITS[match.group(2)]
 
@@ -240,9 +237,7 @@ def format_default_value(value: TritonDefaultValue | None) -> str | None:
         try:
             return json.dumps(payload, allow_nan=False)
         except (TypeError, ValueError) as exc:
-            raise ValueError(
-                f"default_value contains a non-JSON-serializable element: {exc}"
-            ) from exc
+            raise ValueError(f"default_value contains a non-JSON-serializable element: {exc}") from exc
     return str(value)
 
 
@@ -251,9 +246,7 @@ def _parse_raw(value: Any, key: str) -> str:
     try:
         text = format_default_value(value)
     except ValueError as exc:
-        raise invalid_value(
-            key, value, f"text, a number, a boolean, or JSON-serializable containers ({exc})"
-        ) from None
+        raise invalid_value(key, value, f"text, a number, a boolean, or JSON-serializable containers ({exc})") from None
     return "" if text is None else text
 
 

@@ -18,7 +18,7 @@ from ..errors import TritonConfigError, TritonSchemaError
 from ..protocol import config_datatype_to_triton
 from .types import FlinkType, can_receive, can_send, flink_type_for
 
-__all__ = ["Column", "TensorSpec", "ModelBinding", "match_names", "bind_model"]
+__all__ = ["Column", "ModelBinding", "TensorSpec", "bind_model", "match_names"]
 
 
 @dataclass(frozen=True)
@@ -107,8 +107,9 @@ def _names(columns: Sequence[str | None]) -> str:
     return ", ".join(c if c else f"#{i + 1}" for i, c in enumerate(columns))
 
 
-def _tensor_specs(meta: Sequence[Mapping[str, Any]], config: Sequence[Mapping[str, Any]],
-                  batching: bool, flatten: bool) -> list[TensorSpec]:
+def _tensor_specs(
+    meta: Sequence[Mapping[str, Any]], config: Sequence[Mapping[str, Any]], batching: bool, flatten: bool
+) -> list[TensorSpec]:
     optional = {c.get("name"): bool(c.get("optional", False)) for c in config}
     specs = []
     for t in meta:
@@ -121,8 +122,9 @@ def _tensor_specs(meta: Sequence[Mapping[str, Any]], config: Sequence[Mapping[st
         if rank > 1:
             rank = 1 if sum(1 for d in dims if d != 1) <= 1 else rank
         datatype = config_datatype_to_triton(t["datatype"])
-        specs.append(TensorSpec(t["name"], datatype, dims, flink_type_for(datatype, rank),
-                                optional.get(t["name"], False)))
+        specs.append(
+            TensorSpec(t["name"], datatype, dims, flink_type_for(datatype, rank), optional.get(t["name"], False))
+        )
     return specs
 
 
@@ -156,10 +158,11 @@ def bind_model(
     bound_out = out_specs if outputs is None else _bind_outputs(out_specs, outputs, model, mismatches)
     if mismatches:
         raise TritonSchemaError(
-            "the declared columns do not fit the model's tensors (declared <-> model):\n"
-            + "\n".join(mismatches), model=model)
+            "the declared columns do not fit the model's tensors (declared <-> model):\n" + "\n".join(mismatches),
+            model=model,
+        )
     for spec in (*bound_in, *bound_out):
-        if spec.flink_type.is_array and spec.flink_type.element.is_array:  # type: ignore[union-attr]
+        if spec.flink_type.is_array and spec.flink_type.element.is_array:  # type: ignore[union-attr]  # an ARRAY has an element
             raise TritonSchemaError(
                 f"tensor '{spec.name}' has per-row dims {list(spec.dims)}; only "
                 "scalars and one-dimensional arrays per row are supported",
@@ -189,8 +192,9 @@ def _matched(columns: Sequence[Column], specs: Sequence[TensorSpec], what: str, 
         raise TritonSchemaError(exc.message, model=model) from None
 
 
-def _bind_inputs(specs: Sequence[TensorSpec], inputs: Sequence[Column] | None, model: str,
-                 mismatches: list[str]) -> list[TensorSpec]:
+def _bind_inputs(
+    specs: Sequence[TensorSpec], inputs: Sequence[Column] | None, model: str, mismatches: list[str]
+) -> list[TensorSpec]:
     if inputs is None:
         inputs = [Column(s.name) for s in specs]
     idx = _matched(inputs, specs, "input", model)
@@ -209,8 +213,9 @@ def _bind_inputs(specs: Sequence[TensorSpec], inputs: Sequence[Column] | None, m
     return bound
 
 
-def _bind_outputs(specs: Sequence[TensorSpec], outputs: Sequence[Column], model: str,
-                  mismatches: list[str]) -> list[TensorSpec]:
+def _bind_outputs(
+    specs: Sequence[TensorSpec], outputs: Sequence[Column], model: str, mismatches: list[str]
+) -> list[TensorSpec]:
     bound = []
     for col, j in zip(outputs, _matched(outputs, specs, "output", model)):
         spec = specs[j]
@@ -224,18 +229,20 @@ def _bind_outputs(specs: Sequence[TensorSpec], outputs: Sequence[Column], model:
 
 def _side_by_side(kind: str, col: Column, spec: TensorSpec) -> str:
     """One mismatch, both sides: ``input  features FLOAT  <->  'input__0' FP32 dims [4] (ARRAY<FLOAT>)``."""
-    return (f"  {kind} {col.name or '?'} {col.type}  <->  '{spec.name}' {spec.datatype} per-row dims "
-            f"{list(spec.dims)} (takes {spec.flink_type})")
+    return (
+        f"  {kind} {col.name or '?'} {col.type}  <->  '{spec.name}' {spec.datatype} per-row dims "
+        f"{list(spec.dims)} (takes {spec.flink_type})"
+    )
 
 
 def _fits_input(ftype: FlinkType, spec: TensorSpec) -> bool:
-    if ftype.root == "ROW" or ftype.is_array != spec.is_array and not _scalar_as_one(ftype, spec):
+    if ftype.root == "ROW" or (ftype.is_array != spec.is_array and not _scalar_as_one(ftype, spec)):
         return False
     return can_send(ftype, spec.datatype)
 
 
 def _fits_output(spec: TensorSpec, ftype: FlinkType) -> bool:
-    if ftype.root == "ROW" or ftype.is_array != spec.is_array and not _scalar_as_one(ftype, spec):
+    if ftype.root == "ROW" or (ftype.is_array != spec.is_array and not _scalar_as_one(ftype, spec)):
         return False
     return can_receive(spec.datatype, ftype)
 

@@ -58,8 +58,7 @@ class Coalescer:
             self.flush()
         elif self._timer is None:
             self._timer = (
-                loop.call_later(self.max_wait_s, self.flush) if self.max_wait_s > 0
-                else loop.call_soon(self.flush)
+                loop.call_later(self.max_wait_s, self.flush) if self.max_wait_s > 0 else loop.call_soon(self.flush)
             )
         return future
 

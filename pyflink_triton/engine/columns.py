@@ -12,23 +12,24 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 
-from .binding import TensorSpec
 from ..errors import TritonSchemaError
 from ..protocol import numpy_dtype
+from .binding import TensorSpec
 from .types import NUMPY_DTYPES, FlinkType
 
 __all__ = [
     "ARROW_ATTR",
     "ArrowColumn",
+    "array_lengths",
     "is_arrow_list",
     "null_mask",
-    "to_tensor",
-    "array_lengths",
-    "to_column",
     "object_column",
+    "to_column",
+    "to_tensor",
 ]
 
 #: Key of ``Series.attrs`` under which a column may carry the Arrow array it was made from
@@ -56,10 +57,10 @@ class ArrowColumn:
 
 def is_arrow_list(kind: pa.DataType) -> bool:
     """Whether an Arrow type is a list (``list``, ``large_list`` or ``fixed_size_list``)."""
-    return pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind)
+    return bool(pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind))
 
 
-def _arrow_list(column: pd.Series | pd.DataFrame) -> pa.Array | None:
+def _arrow_list(column: pd.Series[Any] | pd.DataFrame) -> pa.Array | None:
     """The column's Arrow list array, if it carries one that still matches it row for row
     (a column cut from it, ``iloc`` and the like, keeps the attribute but not the rows)."""
     if not isinstance(column, pd.Series):
@@ -77,23 +78,24 @@ def _arrow_list(column: pd.Series | pd.DataFrame) -> pa.Array | None:
     return array
 
 
-def null_mask(column: pd.Series | pd.DataFrame) -> np.ndarray:
+def null_mask(column: pd.Series[Any] | pd.DataFrame) -> npt.NDArray[Any]:
     """True where the row's value is NULL (None, or NaN for numbers)."""
     if isinstance(column, pd.DataFrame):
         return column.isna().any(axis=1).to_numpy()
     arrow = _arrow_list(column)
     if arrow is not None:
-        return np.zeros(len(arrow), dtype=bool) if not arrow.null_count else \
-            arrow.is_null().to_numpy(zero_copy_only=False)
+        return (
+            np.zeros(len(arrow), dtype=bool) if not arrow.null_count else arrow.is_null().to_numpy(zero_copy_only=False)
+        )
     return column.isna().to_numpy()
 
 
-def array_lengths(column: pd.Series | np.ndarray) -> np.ndarray:
+def array_lengths(column: pd.Series[Any] | npt.NDArray[Any]) -> npt.NDArray[Any]:
     """Length of each (non-NULL) array in an ``ARRAY`` column."""
     return np.fromiter(map(len, column), dtype=np.int64, count=len(column))
 
 
-def to_tensor(column: pd.Series, spec: TensorSpec, *, batched: bool, fill_value: Any = None) -> np.ndarray:
+def to_tensor(column: pd.Series[Any], spec: TensorSpec, *, batched: bool, fill_value: Any = None) -> npt.NDArray[Any]:
     """Turn the non-NULL rows of a column into the tensor ``spec`` wants.
 
     ``batched``: prepend the batch dimension (``[B, ...]``); otherwise the column holds one
@@ -113,7 +115,7 @@ def to_tensor(column: pd.Series, spec: TensorSpec, *, batched: bool, fill_value:
     return arr
 
 
-def _numeric(values: np.ndarray, spec: TensorSpec) -> np.ndarray:
+def _numeric(values: npt.NDArray[Any], spec: TensorSpec) -> npt.NDArray[Any]:
     target = numpy_dtype(spec.datatype)
     if values.dtype == object:
         try:
@@ -124,35 +126,40 @@ def _numeric(values: np.ndarray, spec: TensorSpec) -> np.ndarray:
             ) from None
     if values.dtype == target:
         return values
-    if target.kind in "iub" and values.dtype.kind == "f":
-        if not np.all(np.isfinite(values)) or np.any(values != np.round(values)):
-            raise TritonSchemaError(f"input '{spec.name}' ({spec.datatype}) got non-integer values")
+    if (
+        target.kind in "iub"
+        and values.dtype.kind == "f"
+        and (not np.all(np.isfinite(values)) or np.any(values != np.round(values)))
+    ):
+        raise TritonSchemaError(f"input '{spec.name}' ({spec.datatype}) got non-integer values")
     if target.kind in "iu" and values.size:
         info = np.iinfo(target)
         # Compare floats against exact float bounds: float(2**63 - 1) rounds up to 2**63.
         low, high = (info.min, info.max + 1) if values.dtype.kind == "f" else (info.min, info.max)
         too_big = values.max() >= high if values.dtype.kind == "f" else values.max() > high
         if values.min() < low or too_big:
-            hint = (" (a BIGINT batch with NULLs reaches pandas as float64, exact only up to "
-                    "2**53)" if values.dtype.kind == "f" else "")
+            hint = (
+                " (a BIGINT batch with NULLs reaches pandas as float64, exact only up to 2**53)"
+                if values.dtype.kind == "f"
+                else ""
+            )
             raise TritonSchemaError(
                 f"input '{spec.name}' ({spec.datatype}) got values outside [{info.min}, {info.max}]{hint}"
             )
     return values.astype(target)
 
 
-def _array_tensor(column: pd.Series, spec: TensorSpec, batched: bool, fill_value: Any) -> np.ndarray:
+def _array_tensor(column: pd.Series[Any], spec: TensorSpec, batched: bool, fill_value: Any) -> npt.NDArray[Any]:
     want = spec.dims[-1] if spec.dims else -1
     text = spec.datatype == "BYTES"
     arrow = None if text else _arrow_list(column)
     if arrow is not None and arrow.null_count:
         arrow = None  # NULL rows are not sent: the engine hands over the others (no Arrow then)
     values = column.to_numpy() if arrow is None else None
-    lengths = array_lengths(values) if arrow is None else _arrow_lengths(arrow)
+    lengths = array_lengths(values) if values is not None else _arrow_lengths(arrow)
     if want >= 0 and len(lengths) and (lengths != want).any():
         raise TritonSchemaError(
-            f"input '{spec.name}' takes arrays of {want} elements; a row has "
-            f"{lengths[lengths != want][0]}"
+            f"input '{spec.name}' takes arrays of {want} elements; a row has {lengths[lengths != want][0]}"
         )
     stacked = _arrow_stack(arrow, lengths) if arrow is not None else None
     if stacked is None:
@@ -179,7 +186,7 @@ def _array_tensor(column: pd.Series, spec: TensorSpec, batched: bool, fill_value
     return stacked
 
 
-def _stack(values: np.ndarray, lengths: np.ndarray, text: bool, width: int) -> np.ndarray:
+def _stack(values: npt.NDArray[Any], lengths: npt.NDArray[Any], text: bool, width: int) -> npt.NDArray[Any]:
     """Rows of equal length as one ``[rows, length]`` array."""
     n = len(values)
     if n == 0:
@@ -191,13 +198,13 @@ def _stack(values: np.ndarray, lengths: np.ndarray, text: bool, width: int) -> n
         return stacked
     # One concatenate and a reshape: about 2.5x faster than np.stack over 20,000 small rows,
     # the largest single cost of an ARRAY<FLOAT> column on the way to Triton.
-    flat = np.concatenate(values) if (lengths == lengths[0]).all() else None
+    flat: npt.NDArray[Any] | None = np.concatenate(values) if (lengths == lengths[0]).all() else None
     if flat is None or flat.ndim != 1:
         return np.stack([np.asarray(v) for v in values])
     return flat.reshape(n, int(lengths[0]))
 
 
-def _arrow_lengths(array: pa.Array) -> np.ndarray:
+def _arrow_lengths(array: pa.Array) -> npt.NDArray[Any]:
     """Each row's length, from the list's offsets (a NULL row counts 0)."""
     if pa.types.is_fixed_size_list(array.type):
         return np.full(len(array), array.type.list_size, dtype=np.int64)
@@ -205,7 +212,7 @@ def _arrow_lengths(array: pa.Array) -> np.ndarray:
     return np.diff(offsets).astype(np.int64, copy=False)
 
 
-def _arrow_stack(array: pa.Array, lengths: np.ndarray) -> np.ndarray | None:
+def _arrow_stack(array: pa.Array, lengths: npt.NDArray[Any]) -> npt.NDArray[Any] | None:
     """Rows of equal length as one ``[rows, length]`` array, straight from the values
     buffer (an array without NULL rows); ``None`` for ragged or nested rows."""
     n = len(array)
@@ -215,10 +222,11 @@ def _arrow_stack(array: pa.Array, lengths: np.ndarray) -> np.ndarray | None:
     if pa.types.is_nested(flat.type):
         return None
     # NULL elements come as NaN (integers as float64), as PyFlink's pandas conversion gives them.
-    return flat.to_numpy(zero_copy_only=False).reshape(n, int(lengths[0]))
+    values: npt.NDArray[Any] = flat.to_numpy(zero_copy_only=False)
+    return values.reshape(n, int(lengths[0]))
 
 
-def to_column(array: np.ndarray, spec: TensorSpec, rows: int) -> list[Any] | np.ndarray:
+def to_column(array: npt.NDArray[Any], spec: TensorSpec, rows: int) -> list[Any] | npt.NDArray[Any]:
     """Turn a ``[B, ...]`` output tensor into ``B`` row values of ``spec.flink_type``.
 
     Returns a numpy array for scalar numbers (fast path) or a list of Python values.
@@ -226,15 +234,11 @@ def to_column(array: np.ndarray, spec: TensorSpec, rows: int) -> list[Any] | np.
     """
     ftype = spec.flink_type
     if array.ndim == 0 or array.shape[0] != rows:
-        raise TritonSchemaError(
-            f"output '{spec.name}' has shape {list(array.shape)}, expected {rows} rows"
-        )
+        raise TritonSchemaError(f"output '{spec.name}' has shape {list(array.shape)}, expected {rows} rows")
     if not ftype.is_array:
         flat = array.reshape(rows, -1)
         if flat.shape[1] != 1:
-            raise TritonSchemaError(
-                f"output '{spec.name}' holds {flat.shape[1]} values a row; declare it as an ARRAY"
-            )
+            raise TritonSchemaError(f"output '{spec.name}' holds {flat.shape[1]} values a row; declare it as an ARRAY")
         return _scalars(flat[:, 0], ftype, spec.name)
     element = ftype.scalar
     per_row = array.reshape(rows, -1)
@@ -244,18 +248,19 @@ def to_column(array: np.ndarray, spec: TensorSpec, rows: int) -> list[Any] | np.
     return list(converted)
 
 
-def _scalars(values: np.ndarray, ftype: FlinkType, name: str) -> Any:
+def _scalars(values: npt.NDArray[Any], ftype: FlinkType, name: str) -> list[Any] | npt.NDArray[Any]:
     root = ftype.root
     if root == "STRING":
         if values.dtype != object:
             raise TritonSchemaError(f"output '{name}' is {values.dtype}, not text")
         try:
-            return [v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in values.tolist()] \
-                if values.ndim == 1 else values
+            return (
+                [v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in values.tolist()]
+                if values.ndim == 1
+                else values
+            )
         except UnicodeDecodeError:
-            raise TritonSchemaError(
-                f"output '{name}' holds bytes that are not UTF-8; declare it as BYTES"
-            ) from None
+            raise TritonSchemaError(f"output '{name}' holds bytes that are not UTF-8; declare it as BYTES") from None
     if root == "BYTES":
         return [bytes(v) for v in values.tolist()]
     target = NUMPY_DTYPES[root]
@@ -268,7 +273,7 @@ def _scalars(values: np.ndarray, ftype: FlinkType, name: str) -> Any:
     return values.astype(target, copy=False)
 
 
-def object_column(values: list[Any]) -> pd.Series:
+def object_column(values: list[Any]) -> pd.Series[Any]:
     """Values gathered row by row (the async UDF's) as the object column ``to_tensor`` takes.
 
     Filled element by element, so a list stays one row's value.

@@ -18,9 +18,10 @@ import time
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from ..client import InferPart, TritonClient
@@ -37,7 +38,8 @@ __all__ = ["EngineConfig", "EngineStats", "InferenceEngine", "fetch_binding", "r
 
 log = logging.getLogger(__name__)
 
-Columns = Sequence[pd.Series | pd.DataFrame]
+# A string: pandas 2.2 has no runtime pd.Series[...], which only its stubs know.
+Columns: TypeAlias = "Sequence[pd.Series[Any] | pd.DataFrame]"
 
 # Engines open in this process: a local job's progress can be read off them (CLI).
 _OPEN_ENGINES: weakref.WeakSet[InferenceEngine] = weakref.WeakSet()
@@ -88,14 +90,21 @@ class EngineConfig:
         if self.error_mode not in ERROR_MODES:
             raise TritonConfigError(
                 f"Invalid error mode {self.error_mode!r}. Accepted: {', '.join(map(repr, ERROR_MODES))}.",
-                option="error-mode")
+                option="error-mode",
+            )
 
     @classmethod
-    def of(cls, options: TritonOptions, inputs: Sequence[Column] | None = None,
-           outputs: Sequence[Column] | None = None, **kwargs: Any) -> EngineConfig:
+    def of(
+        cls,
+        options: TritonOptions,
+        inputs: Sequence[Column] | None = None,
+        outputs: Sequence[Column] | None = None,
+        **kwargs: Any,
+    ) -> EngineConfig:
         """Build one from sequences of columns (kept as tuples)."""
-        return cls(options, None if inputs is None else tuple(inputs),
-                   None if outputs is None else tuple(outputs), **kwargs)
+        return cls(
+            options, None if inputs is None else tuple(inputs), None if outputs is None else tuple(outputs), **kwargs
+        )
 
 
 class InferenceEngine:
@@ -126,8 +135,7 @@ class InferenceEngine:
         if binding is None:
             meta, config = await self.client.model_metadata(), await self.client.model_config()
             binding = bind(self.options, meta, config, self.config.inputs, self.config.outputs)
-        self._has_default, self._default = parse_default_value(
-            self.options.default_value, binding.result_type())
+        self._has_default, self._default = parse_default_value(self.options.default_value, binding.result_type())
         self._datatypes = {spec.name: spec.datatype for spec in binding.inputs}
         self._sequence_lock = asyncio.Lock() if binding.sequence else None
         self.binding = binding
@@ -171,8 +179,9 @@ class InferenceEngine:
         self.stats.failed_rows += outcomes.failed_rows
         return outcomes
 
-    async def _predict_bounded(self, columns: Columns, rows: np.ndarray, outcomes: Outcomes,
-                               tag: BatchTag) -> None:
+    async def _predict_bounded(
+        self, columns: Columns, rows: npt.NDArray[Any], outcomes: Outcomes, tag: BatchTag
+    ) -> None:
         try:
             async with asyncio.timeout(self.config.total_timeout_s):
                 await self._predict_rows(columns, rows, outcomes, tag)
@@ -180,14 +189,16 @@ class InferenceEngine:
             if isinstance(exc, TritonError):  # not our bound: a client error, already named
                 raise
             undecided = rows[~outcomes.decided()[rows]]
-            error = self._named(TritonTimeoutError(
-                f"a batch of {len(rows)} rows got no result within {self.config.total_timeout_s:g}s "
-                f"(the 'timeout' of ML_PREDICT's config or of the function); {len(undecided)} "
-                f"rows were still waiting; its requests' ids begin with {tag.prefix}"))
+            error = self._named(
+                TritonTimeoutError(
+                    f"a batch of {len(rows)} rows got no result within {self.config.total_timeout_s:g}s "
+                    f"(the 'timeout' of ML_PREDICT's config or of the function); {len(undecided)} "
+                    f"rows were still waiting; its requests' ids begin with {tag.prefix}"
+                )
+            )
             self._fallback(outcomes, undecided, error)
 
-    async def _predict_rows(self, columns: Columns, rows: np.ndarray, outcomes: Outcomes,
-                            tag: BatchTag) -> None:
+    async def _predict_rows(self, columns: Columns, rows: npt.NDArray[Any], outcomes: Outcomes, tag: BatchTag) -> None:
         calls = [self._predict_group(columns, group, outcomes, tag) for group in self._groups(columns, rows)]
         if self.binding is not None and self.binding.sequence:
             for call in calls:  # a sequence's rows go in order
@@ -195,24 +206,24 @@ class InferenceEngine:
         else:
             await asyncio.gather(*calls)
 
-    def _groups(self, columns: Columns, rows: np.ndarray) -> list[np.ndarray]:
+    def _groups(self, columns: Columns, rows: npt.NDArray[Any]) -> list[npt.NDArray[Any]]:
         """Row positions that can share a request: all of them, or rows of equal array
         lengths when arrays vary; one row each for models without a batch dimension."""
         binding = self.binding
         assert binding is not None
         if not binding.batching:
-            return [rows[i:i + 1] for i in range(len(rows))]
-        ragged = [i for i, spec in enumerate(binding.inputs)
-                  if spec.is_array and (not spec.dims or spec.dims[-1] < 0)]
+            return [rows[i : i + 1] for i in range(len(rows))]
+        ragged = [i for i, spec in enumerate(binding.inputs) if spec.is_array and (not spec.dims or spec.dims[-1] < 0)]
         if not ragged:
             return [rows]
-        lengths = np.stack([array_lengths(_take(columns[i], rows)) for i in ragged], axis=1)
+        lengths = np.stack([array_lengths(_input(_take(columns[i], rows))) for i in ragged], axis=1)
         keys, inverse = np.unique(lengths, axis=0, return_inverse=True)
         inverse = inverse.reshape(-1)
         return [rows[inverse == k] for k in range(len(keys))]
 
-    async def _predict_group(self, columns: Columns, positions: np.ndarray, outcomes: Outcomes,
-                             tag: BatchTag) -> None:
+    async def _predict_group(
+        self, columns: Columns, positions: npt.NDArray[Any], outcomes: Outcomes, tag: BatchTag
+    ) -> None:
         binding, client = self.binding, self.client
         assert binding is not None and client is not None
         batched = binding.batching
@@ -220,16 +231,18 @@ class InferenceEngine:
         if not len(positions):
             return
         parts: list[InferPart] = await client.infer_parts(
-            tensors, binding.output_names, datatypes=self._datatypes, split=batched, tag=tag)
+            tensors, binding.output_names, datatypes=self._datatypes, split=batched, tag=tag
+        )
         for part in parts:
-            where = positions[part.start:part.stop] if batched else positions
+            where = positions[part.start : part.stop] if batched else positions
             try:
                 outcomes.put(where, self._values(part, len(where)))
             except TritonError as exc:
                 self._fallback(outcomes, where, exc)
 
-    def _tensors(self, columns: Columns, positions: np.ndarray,
-                 outcomes: Outcomes) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    def _tensors(
+        self, columns: Columns, positions: npt.NDArray[Any], outcomes: Outcomes
+    ) -> tuple[npt.NDArray[Any], dict[str, npt.NDArray[Any]]]:
         """The group's tensors, and the positions they hold. Rows that do not fit the model
         (an input error, never replaced by the default) fail alone: on the error path each
         row is converted on its own, so that the others still go."""
@@ -237,9 +250,11 @@ class InferenceEngine:
         assert binding is not None
         fill = self.config.fill_value
 
-        def convert(rows: np.ndarray) -> dict[str, np.ndarray]:
-            return {spec.name: to_tensor(_take(col, rows), spec, batched=binding.batching, fill_value=fill)
-                    for spec, col in zip(binding.inputs, columns)}
+        def convert(rows: npt.NDArray[Any]) -> dict[str, npt.NDArray[Any]]:
+            return {
+                spec.name: to_tensor(_input(_take(col, rows)), spec, batched=binding.batching, fill_value=fill)
+                for spec, col in zip(binding.inputs, columns)
+            }
 
         try:
             return positions, convert(positions)
@@ -266,22 +281,22 @@ class InferenceEngine:
         for spec in binding.outputs:
             array = outputs.get(spec.name)
             if array is None:
-                raise self._named(TritonSchemaError(
-                    f"the response has no output '{spec.name}' (got: {', '.join(outputs) or 'none'})"))
+                raise self._named(
+                    TritonSchemaError(f"the response has no output '{spec.name}' (got: {', '.join(outputs) or 'none'})")
+                )
             if not binding.batching:
                 array = array.reshape((1, *array.shape))
             values.append(to_column(array, spec, rows))
         return values
 
-    def _fallback(self, outcomes: Outcomes, positions: np.ndarray, error: TritonError) -> None:
+    def _fallback(self, outcomes: Outcomes, positions: npt.NDArray[Any], error: TritonError) -> None:
         """Rows of a failed request: the ``default-value`` when there is one, else the error."""
         error = self._named(error)
         if not self._has_default:
             outcomes.fail(positions, error)
             return
         self.stats.fallback_rows += len(positions)
-        log.warning("Triton inference failed for %d rows; using 'default-value': %s",
-                    len(positions), error)
+        log.warning("Triton inference failed for %d rows; using 'default-value': %s", len(positions), error)
         outcomes.put_default(positions, self._default, error)
 
     def _named(self, error: TritonError) -> TritonError:
@@ -292,9 +307,15 @@ class InferenceEngine:
         return f"InferenceEngine({describe_target(o.model_name, o.model_version, o.safe_endpoint)})"
 
 
-def _take(column: pd.Series | pd.DataFrame, rows: np.ndarray) -> pd.Series | pd.DataFrame:
+def _take(column: pd.Series[Any] | pd.DataFrame, rows: npt.NDArray[Any]) -> pd.Series[Any] | pd.DataFrame:
     """The rows at ``rows`` (increasing positions); the column itself when that is all of them."""
     return column if len(rows) == len(column) else column.iloc[rows]
+
+
+def _input(column: pd.Series[Any] | pd.DataFrame) -> pd.Series[Any]:
+    """An input column, a Series: a ROW column (a DataFrame) never binds to an input tensor."""
+    assert isinstance(column, pd.Series), "the binding refuses ROW inputs"
+    return column
 
 
 def with_context(error: TritonError, options: TritonOptions) -> TritonError:
@@ -305,8 +326,13 @@ def with_context(error: TritonError, options: TritonOptions) -> TritonError:
     return error
 
 
-def bind(options: TritonOptions, metadata: dict[str, Any], config: dict[str, Any],
-         inputs: Sequence[Column] | None, outputs: Sequence[Column] | None) -> ModelBinding:
+def bind(
+    options: TritonOptions,
+    metadata: dict[str, Any],
+    config: dict[str, Any],
+    inputs: Sequence[Column] | None,
+    outputs: Sequence[Column] | None,
+) -> ModelBinding:
     """:func:`bind_model` with the options' flags, its errors naming model and endpoint."""
     try:
         return bind_model(metadata, config, inputs, outputs, flatten_batch_dim=options.flatten_batch_dim)

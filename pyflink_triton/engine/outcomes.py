@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from ..errors import TritonError
 from .binding import TensorSpec
 from .types import NUMPY_DTYPES
 
-__all__ = ["ERROR_FIELD", "ERROR_MODES", "Failed", "OutputColumn", "Outcomes", "describe_error"]
+__all__ = ["ERROR_FIELD", "ERROR_MODES", "Failed", "Outcomes", "OutputColumn", "describe_error"]
 
 #: The field an error-column result adds after the outputs.
 ERROR_FIELD = "error"
@@ -38,10 +39,10 @@ class OutputColumn:
     def __init__(self, spec: TensorSpec, n: int) -> None:
         self.spec = spec
         self.dtype = None if spec.flink_type.is_array else NUMPY_DTYPES.get(spec.flink_type.root)
-        self.values: np.ndarray = np.empty(n, dtype=self.dtype or object)
+        self.values: npt.NDArray[Any] = np.empty(n, dtype=self.dtype or object)
         self.present = np.zeros(n, dtype=bool)  # False: NULL
 
-    def put(self, positions: np.ndarray, values: Any) -> None:
+    def put(self, positions: npt.NDArray[Any], values: Any) -> None:
         """Set the values of ``positions`` (a numpy array for typed outputs, else a sequence)."""
         if self.dtype is None:
             # Element by element into an object array, so a list stays one row's value.
@@ -51,7 +52,7 @@ class OutputColumn:
             self.values[positions] = values
         self.present[positions] = True
 
-    def put_default(self, positions: np.ndarray, value: Any) -> None:
+    def put_default(self, positions: npt.NDArray[Any], value: Any) -> None:
         """Set ``value`` at every position; each row gets a fresh list (none is shared)."""
         if value is None:
             return
@@ -62,7 +63,7 @@ class OutputColumn:
                 self.values[p] = list(value) if isinstance(value, list) else value
         self.present[positions] = True
 
-    def series(self) -> pd.Series:
+    def series(self) -> pd.Series[Any]:
         """The column as pandas: typed when no row is NULL, objects with None otherwise."""
         if self.present.all():
             return pd.Series(self.values, dtype=object if self.dtype is None else self.dtype)
@@ -73,7 +74,7 @@ class OutputColumn:
     def python_values(self) -> list[Any]:
         """The column as plain Python values (what PyFlink's row coder takes)."""
         if self.dtype is not None:
-            values = self.values.tolist()
+            values: list[Any] = self.values.tolist()
         else:
             values = [_plain(v) for v in self.values]
         if not self.present.all():
@@ -101,12 +102,12 @@ class Outcomes:
         self._errors: dict[int, TritonError] = {}
         self._recovered: dict[int, TritonError] = {}
 
-    def put(self, positions: np.ndarray, columns: Sequence[Any]) -> None:
+    def put(self, positions: npt.NDArray[Any], columns: Sequence[Any]) -> None:
         """Set each output's values at ``positions`` (one sequence per output)."""
         for column, values in zip(self.columns, columns):
             column.put(positions, values)
 
-    def put_default(self, positions: np.ndarray, value: Any, error: TritonError) -> None:
+    def put_default(self, positions: npt.NDArray[Any], value: Any, error: TritonError) -> None:
         """Give ``positions`` the parsed ``default-value`` (a tuple of fields for several
         outputs) in place of what ``error`` stopped."""
         if len(self.columns) == 1:
@@ -117,12 +118,12 @@ class Outcomes:
         for p in positions.tolist():
             self._recovered[p] = error
 
-    def fail(self, positions: np.ndarray, error: TritonError) -> None:
+    def fail(self, positions: npt.NDArray[Any], error: TritonError) -> None:
         """Make ``error`` the outcome of ``positions``."""
         for p in positions.tolist():
             self._errors[p] = error
 
-    def decided(self) -> np.ndarray:
+    def decided(self) -> npt.NDArray[Any]:
         """True for rows that have a value, a default or an error."""
         done = np.zeros(self.n, dtype=bool)
         for column in self.columns:
@@ -151,7 +152,7 @@ class Outcomes:
                 texts[p] = describe_error(error)
         return texts
 
-    def frame(self) -> pd.Series | pd.DataFrame:
+    def frame(self) -> pd.Series[Any] | pd.DataFrame:
         """The values as pandas (a Series for one output, a DataFrame for several or with the
         error column).
 
@@ -177,8 +178,7 @@ class Outcomes:
             results = per_output[0]
         else:
             results = [
-                None if all(v is None for v in fields) and not self._row_present(i)
-                else make_row(*fields)
+                None if all(v is None for v in fields) and not self._row_present(i) else make_row(*fields)
                 for i, fields in enumerate(zip(*per_output))
             ]
         for p, error in self._errors.items():

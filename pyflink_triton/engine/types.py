@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from ..errors import TritonConfigError
 
-__all__ = ["FlinkType", "NUMPY_DTYPES", "flink_type_for", "triton_datatypes_for", "can_send", "can_receive"]
+__all__ = ["NUMPY_DTYPES", "FlinkType", "can_receive", "can_send", "flink_type_for", "triton_datatypes_for"]
 
 _SCALARS = ("BOOLEAN", "TINYINT", "SMALLINT", "INT", "BIGINT", "FLOAT", "DOUBLE", "STRING", "BYTES")
 _NUMERIC = ("TINYINT", "SMALLINT", "INT", "BIGINT", "FLOAT", "DOUBLE")
@@ -68,7 +69,7 @@ _FROM_TRITON = {
     "BYTES": "STRING",
 }
 #: The numpy dtype holding a Flink numeric or boolean scalar (the one Flink -> numpy table).
-NUMPY_DTYPES: dict[str, np.dtype] = {
+NUMPY_DTYPES: dict[str, np.dtype[Any]] = {
     "BOOLEAN": np.dtype(bool),
     "TINYINT": np.dtype(np.int8),
     "SMALLINT": np.dtype(np.int16),
@@ -91,7 +92,7 @@ class FlinkType:
     nullable: bool = True
 
     def __post_init__(self) -> None:
-        if self.root not in _SCALARS + ("ARRAY", "ROW"):
+        if self.root not in (*_SCALARS, "ARRAY", "ROW"):
             raise TritonConfigError(f"Unsupported type {self.root}. {UNSUPPORTED_HINT}")
 
     # -- constructors ---------------------------------------------------------------------

@@ -31,6 +31,8 @@ __all__ = ["keep_arrow_arrays"]
 
 _CODER_MODULES = ("pyflink.fn_execution.coder_impl_fast", "pyflink.fn_execution.coder_impl_slow")
 _MARK = "__pyflink_triton_arrow__"
+#: The function of each coder module that turns an Arrow batch into pandas, wrapped here.
+_HOOKED = "arrow_to_pandas"
 
 
 def keep_arrow_arrays() -> bool:
@@ -44,11 +46,11 @@ def keep_arrow_arrays() -> bool:
             module = importlib.import_module(name)
         except ImportError:  # the Cython coder is missing where PyFlink was built without it
             continue
-        original = getattr(module, "arrow_to_pandas", None)
+        original = getattr(module, _HOOKED, None)
         if original is None:
             continue
         if not getattr(original, _MARK, False):
-            module.arrow_to_pandas = _keeping_arrow(original)
+            setattr(module, _HOOKED, _keeping_arrow(original))
         installed = True
     return installed
 
@@ -65,4 +67,3 @@ def _keeping_arrow(original: Callable[..., list[Any]]) -> Callable[..., list[Any
 
     setattr(arrow_to_pandas, _MARK, True)
     return arrow_to_pandas
-

@@ -92,8 +92,7 @@ class TritonAsyncFunction(AsyncScalarFunction):
     :param max_wait_ms: the longest a row waits for others before its batch is sent.
     """
 
-    def __init__(self, config: EngineConfig, *, max_batch_rows: int | None = None,
-                 max_wait_ms: float = 5.0) -> None:
+    def __init__(self, config: EngineConfig, *, max_batch_rows: int | None = None, max_wait_ms: float = 5.0) -> None:
         if max_batch_rows is not None and max_batch_rows <= 0:
             raise TritonConfigError(f"max_batch_rows must be > 0, got {max_batch_rows}")
         if max_wait_ms < 0:
@@ -226,15 +225,19 @@ def async_triton_udf(
         raise TritonConfigError(
             "async_triton_udf cannot be used with this PyFlink: its AsyncScalarFunctionOperation "
             "reads each row after the row object was reused (FLINK-39532) and the workaround "
-            "could not be applied, so results would be wrong. Use triton_udf (pandas) instead.")
+            "could not be applied, so results would be wrong. Use triton_udf (pandas) instead."
+        )
     if state == "disabled":
-        log.warning("%s is set: the FLINK-39532 workaround is off and PyFlink %s gives rows "
-                    "other rows' results", PATCH_ENV, pyflink_version())
-    config, declared = function_config(model, result_type, inputs, outputs, fill_value=fill_value,
-                                       error_mode=error_mode)
+        log.warning(
+            "%s is set: the FLINK-39532 workaround is off and PyFlink %s gives rows other rows' results",
+            PATCH_ENV,
+            pyflink_version(),
+        )
+    config, declared = function_config(
+        model, result_type, inputs, outputs, fill_value=fill_value, error_mode=error_mode
+    )
     function = TritonAsyncFunction(config, max_batch_rows=max_batch_rows, max_wait_ms=max_wait_ms)
-    return udf(function, result_type=to_datatype(declared),
-               name=function_name(config.options, "triton_async", name))
+    return udf(function, result_type=to_datatype(declared), name=function_name(config.options, "triton_async", name))
 
 
 def configure_async(
@@ -272,7 +275,7 @@ def configure_async(
         seconds = parse_duration(timeout, key="timeout") if isinstance(timeout, str) else float(timeout)
         if seconds <= 0:
             raise TritonConfigError("timeout must be > 0 (None: no PyFlink timeout)")
-    config.set("table.exec.async-scalar.timeout", f"{int(round(seconds * 1000))} ms")
+    config.set("table.exec.async-scalar.timeout", f"{round(seconds * 1000)} ms")
     if bundle_size is not None:
         if bundle_size <= 0:
             raise TritonConfigError("bundle_size must be > 0")

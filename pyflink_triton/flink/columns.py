@@ -14,9 +14,7 @@ from .types import flink_type_of
 __all__ = ["ModelLike", "describe_function", "function_config", "function_name", "resolve_columns"]
 
 
-def _output_columns(
-    result_type: FlinkType | None, outputs: Sequence[str] | None
-) -> list[Column] | None:
+def _output_columns(result_type: FlinkType | None, outputs: Sequence[str] | None) -> list[Column] | None:
     if result_type is None:
         return None if outputs is None else [Column(n) for n in outputs]
     if result_type.root == "ROW":
@@ -51,8 +49,7 @@ def resolve_columns(
     if isinstance(inputs, int):
         input_columns: list[Column] | None = [Column() for _ in range(inputs)]
     else:
-        input_columns = None if inputs is None else [
-            n if isinstance(n, Column) else Column(n) for n in inputs]
+        input_columns = None if inputs is None else [n if isinstance(n, Column) else Column(n) for n in inputs]
     output_columns = _output_columns(declared, outputs)
     if declared is None or output_columns is None:
         binding = fetch_binding(options, input_columns, output_columns)

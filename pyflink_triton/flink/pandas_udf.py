@@ -67,7 +67,7 @@ class TritonPandasFunction(ScalarFunction):
         self._engine = engine
         self._metrics = TritonMetrics.register(function_context, engine.engine)
 
-    def eval(self, *args: pd.Series | pd.DataFrame) -> pd.Series | pd.DataFrame:
+    def eval(self, *args: pd.Series[Any] | pd.DataFrame) -> pd.Series[Any] | pd.DataFrame:
         assert self._engine is not None, "open() was not called"
         try:
             return self._engine.predict(args).frame()
@@ -127,19 +127,28 @@ def triton_udf(
         >>> f = triton_udf({"endpoint": "http://localhost:8000", "model-name": "multi-io"},
         ...                inputs=["ids", "text", "vec"])
     """
-    config, declared = function_config(model, result_type, inputs, outputs, fill_value=fill_value,
-                                       total_timeout_s=_seconds(timeout), error_mode=error_mode)
-    return udf(TritonPandasFunction(config), result_type=to_datatype(declared), func_type="pandas",
-               name=function_name(config.options, "triton", name))
+    config, declared = function_config(
+        model,
+        result_type,
+        inputs,
+        outputs,
+        fill_value=fill_value,
+        total_timeout_s=_seconds(timeout),
+        error_mode=error_mode,
+    )
+    return udf(
+        TritonPandasFunction(config),
+        result_type=to_datatype(declared),
+        func_type="pandas",
+        name=function_name(config.options, "triton", name),
+    )
 
 
 def _seconds(timeout: str | float | None) -> float | None:
     return parse_duration(timeout, key="timeout") if isinstance(timeout, str) else timeout
 
 
-def configure_inference(
-    t_env: Any, *, batch_size: int = DEFAULT_BATCH_SIZE, max_latency_ms: int | None = None
-) -> None:
+def configure_inference(t_env: Any, *, batch_size: int = DEFAULT_BATCH_SIZE, max_latency_ms: int | None = None) -> None:
     """Set PyFlink's batch settings for inference on a ``TableEnvironment``.
 
     ``python.fn-execution.arrow.batch.size`` (rows per pandas batch) is capped by

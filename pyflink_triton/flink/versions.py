@@ -100,8 +100,7 @@ def flink_features() -> FlinkFeatures:
 def requires(feature: str, what: str) -> str:
     """One sentence saying that ``what`` needs ``feature``, which this PyFlink lacks."""
     first, name = _FIRST[feature]
-    return (f"{what} needs PyFlink {first} or later ({name} came in {first}); "
-            f"this is PyFlink {pyflink_version()}")
+    return f"{what} needs PyFlink {first} or later ({name} came in {first}); this is PyFlink {pyflink_version()}"
 
 
 _warned: set[str] = set()
@@ -119,7 +118,11 @@ def patch_applies(patch: str) -> bool:
     newest = _minor_tuple(SUPPORTED_MINORS[-1])
     if _minor_tuple(minor) > newest and patch not in _warned:
         _warned.add(patch)
-        warnings.warn(f"PyFlink {pyflink_version()} is newer than pyflink-triton was tested with "
-                      f"({SUPPORTED_MINORS[0]} to {SUPPORTED_MINORS[-1]}): its patch {patch!r} of "
-                      "PyFlink's code is not applied", RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            f"PyFlink {pyflink_version()} is newer than pyflink-triton was tested with "
+            f"({SUPPORTED_MINORS[0]} to {SUPPORTED_MINORS[-1]}): its patch {patch!r} of "
+            "PyFlink's code is not applied",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     return False

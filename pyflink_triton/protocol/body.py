@@ -61,11 +61,13 @@ class BodyDecoder:
 
         :raises TritonProtocolError: the compressed stream ended early (unless ``partial``).
         """
-        if self.encoding is not None and not partial and not self.over:
-            if self._inflater is None or not self._inflater.eof:
-                raise TritonProtocolError(
-                    f"cannot decompress {self.encoding} response: the stream is truncated"
-                )
+        if (
+            self.encoding is not None
+            and not partial
+            and not self.over
+            and (self._inflater is None or not self._inflater.eof)
+        ):
+            raise TritonProtocolError(f"cannot decompress {self.encoding} response: the stream is truncated")
         body = b"".join(self._parts)
         return body[: self.limit] if len(body) > self.limit else body
 
@@ -111,9 +113,7 @@ class BodyDecoder:
     def _next_member(self, data: bytes) -> bytes:
         """After the end of a stream: another gzip member, or an error."""
         if self.encoding == "deflate" or self._members >= MAX_GZIP_MEMBERS:
-            raise TritonProtocolError(
-                f"cannot decompress {self.encoding} response: data after the end of the stream"
-            )
+            raise TritonProtocolError(f"cannot decompress {self.encoding} response: data after the end of the stream")
         self._inflater = None
         return data
 

@@ -6,15 +6,16 @@ import struct
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from pyflink_triton.errors import TritonProtocolError, TritonSchemaError
 
 __all__ = [
-    "encode_bytes_tensor",
-    "decode_bytes_tensor",
     "bytes_tensor_buffer",
     "decode_bytes_section",
+    "decode_bytes_tensor",
     "element_bytes",
+    "encode_bytes_tensor",
 ]
 
 _U32 = struct.Struct("<I")
@@ -24,7 +25,7 @@ _MAX_ELEMENT = 0xFFFFFFFF  # a BYTES length prefix is a uint32
 # ------------------------------------------------------------------- encoding
 
 
-def encode_bytes_tensor(array: np.ndarray) -> bytes:
+def encode_bytes_tensor(array: npt.NDArray[Any]) -> bytes:
     """Serialize a BYTES tensor: per element, row-major, a uint32 LE length then its bytes.
 
     Elements may be ``str`` (sent as UTF-8), ``bytes``, ``bytearray`` or ``np.bytes_``.
@@ -38,13 +39,13 @@ def encode_bytes_tensor(array: np.ndarray) -> bytes:
     return bytes_tensor_buffer(array, "BYTES").tobytes()
 
 
-def bytes_tensor_buffer(array: np.ndarray, name: str) -> np.ndarray:
+def bytes_tensor_buffer(array: npt.NDArray[Any], name: str) -> npt.NDArray[Any]:
     """Serialize the BYTES tensor ``name`` into a uint8 array (see :func:`encode_bytes_tensor`)."""
     data, lengths = _bytes_elements(array, name)
     return _bytes_layout(data, lengths, name)
 
 
-def element_bytes(value: Any, index: int, array: np.ndarray, name: str) -> bytes:
+def element_bytes(value: Any, index: int, array: npt.NDArray[Any], name: str) -> bytes:
     """Return one element's bytes (``str`` as UTF-8).
 
     :raises TritonSchemaError: naming the element's position in ``array``, for None,
@@ -67,7 +68,7 @@ def element_bytes(value: Any, index: int, array: np.ndarray, name: str) -> bytes
     raise TritonSchemaError(f"BYTES tensor {name!r}: element {where} {problem}")
 
 
-def _bytes_elements(array: np.ndarray, name: str) -> tuple[bytes, np.ndarray]:
+def _bytes_elements(array: npt.NDArray[Any], name: str) -> tuple[bytes, npt.NDArray[Any]]:
     """Concatenated element bytes, row-major, and each element's byte length."""
     items = array.ravel().tolist()
     if not items:
@@ -80,11 +81,11 @@ def _bytes_elements(array: np.ndarray, name: str) -> tuple[bytes, np.ndarray]:
     return b"".join(encoded), _lengths(encoded)
 
 
-def _lengths(items: list[Any]) -> np.ndarray:
+def _lengths(items: list[Any]) -> npt.NDArray[Any]:
     return np.fromiter(map(len, items), np.int64, len(items))
 
 
-def _join_str(items: list[Any], name: str) -> tuple[bytes, np.ndarray] | None:
+def _join_str(items: list[Any], name: str) -> tuple[bytes, npt.NDArray[Any]] | None:
     """Joined UTF-8 and byte lengths when every element is a ``str``, else None."""
     try:
         joined = "".join(items)
@@ -93,16 +94,14 @@ def _join_str(items: list[Any], name: str) -> tuple[bytes, np.ndarray] | None:
     try:
         data = joined.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise TritonSchemaError(
-            f"BYTES tensor {name!r}: a string cannot be encoded as UTF-8 ({exc.reason})"
-        ) from None
+        raise TritonSchemaError(f"BYTES tensor {name!r}: a string cannot be encoded as UTF-8 ({exc.reason})") from None
     lengths = _lengths(items)
     if len(data) != len(joined):
         lengths = _utf8_lengths(joined, lengths)
     return data, lengths
 
 
-def _join_bytes(items: list[Any]) -> tuple[bytes, np.ndarray] | None:
+def _join_bytes(items: list[Any]) -> tuple[bytes, npt.NDArray[Any]] | None:
     """Joined bytes and lengths when every element is a bytes-like of bytes, else None."""
     try:
         data = b"".join(items)
@@ -113,7 +112,7 @@ def _join_bytes(items: list[Any]) -> tuple[bytes, np.ndarray] | None:
     return (data, lengths) if int(lengths.sum()) == len(data) else None
 
 
-def _utf8_lengths(joined: str, char_lengths: np.ndarray) -> np.ndarray:
+def _utf8_lengths(joined: str, char_lengths: npt.NDArray[Any]) -> npt.NDArray[Any]:
     """UTF-8 byte length of each element, from code points instead of a per-element encode."""
     code_points = np.frombuffer(joined.encode("utf-32-le"), "<u4")
     width = np.ones(len(code_points) + 1, np.int64)
@@ -123,10 +122,11 @@ def _utf8_lengths(joined: str, char_lengths: np.ndarray) -> np.ndarray:
     width[1:] += code_points >= 0x10000
     cumulative = np.cumsum(width)
     ends = np.cumsum(char_lengths)
-    return cumulative[ends] - cumulative[ends - char_lengths]
+    byte_lengths: npt.NDArray[Any] = cumulative[ends] - cumulative[ends - char_lengths]
+    return byte_lengths
 
 
-def _bytes_layout(data: bytes, lengths: np.ndarray, name: str) -> np.ndarray:
+def _bytes_layout(data: bytes, lengths: npt.NDArray[Any], name: str) -> npt.NDArray[Any]:
     """Interleave length prefixes and element bytes into one uint8 buffer."""
     count = len(lengths)
     if count == 0:
@@ -157,7 +157,7 @@ def _bytes_layout(data: bytes, lengths: np.ndarray, name: str) -> np.ndarray:
 # ------------------------------------------------------------------- decoding
 
 
-def decode_bytes_tensor(buf: bytes | bytearray | memoryview, count: int) -> np.ndarray:
+def decode_bytes_tensor(buf: bytes | bytearray | memoryview, count: int) -> npt.NDArray[Any]:
     """Decode ``count`` BYTES elements filling ``buf`` exactly into a 1-D object array of bytes.
 
     :raises TritonProtocolError: when ``buf`` is truncated or has bytes left over.
@@ -169,7 +169,7 @@ def decode_bytes_tensor(buf: bytes | bytearray | memoryview, count: int) -> np.n
     return decode_bytes_section(buf, 0, len(buf), count, "BYTES")
 
 
-def decode_bytes_section(buf: bytes, start: int, end: int, count: int, name: str) -> np.ndarray:
+def decode_bytes_section(buf: bytes, start: int, end: int, count: int, name: str) -> npt.NDArray[Any]:
     """Decode the ``count`` elements of BYTES output ``name`` that fill ``buf[start:end]``.
 
     :raises TritonProtocolError: when the elements do not fill the section exactly.
@@ -180,16 +180,14 @@ def decode_bytes_section(buf: bytes, start: int, end: int, count: int, name: str
             raise TritonProtocolError(f"BYTES output {name!r}: {size} bytes for 0 elements")
         return np.empty(0, dtype=object)
     if size < 4 * count:
-        raise TritonProtocolError(
-            f"BYTES output {name!r}: {size} bytes cannot hold {count} elements (truncated)"
-        )
+        raise TritonProtocolError(f"BYTES output {name!r}: {size} bytes cannot hold {count} elements (truncated)")
     out = np.empty(count, dtype=object)  # only now: a shape alone must not allocate terabytes
     if not _fill_fixed_width(out, buf, start, end):
         out[:] = _variable_width(buf, start, end, count, name)
     return out
 
 
-def _fill_fixed_width(out: np.ndarray, buf: bytes, start: int, end: int) -> bool:
+def _fill_fixed_width(out: npt.NDArray[Any], buf: bytes, start: int, end: int) -> bool:
     """Fill ``out`` when every element has the first one's length; False when they differ."""
     count = len(out)
     (first,) = _U32.unpack_from(buf, start)
@@ -198,21 +196,19 @@ def _fill_fixed_width(out: np.ndarray, buf: bytes, start: int, end: int) -> bool
         return False
     # ids and fixed-width codes: check every prefix at once through a strided view,
     # then take the elements in one call
-    prefixes = np.ndarray((count,), "<u4", buffer=buf, offset=start, strides=(stride,))
+    prefixes: npt.NDArray[np.uint32] = np.ndarray((count,), "<u4", buffer=buf, offset=start, strides=(stride,))
     if not (prefixes == first).all():
         return False
     if first == 0:
         out.fill(b"")
     else:
         # "V" items come back as bytes, NULs included ("S" would strip them)
-        out[:] = np.ndarray(
-            (count,), f"V{first}", buffer=buf, offset=start + 4, strides=(stride,)
-        ).tolist()
+        out[:] = np.ndarray((count,), f"V{first}", buffer=buf, offset=start + 4, strides=(stride,)).tolist()
     return True
 
 
 def _variable_width(buf: bytes, start: int, end: int, count: int, name: str) -> list[bytes]:
-    values = []
+    values: list[bytes] = []
     append = values.append
     unpack = _U32.unpack_from
     offset = start
@@ -228,7 +224,5 @@ def _variable_width(buf: bytes, start: int, end: int, count: int, name: str) -> 
     if offset > end:
         raise TritonProtocolError(f"BYTES output {name!r}: element data truncated")
     if offset < end:
-        raise TritonProtocolError(
-            f"BYTES output {name!r}: {end - offset} bytes left after {count} elements"
-        )
+        raise TritonProtocolError(f"BYTES output {name!r}: {end - offset} bytes left after {count} elements")
     return values

@@ -20,25 +20,25 @@ import numpy as np
 from pyflink_triton.errors import TritonSchemaError
 
 __all__ = [
+    "BF16",
     "BOOL",
-    "UINT8",
-    "UINT16",
-    "UINT32",
-    "UINT64",
+    "BYTES",
+    "DATATYPES",
+    "FP16",
+    "FP32",
+    "FP64",
     "INT8",
     "INT16",
     "INT32",
     "INT64",
-    "FP16",
-    "BF16",
-    "FP32",
-    "FP64",
-    "BYTES",
-    "DATATYPES",
-    "numpy_dtype",
-    "triton_datatype",
+    "UINT8",
+    "UINT16",
+    "UINT32",
+    "UINT64",
     "config_datatype_to_triton",
     "element_size",
+    "numpy_dtype",
+    "triton_datatype",
 ]
 
 BOOL = "BOOL"
@@ -77,8 +77,7 @@ _NUMPY: dict[str, np.dtype[Any]] = {
 DATATYPES: tuple[str, ...] = tuple(_NUMPY)
 
 _WIRE_SIZE: dict[str, int | None] = {
-    name: (None if name == BYTES else 2 if name == BF16 else dt.itemsize)
-    for name, dt in _NUMPY.items()
+    name: (None if name == BYTES else 2 if name == BF16 else dt.itemsize) for name, dt in _NUMPY.items()
 }
 
 # numpy (kind, itemsize) -> wire name; BF16 is never inferred, only declared

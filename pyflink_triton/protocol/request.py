@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from pyflink_triton.errors import TritonConfigError, TritonSchemaError
 
@@ -16,7 +17,7 @@ from .bytes_tensor import bytes_tensor_buffer, element_bytes
 from .datatypes import BF16, BYTES, FP16
 from .tensors import Tensor, bf16_bits, coerce
 
-__all__ = ["EncodedRequest", "encode_request", "COMPRESSIONS"]
+__all__ = ["COMPRESSIONS", "EncodedRequest", "encode_request"]
 
 #: accepted values of ``encode_request(compression=...)`` besides None
 COMPRESSIONS: tuple[str, ...] = ("gzip", "deflate")
@@ -97,9 +98,7 @@ def _json_header(
         raise TritonSchemaError(f"request cannot be encoded as JSON: {exc}") from None
 
 
-def _encode_inputs(
-    inputs: Sequence[Tensor], binary: bool
-) -> tuple[list[dict[str, Any]], list[memoryview], bool]:
+def _encode_inputs(inputs: Sequence[Tensor], binary: bool) -> tuple[list[dict[str, Any]], list[memoryview], bool]:
     """The header's input entries, the binary chunks, and whether any input went binary."""
     entries: list[dict[str, Any]] = []
     chunks: list[memoryview] = []
@@ -123,29 +122,24 @@ def _encode_inputs(
             entry["parameters"] = {"binary_data_size": payload.nbytes}
             has_binary = True
             if payload.nbytes:
-                chunks.append(memoryview(payload.reshape(-1).view(np.uint8)))
+                chunks.append(payload.reshape(-1).view(np.uint8).data)
         else:
             entry["data"] = values
         entries.append(entry)
     return entries, chunks, has_binary
 
 
-def _requested_outputs(
-    outputs: Sequence[str], binary: bool, binary_outputs: Collection[str]
-) -> list[dict[str, Any]]:
+def _requested_outputs(outputs: Sequence[str], binary: bool, binary_outputs: Collection[str]) -> list[dict[str, Any]]:
     names = list(outputs)
     if len(set(names)) != len(names):
         raise TritonSchemaError(f"an output is requested twice: {names}")
     for name in names:
         if not isinstance(name, str) or not name:
             raise TritonSchemaError(f"output names must be non-empty strings, got {name!r}")
-    return [
-        {"name": name, "parameters": {"binary_data": binary or name in binary_outputs}}
-        for name in names
-    ]
+    return [{"name": name, "parameters": {"binary_data": binary or name in binary_outputs}} for name in names]
 
 
-def _binary_payload(tensor: Tensor, data: np.ndarray) -> np.ndarray:
+def _binary_payload(tensor: Tensor, data: npt.NDArray[Any]) -> npt.NDArray[Any]:
     """The tensor's wire bytes as a C-contiguous array (the data itself when possible)."""
     if tensor.datatype == BYTES:
         return bytes_tensor_buffer(data, tensor.name)
@@ -154,7 +148,7 @@ def _binary_payload(tensor: Tensor, data: np.ndarray) -> np.ndarray:
     return data if data.flags.c_contiguous else np.ascontiguousarray(data)
 
 
-def _json_payload(tensor: Tensor, data: np.ndarray) -> list[Any] | None:
+def _json_payload(tensor: Tensor, data: npt.NDArray[Any]) -> list[Any] | None:
     """The tensor's flat JSON ``data``, or None when it has to travel as binary."""
     if tensor.datatype in (FP16, BF16):
         return None
@@ -162,12 +156,13 @@ def _json_payload(tensor: Tensor, data: np.ndarray) -> list[Any] | None:
         return _json_strings(tensor.name, data)
     if data.dtype.kind == "f" and not np.isfinite(data).all():
         return None  # JSON has no NaN or infinity
-    return data.ravel().tolist()
+    values: list[Any] = data.ravel().tolist()
+    return values
 
 
-def _json_strings(name: str, data: np.ndarray) -> list[str] | None:
+def _json_strings(name: str, data: npt.NDArray[Any]) -> list[str] | None:
     """BYTES elements as JSON strings, or None when one is not valid UTF-8."""
-    items = data.ravel().tolist()
+    items: list[Any] = data.ravel().tolist()  # str elements, or bytes-like ones
     try:
         # one join to check every str encodes, instead of an encode per element
         "".join(items).encode("utf-8")
@@ -200,9 +195,7 @@ def _content_encoding(compression: str | None, level: int) -> str | None:
             option="compression",
         )
     if not isinstance(level, int) or not -1 <= level <= 9:
-        raise TritonConfigError(
-            f"compression level must be -1..9, got {level!r}", option="compression-level"
-        )
+        raise TritonConfigError(f"compression level must be -1..9, got {level!r}", option="compression-level")
     return kind
 
 

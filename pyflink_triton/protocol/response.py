@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from pyflink_triton.errors import TritonProtocolError, TritonSchemaError
 
@@ -31,7 +32,7 @@ class InferResponse:
     ``datatypes`` names to the Triton datatype the response gave each (``BF16`` arrays are
     float32, so the array alone cannot say)."""
 
-    outputs: dict[str, np.ndarray]
+    outputs: dict[str, npt.NDArray[Any]]
     model_name: str
     model_version: str
     id: str | None
@@ -52,7 +53,7 @@ class _Output:
 
 
 def decode_response(
-    body: bytes,
+    body: bytes | bytearray | memoryview,
     *,
     header_length: int | str | None = None,
     content_encoding: str | None = None,
@@ -163,10 +164,10 @@ def _parse_header(header: bytes) -> dict[str, Any]:
 
 def _decode_outputs(
     entries: list[Any], body: bytes, position: int, datatypes: dict[str, str]
-) -> dict[str, np.ndarray]:
+) -> dict[str, npt.NDArray[Any]]:
     """Decode the outputs, whose binary data fill ``body`` from ``position`` to its end;
     note each output's datatype in ``datatypes``."""
-    outputs: dict[str, np.ndarray] = {}
+    outputs: dict[str, npt.NDArray[Any]] = {}
     for entry in entries:
         output = _describe_output(entry, outputs)
         datatypes[output.name] = output.datatype
@@ -184,8 +185,7 @@ def _decode_outputs(
             ) from None
     if position != len(body):
         raise TritonProtocolError(
-            f"{len(body) - position} bytes left after the binary outputs "
-            f"(wrong header length or binary_data_size)"
+            f"{len(body) - position} bytes left after the binary outputs (wrong header length or binary_data_size)"
         )
     return outputs
 
@@ -200,15 +200,13 @@ def _describe_output(entry: Any, seen: Mapping[str, Any]) -> _Output:
     if name in seen:
         raise TritonProtocolError(f"output {name!r} appears twice")
     try:
+        if not isinstance(datatype, str):
+            raise TritonSchemaError(f"datatype {datatype!r} is not a string")
         dtype = numpy_dtype(datatype)
     except TritonSchemaError:
-        raise TritonProtocolError(
-            f"output {name!r}: unknown datatype {_snippet(repr(datatype))}"
-        ) from None
+        raise TritonProtocolError(f"output {name!r}: unknown datatype {_snippet(repr(datatype))}") from None
     shape = entry.get("shape")
-    if not isinstance(shape, list) or not all(
-        isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
-    ):
+    if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
         raise TritonProtocolError(f"output {name!r}: invalid shape {_snippet(repr(shape))}")
     params = entry.get("parameters")
     size = params.get("binary_data_size") if isinstance(params, dict) else None
@@ -217,13 +215,12 @@ def _describe_output(entry: Any, seen: Mapping[str, Any]) -> _Output:
     return _Output(name, datatype, dtype, shape, math.prod(shape), size)
 
 
-def _json_output(entry: Mapping[str, Any], output: _Output) -> np.ndarray:
+def _json_output(entry: Mapping[str, Any], output: _Output) -> npt.NDArray[Any]:
     name, datatype = output.name, output.datatype
     data = entry.get("data")
     if data is None:
         raise TritonProtocolError(
-            f"output {name!r} has neither data nor binary_data_size "
-            f"(outputs in shared memory are not supported)"
+            f"output {name!r} has neither data nor binary_data_size (outputs in shared memory are not supported)"
         )
     if not isinstance(data, list):
         raise TritonProtocolError(f"output {name!r}: data is not a list")
@@ -237,17 +234,13 @@ def _json_output(entry: Mapping[str, Any], output: _Output) -> np.ndarray:
         else:
             array = _json_numbers(data, output)
     except (AttributeError, TypeError, ValueError, OverflowError) as exc:
-        raise TritonProtocolError(
-            f"output {name!r}: data does not match {datatype}: {_snippet(str(exc))}"
-        ) from None
+        raise TritonProtocolError(f"output {name!r}: data does not match {datatype}: {_snippet(str(exc))}") from None
     if array.size != output.count:
-        raise TritonProtocolError(
-            f"output {name!r}: {array.size} data elements for shape {output.shape}"
-        )
+        raise TritonProtocolError(f"output {name!r}: {array.size} data elements for shape {output.shape}")
     return array
 
 
-def _json_numbers(data: list[Any], output: _Output) -> np.ndarray:
+def _json_numbers(data: list[Any], output: _Output) -> npt.NDArray[Any]:
     """JSON numbers as ``output.dtype``, refusing what numpy would silently change.
 
     numpy truncates ``1.5`` to ``1`` under an integer dtype, wraps ``300`` to ``44`` under
@@ -282,7 +275,7 @@ def _json_numbers(data: list[Any], output: _Output) -> np.ndarray:
     raise ValueError(f"{bad} is not an integer in [{info.min}, {info.max}]")
 
 
-def _json_floats(data: list[Any], dtype: np.dtype) -> np.ndarray:
+def _json_floats(data: list[Any], dtype: np.dtype[Any]) -> npt.NDArray[Any]:
     """Floats; a finite value too large for ``dtype`` (1e300 as FP32) is refused, not made
     infinite. Infinities JSON wrote as such stay infinite."""
     with np.errstate(over="ignore"):
@@ -295,7 +288,7 @@ def _json_floats(data: list[Any], dtype: np.dtype) -> np.ndarray:
     return values
 
 
-def _is_integer_in(value: Any, info: np.iinfo) -> bool:
+def _is_integer_in(value: Any, info: np.iinfo[Any]) -> bool:
     """Whether a JSON value is an integer (or an integral float) that ``info``'s type holds."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return False
@@ -316,14 +309,13 @@ def _first_bad(data: list[Any], ok: Callable[[Any], bool]) -> str:
     return "a value"
 
 
-def _binary_output(body: bytes, start: int, nbytes: int, output: _Output) -> np.ndarray:
+def _binary_output(body: bytes, start: int, nbytes: int, output: _Output) -> npt.NDArray[Any]:
     """The output's flat array, read from ``body[start:start + nbytes]``."""
     name, datatype, count = output.name, output.datatype, output.count
     end = start + nbytes
     if end > len(body):
         raise TritonProtocolError(
-            f"output {name!r}: needs {nbytes} binary bytes, "
-            f"{max(len(body) - start, 0)} left in the body (truncated)"
+            f"output {name!r}: needs {nbytes} binary bytes, {max(len(body) - start, 0)} left in the body (truncated)"
         )
     if datatype == BYTES:
         return decode_bytes_section(body, start, end, count, name)

@@ -6,12 +6,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from pyflink_triton.errors import TritonSchemaError
 
 from .datatypes import BYTES, numpy_dtype, triton_datatype
 
-__all__ = ["Tensor", "coerce", "bf16_bits", "bf16_to_float32"]
+__all__ = ["Tensor", "bf16_bits", "bf16_to_float32", "coerce"]
 
 _NUMPY_KINDS = "biuf"
 
@@ -27,16 +28,14 @@ class Tensor:
 
     name: str
     datatype: str
-    data: np.ndarray
+    data: npt.NDArray[Any]
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise TritonSchemaError(f"tensor name must be a non-empty string, got {self.name!r}")
         numpy_dtype(self.datatype)
         if not isinstance(self.data, np.ndarray):
-            raise TritonSchemaError(
-                f"tensor {self.name!r}: data must be a numpy array, got {type(self.data).__name__}"
-            )
+            raise TritonSchemaError(f"tensor {self.name!r}: data must be a numpy array, got {type(self.data).__name__}")
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -64,7 +63,7 @@ class Tensor:
         return cls(name, datatype, coerce(name, array, datatype))
 
 
-def _as_array(name: str, values: Any) -> np.ndarray:
+def _as_array(name: str, values: Any) -> npt.NDArray[Any]:
     try:
         array = np.asarray(values)
         if array.dtype.kind in "US":
@@ -75,7 +74,7 @@ def _as_array(name: str, values: Any) -> np.ndarray:
     return array
 
 
-def coerce(name: str, array: np.ndarray, datatype: str) -> np.ndarray:
+def coerce(name: str, array: npt.NDArray[Any], datatype: str) -> npt.NDArray[Any]:
     """Return ``array`` in ``datatype``'s numpy dtype (itself when it already is).
 
     :raises TritonSchemaError: when a value would change beyond float rounding, or
@@ -86,9 +85,7 @@ def coerce(name: str, array: np.ndarray, datatype: str) -> np.ndarray:
     if datatype == BYTES:
         if source.kind in "OUS":
             return array
-        raise TritonSchemaError(
-            f"tensor {name!r}: {source} data cannot be sent as BYTES; pass str or bytes elements"
-        )
+        raise TritonSchemaError(f"tensor {name!r}: {source} data cannot be sent as BYTES; pass str or bytes elements")
     if source == target:
         return array
     _check_castable(name, array, datatype)
@@ -102,30 +99,24 @@ def coerce(name: str, array: np.ndarray, datatype: str) -> np.ndarray:
                 or np.array_equal(converted.astype(source), array)
             )
     except (TypeError, ValueError, OverflowError) as exc:
-        raise TritonSchemaError(
-            f"tensor {name!r}: {source} data cannot be sent as {datatype}: {exc}"
-        ) from None
+        raise TritonSchemaError(f"tensor {name!r}: {source} data cannot be sent as {datatype}: {exc}") from None
     if not exact:
-        raise TritonSchemaError(
-            f"tensor {name!r}: values do not fit {datatype} (out of range, fractional or NaN)"
-        )
+        raise TritonSchemaError(f"tensor {name!r}: values do not fit {datatype} (out of range, fractional or NaN)")
     return converted
 
 
-def _check_castable(name: str, array: np.ndarray, datatype: str) -> None:
+def _check_castable(name: str, array: npt.NDArray[Any], datatype: str) -> None:
     """Refuse data whose kind has no numeric meaning, before numpy parses strings as numbers."""
     source = array.dtype
     if source.kind == "O":
         for value in array.flat:
             if value is None or isinstance(value, (str, bytes, bytearray)):
-                raise TritonSchemaError(
-                    f"tensor {name!r}: {type(value).__name__} element cannot be sent as {datatype}"
-                )
+                raise TritonSchemaError(f"tensor {name!r}: {type(value).__name__} element cannot be sent as {datatype}")
     elif source.kind not in _NUMPY_KINDS:
         raise TritonSchemaError(f"tensor {name!r}: {source} data cannot be sent as {datatype}")
 
 
-def bf16_bits(array: np.ndarray) -> np.ndarray:
+def bf16_bits(array: npt.NDArray[Any]) -> npt.NDArray[Any]:
     """Convert float32 values to bfloat16 bit patterns (``<u2``), rounding to nearest even."""
     bits = np.ascontiguousarray(array, dtype="<f4").view("<u4")
     rounded = (bits >> 16) & 1
@@ -139,6 +130,6 @@ def bf16_bits(array: np.ndarray) -> np.ndarray:
     return rounded.astype("<u2")
 
 
-def bf16_to_float32(bits: np.ndarray) -> np.ndarray:
+def bf16_to_float32(bits: npt.NDArray[Any]) -> npt.NDArray[Any]:
     """Widen bfloat16 bit patterns (``<u2``) to the float32 values they stand for."""
     return (bits.astype("<u4") << 16).view("<f4")

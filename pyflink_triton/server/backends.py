@@ -42,9 +42,7 @@ def find_tritonserver() -> Path:
         tree = Path(location) / "tritonserver"
         if (tree / "bin" / "tritonserver").is_file():
             return tree
-    raise TritonLaunchError(
-        f"the tritonserver binary (package nvidia-pytriton) was not found; {INSTALL_HINT}"
-    )
+    raise TritonLaunchError(f"the tritonserver binary (package nvidia-pytriton) was not found; {INSTALL_HINT}")
 
 
 def check_numpy() -> None:
@@ -73,9 +71,7 @@ def prepare_backend_directory(tree: Path, workdir: Path) -> Path:
     stub = tree / "python_backend_stubs" / version / "triton_python_backend_stub"
     if not stub.is_file():
         available = sorted(p.name for p in (tree / "python_backend_stubs").glob("*"))
-        raise TritonLaunchError(
-            f"the Triton Python backend has no stub for Python {version} (it has {available})"
-        )
+        raise TritonLaunchError(f"the Triton Python backend has no stub for Python {version} (it has {available})")
     backends = workdir / "backends"
     python_backend = backends / "python"
     python_backend.mkdir(parents=True)

@@ -12,12 +12,10 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import TritonLaunchError
-
-if TYPE_CHECKING:
-    from .launcher import TritonServer
+from .launcher import TritonServer
 
 __all__ = ["main"]
 
@@ -64,9 +62,6 @@ def _serve(server: TritonServer, stop: threading.Event) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Start a server, print its URL and models, and serve until Ctrl-C or SIGTERM."""
-    # Imported here, not at the top: launcher re-exports main for callers of launcher.main.
-    from .launcher import TritonServer
-
     args = _parser().parse_args(argv)
     stop = threading.Event()
 

@@ -36,7 +36,8 @@ def model_repository() -> Path:
     if found is None:
         raise TritonLaunchError(
             f"no model repository given, and neither {PACKAGED / 'model_repository'} (installed package) nor "
-            f"{CHECKOUT / 'model_repository'} (source checkout) exists: pass a model repository")
+            f"{CHECKOUT / 'model_repository'} (source checkout) exists: pass a model repository"
+        )
     return found
 
 

@@ -32,14 +32,12 @@ from typing import Any, NoReturn
 from ..errors import TritonLaunchError
 from . import backends, examples, process
 from .backends import find_tritonserver
-from .cli import main
 
 __all__ = [
-    "TritonServer",
     "TritonLaunchError",
+    "TritonServer",
     "default_model_repository",
     "find_tritonserver",
-    "main",
 ]
 
 # Ports picked by binding port 0 can be taken by someone else before Triton binds them.
@@ -114,7 +112,7 @@ class TritonServer:
         self._log_path: Path | None = None
         self._shm_prefix = ""
         self._ports: tuple[int, int, int] | None = None
-        self._finalizer: weakref.finalize | None = None
+        self._finalizer: weakref.finalize[..., TritonServer] | None = None
         self._lock = threading.Lock()
 
     # -- properties ---------------------------------------------------------------------------------
@@ -254,9 +252,7 @@ class TritonServer:
             )
         # Lets a later start tell a dead owner's still-running server from an abandoned temp dir.
         (workdir / process.PID_FILE).write_text(str(self._process.pid))
-        self._finalizer = weakref.finalize(
-            self, process.cleanup, self._process, workdir, self._shm_prefix, 10.0
-        )
+        self._finalizer = weakref.finalize(self, process.cleanup, self._process, workdir, self._shm_prefix, 10.0)
 
     def _command(self, tree: Path, backend_directory: Path, models: Sequence[str]) -> list[str]:
         """The ``tritonserver`` command line for the picked ports (extra_args last, so they win)."""

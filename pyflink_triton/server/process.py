@@ -106,7 +106,8 @@ def is_ready(url: str) -> bool:
     """True when a GET of ``url`` answers 200 within 2 s (any failure counts as not ready)."""
     try:
         with urllib.request.urlopen(url, timeout=2.0) as response:
-            return response.status == 200
+            status: int = response.status
+            return status == 200
     except (urllib.error.URLError, OSError, ValueError):
         return False
 
@@ -153,9 +154,7 @@ def _remove_shared_memory(owned: Callable[[str], bool]) -> None:
                 os.unlink(os.path.join(_SHM_DIR, name))
 
 
-def cleanup(
-    process: subprocess.Popen[bytes] | None, workdir: Path | None, shm_prefix: str, timeout_s: float
-) -> None:
+def cleanup(process: subprocess.Popen[bytes] | None, workdir: Path | None, shm_prefix: str, timeout_s: float) -> None:
     """Stop the process we started, then remove what it left (also run by the finalizer at exit)."""
     if process is not None:
         _terminate(process, timeout_s)
@@ -222,5 +221,5 @@ def die_with_parent() -> None:
         libc = ctypes.CDLL(None, use_errno=True)
         pr_set_pdeathsig = 1
         libc.prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0)
-    except Exception:  # noqa: BLE001 - best effort; the finalizer still covers orderly exits
+    except Exception:
         pass

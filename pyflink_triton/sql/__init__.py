@@ -6,9 +6,9 @@ Importing this package does not start a JVM; :class:`TritonSql` needs a ``TableE
 from __future__ import annotations
 
 from .environment import table_environment
+from .java_errors import java_message
 from .lexer import split_statements, tokenize
 from .predict import PredictCall, find_predict_calls, rewrite_predict_calls
-from .java_errors import java_message
 from .session import ModelInfo, TritonSql, execute_sql, has_content
 from .table_api import predict
 

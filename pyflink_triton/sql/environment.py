@@ -41,8 +41,9 @@ def table_environment(
     :raises TritonConfigError: for a malformed ``jobmanager`` or setting.
     """
     with _worker_environments_unlogged(workdir):  # the first call to PyFlink starts the JVM
-        env_settings = (EnvironmentSettings.in_batch_mode() if mode == "batch"
-                        else EnvironmentSettings.in_streaming_mode())
+        env_settings = (
+            EnvironmentSettings.in_batch_mode() if mode == "batch" else EnvironmentSettings.in_streaming_mode()
+        )
         t_env = TableEnvironment.create(env_settings)
     config = t_env.get_config()
     if parallelism is not None:
@@ -95,9 +96,13 @@ def _quiet_log_config(workdir: Path) -> Path | None:
         return None
     # The copy lives as long as the workdir: log4j must not watch it (monitorInterval).
     lines = [line for line in lines if not line.strip().startswith("monitorInterval")]
-    lines += ["", "# pyflink-triton: Python worker environments (exported secrets among them) stay out of the log.",
-              f"logger.pyflink_triton_worker_env.name = {_ENVIRONMENT_LOGGER}",
-              "logger.pyflink_triton_worker_env.level = ERROR", ""]
+    lines += [
+        "",
+        "# pyflink-triton: Python worker environments (exported secrets among them) stay out of the log.",
+        f"logger.pyflink_triton_worker_env.name = {_ENVIRONMENT_LOGGER}",
+        "logger.pyflink_triton_worker_env.level = ERROR",
+        "",
+    ]
     path = workdir / "log4j-cli.properties"
     path.write_text("\n".join(lines), encoding="utf-8")
     return path

@@ -38,32 +38,42 @@ class PredictConfig:
         is_async = parse_bool(config.get("async", "false"), key="async")
         if is_async and not flink_features().async_scalar:
             raise TritonConfigError(
-                f"{requires('async_scalar', ML_PREDICT_ASYNC)}: "
-                "leave 'async' out for the batched (pandas) mode", option="async")
+                f"{requires('async_scalar', ML_PREDICT_ASYNC)}: leave 'async' out for the batched (pandas) mode",
+                option="async",
+            )
         max_concurrent = None
         if "max-concurrent-operations" in config:
             value = config["max-concurrent-operations"]
             if not value.strip().lstrip("-").isdigit():
                 raise TritonConfigError(
-                    f"ML_PREDICT config 'max-concurrent-operations' must be a positive integer, got {value!r}")
+                    f"ML_PREDICT config 'max-concurrent-operations' must be a positive integer, got {value!r}"
+                )
             if int(value) > 0:
                 max_concurrent = int(value)
             elif is_async:  # Flink's check and text; it ignores the key in sync mode, and so do we
                 raise TritonConfigError(
                     "Invalid runtime config option 'max-concurrent-operations'. "
-                    f"Its value should be positive integer but was {int(value)}.")
+                    f"Its value should be positive integer but was {int(value)}."
+                )
         timeout = config.get("timeout")
         mode = config.get("output-mode", "ORDERED").strip().upper()
         if mode not in ("ORDERED", "ALLOW_UNORDERED"):
             raise TritonConfigError(
-                f"ML_PREDICT config 'output-mode' must be ORDERED or ALLOW_UNORDERED, got {config['output-mode']!r}")
+                f"ML_PREDICT config 'output-mode' must be ORDERED or ALLOW_UNORDERED, got {config['output-mode']!r}"
+            )
         error_mode = config.get("error-mode", "fail").strip().lower()
         if error_mode not in ERROR_MODES:
             raise TritonConfigError(
-                f"ML_PREDICT config 'error-mode' must be one of {', '.join(ERROR_MODES)}, "
-                f"got {config['error-mode']!r}", option="error-mode")
-        return cls(max_concurrent, timeout, None if timeout is None else parse_duration(timeout, key="timeout"),
-                   is_async, error_mode)
+                f"ML_PREDICT config 'error-mode' must be one of {', '.join(ERROR_MODES)}, got {config['error-mode']!r}",
+                option="error-mode",
+            )
+        return cls(
+            max_concurrent,
+            timeout,
+            None if timeout is None else parse_duration(timeout, key="timeout"),
+            is_async,
+            error_mode,
+        )
 
     def output_names(self, outputs: list[str]) -> list[str]:
         """The result's fields: the model's outputs, then ``error`` in the ``column`` mode."""
@@ -131,17 +141,25 @@ def _config_check(gateway: Any, loader: Any) -> Any:
     raise LookupError("no validateRuntimeConfig in " + ", ".join(_CONFIG_RULES))
 
 
-def predict_function(t_env: Any, options: TritonOptions, inputs: list[tuple[str, str]],
-                     outputs: list[tuple[str, str]], config: PredictConfig) -> Any:
+def predict_function(
+    t_env: Any,
+    options: TritonOptions,
+    inputs: list[tuple[str, str]],
+    outputs: list[tuple[str, str]],
+    config: PredictConfig,
+) -> Any:
     """The UDF for one ML_PREDICT call: its declared INPUT and OUTPUT columns, its config."""
     if config.max_concurrent is not None:
         options = options.replace(max_concurrent_requests=config.max_concurrent)
-    declared = [Column(n, FlinkType.parse(t)) for n, t in outputs]
-    result_type = declared[0].type if len(declared) == 1 else FlinkType(
-        "ROW", fields=tuple((c.name, c.type) for c in declared))  # type: ignore[misc]
+    fields = tuple((n, FlinkType.parse(t)) for n, t in outputs)
+    declared = [Column(n, t) for n, t in fields]
+    result_type = declared[0].type if len(declared) == 1 else FlinkType("ROW", fields=fields)
     kwargs: dict[str, Any] = dict(
-        result_type=result_type, inputs=[Column(n, FlinkType.parse(t)) for n, t in inputs],
-        outputs=[c.name for c in declared], error_mode=config.error_mode)
+        result_type=result_type,
+        inputs=[Column(n, FlinkType.parse(t)) for n, t in inputs],
+        outputs=[c.name for c in declared],
+        error_mode=config.error_mode,
+    )
     # Flink's default of 1000 rows a batch (and bundle) costs most of the throughput: the
     # job gets ours unless something sets them (configure_inference, --set, the cluster).
     default_batching(t_env)

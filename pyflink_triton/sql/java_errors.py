@@ -23,22 +23,30 @@ def java_message(exc: BaseException) -> str:
                 cause = cause.getCause()
             if message:
                 return _python_error_line(message) or (
-                    message.strip().splitlines()[0] if "\n\tat " in message else message.strip())
+                    message.strip().splitlines()[0] if "\n\tat " in message else message.strip()
+                )
         except Exception:  # the gateway may be gone: fall back to the text
             pass
     text = str(exc)
     python_line = _python_error_line(text)
     if python_line:
         return python_line
-    causes = re.findall(r"(?m)^(?:Caused by: |: )[\w.$]+: (.+)$", text)
+    causes: list[str] = re.findall(r"(?m)^(?:Caused by: |: )[\w.$]+: (.+)$", text)
     if causes:
         return causes[-1].strip()
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     return lines[0] if lines else repr(exc)
 
 
-_INTERNAL = ("IndexOutOfBoundsException", "ArrayIndexOutOfBoundsException", "NullPointerException",
-             "ClassCastException", "IllegalStateException", "AssertionError", "UnsupportedOperationException")
+_INTERNAL = (
+    "IndexOutOfBoundsException",
+    "ArrayIndexOutOfBoundsException",
+    "NullPointerException",
+    "ClassCastException",
+    "IllegalStateException",
+    "AssertionError",
+    "UnsupportedOperationException",
+)
 
 
 def internal_error(exc: BaseException) -> bool:

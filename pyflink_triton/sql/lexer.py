@@ -12,11 +12,20 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
+from typing import cast
 
 from ..errors import TritonConfigError
 
-__all__ = ["Kind", "Token", "tokenize", "split_statements", "complete_statements", "is_insert",
-           "unquote_identifier", "string_value"]
+__all__ = [
+    "Kind",
+    "Token",
+    "complete_statements",
+    "is_insert",
+    "split_statements",
+    "string_value",
+    "tokenize",
+    "unquote_identifier",
+]
 
 
 class Kind(Enum):
@@ -80,7 +89,7 @@ def tokenize(sql: str) -> list[Token]:
                 what = "block comment"
             line = sql.count("\n", 0, pos) + 1
             raise TritonConfigError(f"Unclosed {what or repr(ch)} starting at line {line}")
-        kind = Kind[m.lastgroup]  # type: ignore[index]
+        kind = Kind[cast(str, m.lastgroup)]  # every alternative of the pattern is a named group
         tokens.append(Token(kind, m.group(), pos))
         pos = m.end()
     return tokens
@@ -110,13 +119,17 @@ def complete_statements(text: str) -> tuple[list[str], str]:
     for tok in tokenize(text):
         if tok.trivia:
             continue
-        if tok.is_word("BEGIN") and len(meaningful) >= 2 and meaningful[-1].is_word("SET") \
-                and meaningful[-2].is_word("STATEMENT"):
+        if (
+            tok.is_word("BEGIN")
+            and len(meaningful) >= 2
+            and meaningful[-1].is_word("SET")
+            and meaningful[-2].is_word("STATEMENT")
+        ):
             in_set = True
         elif in_set and tok.is_word("END"):
             in_set = False
         if tok.text == ";" and not in_set:
-            statement = text[start:tok.start]
+            statement = text[start : tok.start]
             if _has_content(statement):
                 statements.append(statement.strip())
             start = tok.end
@@ -129,9 +142,12 @@ def complete_statements(text: str) -> tuple[list[str], str]:
 def is_insert(statement: str) -> bool:
     """Whether a statement submits a job that writes to sinks (INSERT, a statement set)."""
     words = [t.upper for t in tokenize(statement) if not t.trivia][:3]
-    return bool(words) and (words[0] == "INSERT" or words[:2] == ["EXECUTE", "STATEMENT"]
-                            or words[:3] == ["BEGIN", "STATEMENT", "SET"]
-                            or (words[0] == "EXECUTE" and words[1:2] == ["INSERT"]))
+    return bool(words) and (
+        words[0] == "INSERT"
+        or words[:2] == ["EXECUTE", "STATEMENT"]
+        or words[:3] == ["BEGIN", "STATEMENT", "SET"]
+        or (words[0] == "EXECUTE" and words[1:2] == ["INSERT"])
+    )
 
 
 def _has_content(text: str) -> bool:

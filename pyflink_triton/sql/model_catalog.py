@@ -61,8 +61,12 @@ class FlinkModels:
         def columns(schema: Any) -> list[tuple[str, str]]:
             return [(c.getName(), c.getDataType().toString()) for c in schema.getColumns()]
 
-        return ModelInfo(identifier.asSummaryString(), dict(resolved.getOptions()),
-                         columns(resolved.getResolvedInputSchema()), columns(resolved.getResolvedOutputSchema()))
+        return ModelInfo(
+            identifier.asSummaryString(),
+            dict(resolved.getOptions()),
+            columns(resolved.getResolvedInputSchema()),
+            columns(resolved.getResolvedOutputSchema()),
+        )
 
     def execute(self, statement: str, parsed: ModelStatement) -> Any | None:
         """None: Flink executes model statements itself."""
@@ -93,9 +97,12 @@ class _Model:
         self.refresh()
 
     def refresh(self) -> None:
-        self.info = ModelInfo(str(self.identifier.asSummaryString()), dict(self.options),
-                              [(c.name, c.type_text()) for c in self.inputs],
-                              [(c.name, c.type_text()) for c in self.outputs])
+        self.info = ModelInfo(
+            str(self.identifier.asSummaryString()),
+            dict(self.options),
+            [(c.name, c.type_text()) for c in self.inputs],
+            [(c.name, c.type_text()) for c in self.outputs],
+        )
 
 
 class SessionModels:
@@ -125,8 +132,14 @@ class SessionModels:
     def execute(self, statement: str, parsed: ModelStatement) -> Any:
         """Execute a model statement Flink has parsed and validated: a ``TableResult``."""
         self._flink_parses(statement)
-        handler = {"CREATE": self._create, "DROP": self._drop, "ALTER": self._alter, "SHOW": self._show,
-                   "SHOW CREATE": self._show_create, "DESCRIBE": self._describe}[parsed.kind]
+        handler = {
+            "CREATE": self._create,
+            "DROP": self._drop,
+            "ALTER": self._alter,
+            "SHOW": self._show,
+            "SHOW CREATE": self._show_create,
+            "DESCRIBE": self._describe,
+        }[parsed.kind]
         return handler(parsed)
 
     def _flink_parses(self, statement: str) -> None:
@@ -152,8 +165,13 @@ class SessionModels:
         if not parsed.temporary:
             self._check_database(identifier)
         self._models[key] = _Model(
-            identifier, self._columns(parsed.rest, "INPUT"), self._columns(parsed.rest, "OUTPUT"),
-            with_options(parsed.rest), model_comment(parsed.rest), parsed.temporary)
+            identifier,
+            self._columns(parsed.rest, "INPUT"),
+            self._columns(parsed.rest, "OUTPUT"),
+            with_options(parsed.rest),
+            model_comment(parsed.rest),
+            parsed.temporary,
+        )
         return self._ok()
 
     def _drop(self, parsed: ModelStatement) -> Any:
@@ -174,8 +192,9 @@ class SessionModels:
             if parsed.if_clause:
                 return self._ok()
             raise TritonConfigError(
-                f"Model with identifier '{_identifier(self.t_env, name).asSummaryString()}' does not exist.")
-        action, rest = parsed.rest[i], parsed.rest[i + 1:]
+                f"Model with identifier '{_identifier(self.t_env, name).asSummaryString()}' does not exist."
+            )
+        action, rest = parsed.rest[i], parsed.rest[i + 1 :]
         if action.is_word("SET"):
             model.options.update(option_pairs(rest))
         elif action.is_word("RESET"):
@@ -199,9 +218,13 @@ class SessionModels:
             parts = [unquote_identifier(p) for p in re.findall(r"`(?:[^`]|``)*`|[^.]+", name)]
             catalog, database = (parts[0], parts[1]) if len(parts) == 2 else (catalog, parts[0])
             rest = rest[i:]
-        names = sorted(str(m.identifier.getObjectName()) for m in self._models.values()
-                       if not m.temporary and m.identifier.getCatalogName() == catalog
-                       and m.identifier.getDatabaseName() == database)
+        names = sorted(
+            str(m.identifier.getObjectName())
+            for m in self._models.values()
+            if not m.temporary
+            and m.identifier.getCatalogName() == catalog
+            and m.identifier.getDatabaseName() == database
+        )
         negate = bool(rest) and rest[0].is_word("NOT")
         rest = rest[1:] if negate else rest
         if rest and rest[0].is_word("LIKE", "ILIKE") and len(rest) > 1:
@@ -213,22 +236,36 @@ class SessionModels:
         model = self._require(name_at(parsed.rest)[0], "Model with the identifier '{}' doesn't exist.")
         columns = [(c, True) for c in model.inputs] + [(c, False) for c in model.outputs]
         header = [("name", "STRING"), ("type", "STRING"), ("null", "BOOLEAN"), ("is input", "BOOLEAN")]
-        rows = [(c.name, str(c.logical.copy(True).asSummaryString()), bool(c.logical.isNullable()), is_input)
-                for c, is_input in columns]
-        if any(c.comment for c, _ in columns):
+        with_comments = any(c.comment for c, _ in columns)  # Flink shows the column only then
+        if with_comments:
             header.append(("comment", "STRING"))
-            rows = [(*row, c.comment) for row, (c, _) in zip(rows, columns)]
+        rows: list[tuple[Any, ...]] = [
+            (
+                c.name,
+                str(c.logical.copy(True).asSummaryString()),
+                bool(c.logical.isNullable()),
+                is_input,
+                *((c.comment,) if with_comments else ()),
+            )
+            for c, is_input in columns
+        ]
         return self._table(header, rows)
 
     def _show_create(self, parsed: ModelStatement) -> Any:
         model = self._require(name_at(parsed.rest)[0], "Model with the identifier '{}' doesn't exist.")
 
         def cols(columns: list[_Column]) -> str:
-            return ", ".join(f"{quote_identifier(c.name)} {c.logical.asSerializableString()}"
-                             + (f" COMMENT {_quote(c.comment)}" if c.comment else "") for c in columns)
+            return ", ".join(
+                f"{quote_identifier(c.name)} {c.logical.asSerializableString()}"
+                + (f" COMMENT {_quote(c.comment)}" if c.comment else "")
+                for c in columns
+            )
 
-        lines = [f"CREATE {'TEMPORARY ' if model.temporary else ''}MODEL {model.identifier.asSerializableString()}",
-                 f"INPUT ({cols(model.inputs)})", f"OUTPUT ({cols(model.outputs)})"]
+        lines = [
+            f"CREATE {'TEMPORARY ' if model.temporary else ''}MODEL {model.identifier.asSerializableString()}",
+            f"INPUT ({cols(model.inputs)})",
+            f"OUTPUT ({cols(model.outputs)})",
+        ]
         if model.comment:
             lines.append(f"COMMENT {_quote(model.comment)}")
         options = ",\n".join(f"  {_quote(k)} = {_quote(v)}" for k, v in sorted(model.options.items()))
@@ -249,8 +286,9 @@ class SessionModels:
         if not catalog.isPresent():
             raise TritonConfigError(f"Catalog {identifier.getCatalogName()} does not exist.")
         if not catalog.get().databaseExists(identifier.getDatabaseName()):
-            raise TritonConfigError(f"Database {identifier.getDatabaseName()} does not exist in Catalog "
-                                    f"{identifier.getCatalogName()}.")
+            raise TritonConfigError(
+                f"Database {identifier.getDatabaseName()} does not exist in Catalog {identifier.getCatalogName()}."
+            )
 
     def _columns(self, tokens: list[Any], clause: str) -> list[_Column]:
         parser = self._jvm.org.apache.flink.table.types.logical.utils.LogicalTypeParser
@@ -284,7 +322,9 @@ class SessionModels:
         for i, row in enumerate(rows):
             for j, value in enumerate(row):
                 data[i][j] = value
-        return TableResult(jvm.org.apache.flink.table.api.internal.TableResultUtils.buildTableResult(names, types, data))
+        return TableResult(
+            jvm.org.apache.flink.table.api.internal.TableResultUtils.buildTableResult(names, types, data)
+        )
 
 
 def _quote(text: str) -> str:

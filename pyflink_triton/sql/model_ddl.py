@@ -13,8 +13,16 @@ from ..engine import Column, FlinkType
 from ..errors import TritonConfigError
 from .lexer import Kind, Token, string_value, tokenize, unquote_identifier
 
-__all__ = ["ColumnSpec", "ModelStatement", "declared_columns", "model_name", "model_statement",
-           "option_pairs", "with_options", "column_specs"]
+__all__ = [
+    "ColumnSpec",
+    "ModelStatement",
+    "column_specs",
+    "declared_columns",
+    "model_name",
+    "model_statement",
+    "option_pairs",
+    "with_options",
+]
 
 
 @dataclass(frozen=True)
@@ -44,8 +52,8 @@ def model_statement(statement: str) -> ModelStatement | None:
     def after(n: int, kind: str, temporary: bool = False) -> ModelStatement:
         rest = tokens[n:]
         guard = ["IF", "NOT", "EXISTS"] if kind == "CREATE" else ["IF", "EXISTS"]
-        matched = [t.upper for t in rest[:len(guard)]] == guard
-        return ModelStatement(kind, temporary, matched, rest[len(guard):] if matched else rest)
+        matched = [t.upper for t in rest[: len(guard)]] == guard
+        return ModelStatement(kind, temporary, matched, rest[len(guard) :] if matched else rest)
 
     if words[:2] == ["CREATE", "MODEL"] or words[:3] == ["CREATE", "TEMPORARY", "MODEL"]:
         temporary = words[1] == "TEMPORARY"
@@ -88,7 +96,7 @@ def with_options(tokens: list[Token]) -> dict[str, str]:
     """The ``WITH (...)`` options of a statement's tokens."""
     for i, tok in enumerate(tokens):
         if tok.is_word("WITH") and i + 1 < len(tokens) and tokens[i + 1].text == "(":
-            return option_pairs(tokens[i + 1:])
+            return option_pairs(tokens[i + 1 :])
     return {}
 
 
@@ -117,8 +125,10 @@ def column_specs(tokens: list[Token], clause: str) -> list[ColumnSpec]:
     for i, tok in enumerate(tokens):
         if not (tok.is_word(clause) and i + 1 < len(tokens) and tokens[i + 1].text == "("):
             continue
-        inner = tokens[i + 2:_clause_end(tokens, i + 1)]
-        result, current, depth = [], [], 0
+        inner = tokens[i + 2 : _clause_end(tokens, i + 1)]
+        result: list[ColumnSpec] = []
+        current: list[Token] = []
+        depth = 0
         for t in [*inner, Token(Kind.PUNCT, ",", -1)]:
             depth += t.text in ("(", "<")
             depth -= t.text in (")", ">")

@@ -103,9 +103,12 @@ def _providers_slot(t_env: Any) -> tuple[Any, Any, Any]:
         return gateway.jvm.java.lang.Class.forName(name, True, loader)
 
     no_args = gateway.new_array(gateway.jvm.java.lang.Object, 0)
-    flink_provider = load(_FLINK_PROVIDER).getMethod("INSTANCE", gateway.new_array(gateway.jvm.java.lang.Class, 0)).invoke(None, no_args)
-    of = next(m for m in load(_JANINO).getMethods()
-              if m.getName() == "of" and len(m.getParameterTypes()) == 1)
+    flink_provider = (
+        load(_FLINK_PROVIDER)
+        .getMethod("INSTANCE", gateway.new_array(gateway.jvm.java.lang.Class, 0))
+        .invoke(None, no_args)
+    )
+    of = next(m for m in load(_JANINO).getMethods() if m.getName() == "of" and len(m.getParameterTypes()) == 1)
     args = gateway.new_array(gateway.jvm.java.lang.Object, 1)
     args[0] = flink_provider
     # JaninoRelMetadataProvider.of caches by provider: this is the very object the planner set.

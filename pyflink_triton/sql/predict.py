@@ -22,11 +22,9 @@ from dataclasses import dataclass, field
 from ..errors import TritonConfigError
 from .lexer import Kind, Token, string_value, tokenize, unquote_identifier
 
-__all__ = ["PredictCall", "rewrite_predict_calls", "find_predict_calls", "statement_positions"]
+__all__ = ["PredictCall", "find_predict_calls", "rewrite_predict_calls", "statement_positions"]
 
-CONFIG_NOT_LITERAL = (
-    "Config parameter of ML_PREDICT function should be a MAP data type consisting String literals."
-)
+CONFIG_NOT_LITERAL = "Config parameter of ML_PREDICT function should be a MAP data type consisting String literals."
 
 
 @dataclass
@@ -104,7 +102,8 @@ def _split_args(tokens: list[Token]) -> list[list[Token]]:
 
 def _is_identifier(tokens: list[Token]) -> bool:
     return bool(tokens) and all(
-        t.kind in (Kind.WORD, Kind.QUOTED) or (t.kind is Kind.PUNCT and t.text == ".") for t in tokens)
+        t.kind in (Kind.WORD, Kind.QUOTED) or (t.kind is Kind.PUNCT and t.text == ".") for t in tokens
+    )
 
 
 def _identifier(tokens: list[Token], sql: str, what: str) -> str:
@@ -114,7 +113,7 @@ def _identifier(tokens: list[Token], sql: str, what: str) -> str:
 
 
 def _text(tokens: list[Token], sql: str) -> str:
-    return sql[tokens[0].start:tokens[-1].end] if tokens else ""
+    return sql[tokens[0].start : tokens[-1].end] if tokens else ""
 
 
 _ARGUMENTS = ("INPUT", "MODEL", "ARGS", "CONFIG")
@@ -137,7 +136,8 @@ def _slots(args: list[list[Token]]) -> tuple[dict[str, list[Token]], list[list[T
     for key, value in named.items():
         if key not in _ARGUMENTS:
             error = error or TritonConfigError(
-                f"ML_PREDICT has no argument named {key}; its arguments are INPUT, MODEL, ARGS, CONFIG")
+                f"ML_PREDICT has no argument named {key}; its arguments are INPUT, MODEL, ARGS, CONFIG"
+            )
         else:
             slots[key] = value
     return slots, positional, error
@@ -156,7 +156,7 @@ def _locate_table(call: PredictCall, slot: list[Token] | None, sql: str) -> None
 
 def _parse_call(sql: str, tokens: list[Token], open_idx: int, close_idx: int) -> PredictCall:
     """The call; one our parser cannot read carries the reason in ``error``."""
-    slots, positional, error = _slots(_split_args(tokens[open_idx + 1:close_idx]))
+    slots, positional, error = _slots(_split_args(tokens[open_idx + 1 : close_idx]))
     call = PredictCall("", "", False, "", [])
     _locate_table(call, slots.get("INPUT"), sql)
     model = slots.get("MODEL") or []
@@ -175,11 +175,11 @@ def _parse_call(sql: str, tokens: list[Token], open_idx: int, close_idx: int) ->
 def _read_call(call: PredictCall, slots: dict[str, list[Token]], sql: str) -> None:
     for key, keyword in (("INPUT", "TABLE"), ("MODEL", "MODEL"), ("ARGS", "DESCRIPTOR")):
         if key not in slots or not slots[key]:
-            raise TritonConfigError(
-                f"ML_PREDICT needs TABLE, MODEL and DESCRIPTOR arguments; {keyword} is missing")
+            raise TritonConfigError(f"ML_PREDICT needs TABLE, MODEL and DESCRIPTOR arguments; {keyword} is missing")
         if not slots[key][0].is_word(keyword):
             raise TritonConfigError(
-                f"ML_PREDICT: the {key} argument must start with {keyword}, got {_text(slots[key], sql)!r}")
+                f"ML_PREDICT: the {key} argument must start with {keyword}, got {_text(slots[key], sql)!r}"
+            )
     if not call.table_is_query:
         _identifier(slots["INPUT"][1:], sql, "TABLE")
     _identifier(slots["MODEL"][1:], sql, "MODEL")
@@ -209,8 +209,10 @@ def common_table_expressions(sql: str) -> dict[str, str]:
     it on its own (``WITH`` every table up to it ``SELECT * FROM name``), so that one can stand
     where the statement's context is gone (a view, Flink's validation of one call)."""
     tokens = _meaningful(tokenize(sql))
-    start = next((i for i, t in enumerate(tokens[:-2]) if t.is_word("WITH")
-                  and tokens[i + 1].kind in (Kind.WORD, Kind.QUOTED)), None)
+    start = next(
+        (i for i, t in enumerate(tokens[:-2]) if t.is_word("WITH") and tokens[i + 1].kind in (Kind.WORD, Kind.QUOTED)),
+        None,
+    )
     if start is None:
         return {}
     texts: list[str] = []
@@ -227,7 +229,7 @@ def common_table_expressions(sql: str) -> dict[str, str]:
             end = _close(tokens, j + 1)
         except TritonConfigError:
             break
-        texts.append(sql[name.start:tokens[end].end])
+        texts.append(sql[name.start : tokens[end].end])
         result[unquote_identifier(name.text).lower()] = f"WITH {', '.join(texts)} SELECT * FROM {name.text}"
         j = end + 1
         if j >= len(tokens) or tokens[j].text != ",":
@@ -254,19 +256,24 @@ def find_predict_calls(sql: str, *, strict: bool = True) -> list[tuple[int, int,
         except TritonConfigError as exc:
             if strict:
                 raise
-            call = PredictCall(sql[tokens[i].start:], "", False, "", [], start=tokens[i].start, error=exc)
+            call = PredictCall(sql[tokens[i].start :], "", False, "", [], start=tokens[i].start, error=exc)
             found.append((tokens[i].start, len(sql), call))
             break
         start_tok, end_tok = i, close
         # TABLE(ML_PREDICT(...)): replace the wrapper too.
-        if i >= 2 and tokens[i - 1].text == "(" and tokens[i - 2].is_word("TABLE") \
-                and close + 1 < len(tokens) and tokens[close + 1].text == ")":
+        if (
+            i >= 2
+            and tokens[i - 1].text == "("
+            and tokens[i - 2].is_word("TABLE")
+            and close + 1 < len(tokens)
+            and tokens[close + 1].text == ")"
+        ):
             start_tok, end_tok = i - 2, close + 1
         call = _parse_call(sql, tokens, i + 1, close)
         if strict and call.error is not None:
             raise call.error
         call.start = start = tokens[start_tok].start
-        call.text = sql[start:tokens[end_tok].end]
+        call.text = sql[start : tokens[end_tok].end]
         if call.table_span is not None:
             call.table_span = (call.table_span[0] - start, call.table_span[1] - start)
         found.append((start, tokens[end_tok].end, call))
@@ -274,8 +281,13 @@ def find_predict_calls(sql: str, *, strict: bool = True) -> list[tuple[int, int,
     return found
 
 
-def rewrite_predict_calls(sql: str, render: Callable[[PredictCall], str | None],
-                          malformed: Callable[[PredictCall], bool] | None = None, *, offset: int = 0) -> str:
+def rewrite_predict_calls(
+    sql: str,
+    render: Callable[[PredictCall], str | None],
+    malformed: Callable[[PredictCall], bool] | None = None,
+    *,
+    offset: int = 0,
+) -> str:
     """Replace every ``ML_PREDICT`` call with ``render(call)``; None leaves a call as written.
 
     A call's table query is rewritten first, so ``render`` sees calls whose input has no
@@ -308,8 +320,9 @@ def rewrite_predict_calls(sql: str, render: Callable[[PredictCall], str | None],
 _POSITION = re.compile(r"(?i)\b(line )(\d+)(, column )(\d+)")
 
 
-def statement_positions(message: str, probe: str, body_at: int, call: PredictCall, table: str | None,
-                        statement: str) -> str:
+def statement_positions(
+    message: str, probe: str, body_at: int, call: PredictCall, table: str | None, statement: str
+) -> str:
     """Flink's ``line L, column C`` positions in ``probe`` (a query holding ``call``'s text
     from ``body_at``, its TABLE argument replaced by ``table``) as positions in ``statement``,
     where the user wrote them; positions outside the call are left as they are."""

@@ -19,13 +19,15 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Any
 
-from ..errors import TritonConfigError, TritonError, TritonTransportError
 from ..config import TritonOptions
-from ..engine import Column, FlinkType, fetch_binding
+from ..engine import Column, fetch_binding
+from ..errors import TritonConfigError, TritonError, TritonTransportError
+from ..flink.versions import flink_features, requires
+from .functions import CONFIG_KEYS, PredictConfig, flink_config_error, predict_function
+from .java_errors import internal_error, java_message
 from .lexer import (
     Kind,
     Token,
@@ -35,15 +37,12 @@ from .lexer import (
     tokenize,
     unquote_identifier,
 )
-from .java_errors import internal_error, java_message
 from .model_catalog import ModelInfo, model_catalog
 from .model_ddl import declared_columns, model_name, model_statement, option_pairs, with_options
-from ..flink.versions import flink_features, requires
 from .planner_thread import PlannerThreads
-from .functions import CONFIG_KEYS, PredictConfig, flink_config_error, predict_function
 from .predict import PredictCall, common_table_expressions, rewrite_predict_calls, statement_positions
 
-__all__ = ["TritonSql", "execute_sql", "has_content", "ModelInfo", "java_message"]
+__all__ = ["ModelInfo", "TritonSql", "execute_sql", "has_content", "java_message"]
 
 log = logging.getLogger(__name__)
 
@@ -120,8 +119,11 @@ class TritonSql:
                 call = dataclasses.replace(call, table=query, table_is_query=True)
             return call
 
-        return rewrite_predict_calls(statement, lambda call: self._render(own_table(call), statement),
-                                     lambda call: self._malformed(own_table(call), statement))
+        return rewrite_predict_calls(
+            statement,
+            lambda call: self._render(own_table(call), statement),
+            lambda call: self._malformed(own_table(call), statement),
+        )
 
     # -- models ---------------------------------------------------------------------------
 
@@ -155,18 +157,23 @@ class TritonSql:
         if self.check_models:
             self._check_against_server(name, parsed, declared["INPUT"], declared["OUTPUT"])
 
-    def _check_against_server(self, name: str, options: TritonOptions, inputs: list[Column],
-                              outputs: list[Column]) -> None:
+    def _check_against_server(
+        self, name: str, options: TritonOptions, inputs: list[Column], outputs: list[Column]
+    ) -> None:
         """The declared INPUT/OUTPUT columns against the model's metadata, when the server
         answers; an unreachable server is not an error here (the function checks again when
         it opens)."""
-        quick = options.replace(timeout_s=min(options.timeout_s, _CHECK_TIMEOUT_S), max_retries=0,
-                                health_check_enabled=False)
+        quick = options.replace(
+            timeout_s=min(options.timeout_s, _CHECK_TIMEOUT_S), max_retries=0, health_check_enabled=False
+        )
         try:
             fetch_binding(quick, inputs or None, outputs or None)
         except TritonTransportError as exc:
-            log.warning("CREATE MODEL %s: the server did not answer (%s); its types are checked "
-                        "when a job opens the model", name, exc)
+            log.warning(
+                "CREATE MODEL %s: the server did not answer (%s); its types are checked when a job opens the model",
+                name,
+                exc,
+            )
         except TritonError as exc:
             raise TritonConfigError(f"CREATE MODEL {name}: {exc.message}") from None
 
@@ -186,7 +193,7 @@ class TritonSql:
         if info is None or not info.is_triton:
             return
         options = dict(info.options)
-        inner = tokens[j + 1:]
+        inner = tokens[j + 1 :]
         if tokens[j].is_word("SET"):
             options.update(option_pairs(inner))
         else:
@@ -207,8 +214,10 @@ class TritonSql:
             raise TritonConfigError(f"Object '{unquote_identifier(call.model)}' not found")
         if info is not None and own and not info.is_triton:  # no provider of Flink's could run it here
             provider = info.options.get("provider", "")
-            raise TritonConfigError(f"{requires('model_ddl', f'ML_PREDICT with provider {provider!r}')}, "
-                                    f"and {info.name} is not a triton model")
+            raise TritonConfigError(
+                f"{requires('model_ddl', f'ML_PREDICT with provider {provider!r}')}, "
+                f"and {info.name} is not a triton model"
+            )
         if info is None or not info.is_triton:
             return None  # Flink reports unknown models, and runs other providers itself
         table = self._input_table(call)
@@ -245,10 +254,10 @@ class TritonSql:
         if len(outputs) == 1:
             return f"(SELECT *, {call_sql} AS {quote_identifier(outputs[0][1])} FROM {table})"
         fields = ", ".join(
-            f"`__triton_t`.`__triton_r`.{quote_identifier(o)} AS {quote_identifier(a)}" for o, a in outputs)
+            f"`__triton_t`.`__triton_r`.{quote_identifier(o)} AS {quote_identifier(a)}" for o, a in outputs
+        )
         inputs = ", ".join(f"`__triton_t`.{quote_identifier(c)}" for c, _ in columns)
-        return (f"(SELECT {inputs}, {fields} FROM "
-                f"(SELECT *, {call_sql} AS `__triton_r` FROM {table}) AS `__triton_t`)")
+        return f"(SELECT {inputs}, {fields} FROM (SELECT *, {call_sql} AS `__triton_r` FROM {table}) AS `__triton_t`)"
 
     def _malformed(self, call: PredictCall, statement: str) -> bool:
         """A call our parser cannot read: Flink's message about it when it has one; True (leave
@@ -284,23 +293,29 @@ class TritonSql:
             if "model provider" in message or "ModelProviderFactory" in message or internal_error(exc):
                 return
             raise TritonConfigError(
-                statement_positions(message, probe, len("SELECT * FROM "), call, table, statement)) from None
+                statement_positions(message, probe, len("SELECT * FROM "), call, table, statement)
+            ) from None
 
     def _validate_call(self, call: PredictCall, table: str, info: ModelInfo) -> None:
         """Flink 2.3's checks of a call, in its words, for a Flink that has no ML_PREDICT."""
         columns = self._table_columns(table)
         if len(call.descriptor) != len(info.inputs):
-            raise TritonConfigError(f"Number of descriptor columns ({len(call.descriptor)}) does not match "
-                                    f"model input size ({len(info.inputs)}).")
+            raise TritonConfigError(
+                f"Number of descriptor columns ({len(call.descriptor)}) does not match "
+                f"model input size ({len(info.inputs)})."
+            )
         types = dict(columns)
         for position, (column, (_, model_type)) in enumerate(zip(call.descriptor, info.inputs)):
             if column not in types:
-                raise TritonConfigError(f"Descriptor column '{column}' not found in table columns. "
-                                        f"Available columns: {', '.join(n for n, _ in columns)}.")
+                raise TritonConfigError(
+                    f"Descriptor column '{column}' not found in table columns. "
+                    f"Available columns: {', '.join(n for n, _ in columns)}."
+                )
             if not _implicitly_castable(types[column], model_type):
                 raise TritonConfigError(
                     f"Descriptor column '{column}' type {_strip_not_null(types[column])} cannot be assigned to "
-                    f"model input type {_strip_not_null(model_type)} at position {position}.")
+                    f"model input type {_strip_not_null(model_type)} at position {position}."
+                )
 
     def _table_columns(self, table: str) -> list[tuple[str, str]]:
         schema = self.t_env.sql_query(f"SELECT * FROM {table}")._j_table.getResolvedSchema()
@@ -310,7 +325,7 @@ class TritonSql:
         """The input's optimized physical plan, with each node's changelog mode."""
         from pyflink.table import ExplainDetail
 
-        plan = self.t_env.explain_sql(f"SELECT * FROM {table}", ExplainDetail.CHANGELOG_MODE)
+        plan: str = self.t_env.explain_sql(f"SELECT * FROM {table}", ExplainDetail.CHANGELOG_MODE)
         return plan.split("== Optimized Physical Plan ==")[-1].split("== Optimized Execution Plan ==")[0]
 
     def _materialize_if_literal(self, table: str, optimized: str) -> str:
@@ -325,8 +340,9 @@ class TritonSql:
         schema = source.get_schema()
         from pyflink.table import DataTypes
 
-        row_type = DataTypes.ROW([
-            DataTypes.FIELD(n, t) for n, t in zip(schema.get_field_names(), schema.get_field_data_types())])
+        row_type = DataTypes.ROW(
+            [DataTypes.FIELD(n, t) for n, t in zip(schema.get_field_names(), schema.get_field_data_types())]
+        )
         self._views += 1
         name = f"__triton_values_{self._views}"
         self.t_env.create_temporary_view(name, self.t_env.from_elements(rows, row_type))
@@ -334,12 +350,18 @@ class TritonSql:
 
     def _function_for(self, info: ModelInfo, config: PredictConfig) -> str:
         options = TritonOptions.from_map(info.options)
-        key = json.dumps([info.name, sorted(options.to_map().items()), info.inputs, info.outputs,
-                          dataclasses.astuple(config)], default=str)
+        key = json.dumps(
+            [info.name, sorted(options.to_map().items()), info.inputs, info.outputs, dataclasses.astuple(config)],
+            default=str,
+        )
         if key not in self._functions:
             function = predict_function(self.t_env, options, info.inputs, info.outputs, config)
-            name = "__triton_" + re.sub(r"\W", "_", info.name.split(".")[-1].strip("`")) + "_" + \
-                hashlib.sha1(key.encode()).hexdigest()[:10]
+            name = (
+                "__triton_"
+                + re.sub(r"\W", "_", info.name.split(".")[-1].strip("`"))
+                + "_"
+                + hashlib.sha1(key.encode()).hexdigest()[:10]
+            )
             self.t_env.create_temporary_system_function(name, function)
             self._functions[key] = name
         return self._functions[key]
@@ -366,7 +388,8 @@ def _check_insert_only(plan: str) -> None:
     if mode and set(mode.group(1).split(",")) - {"I"}:
         node = re.sub(r",\s*changelogMode=\[[A-Z,]*\]", "", top)
         raise TritonConfigError(
-            f"ML_PREDICT doesn't support consuming update and delete changes which is produced by node {node}")
+            f"ML_PREDICT doesn't support consuming update and delete changes which is produced by node {node}"
+        )
 
 
 def _implicitly_castable(source: str, target: str) -> bool:
@@ -376,8 +399,11 @@ def _implicitly_castable(source: str, target: str) -> bool:
     jvm = get_gateway().jvm
     loader = jvm.java.lang.Thread.currentThread().getContextClassLoader()
     parse = jvm.org.apache.flink.table.types.logical.utils.LogicalTypeParser.parse
-    return bool(jvm.org.apache.flink.table.types.logical.utils.LogicalTypeCasts.supportsImplicitCast(
-        parse(_strip_not_null(source), loader), parse(_strip_not_null(target), loader)))
+    return bool(
+        jvm.org.apache.flink.table.types.logical.utils.LogicalTypeCasts.supportsImplicitCast(
+            parse(_strip_not_null(source), loader), parse(_strip_not_null(target), loader)
+        )
+    )
 
 
 def _strip_not_null(type_text: str) -> str:

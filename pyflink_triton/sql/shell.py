@@ -27,7 +27,7 @@ from ..errors import TritonConfigError, TritonError
 from .lexer import Kind, complete_statements, is_insert, split_statements, string_value, tokenize
 from .session import TritonSql, has_content, java_message
 
-__all__ = ["PROMPT", "CONTINUATION", "DEFAULT_HISTORY_FILE", "SqlShell", "interactive_history"]
+__all__ = ["CONTINUATION", "DEFAULT_HISTORY_FILE", "PROMPT", "SqlShell", "interactive_history"]
 
 PROMPT = "Flink SQL> "
 #: The prompt of a statement's further lines, right-aligned under ``PROMPT`` as Flink's client does.
@@ -62,8 +62,15 @@ class SqlShell:
         this process); otherwise print its job id, as Flink's client does.
     """
 
-    def __init__(self, session: TritonSql, *, substitute: Callable[[str], str] = lambda s: s,
-                 wait_for_inserts: bool = True, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> None:
+    def __init__(
+        self,
+        session: TritonSql,
+        *,
+        substitute: Callable[[str], str] = lambda s: s,
+        wait_for_inserts: bool = True,
+        out: TextIO = sys.stdout,
+        err: TextIO = sys.stderr,
+    ) -> None:
         self.session = session
         self.substitute = substitute
         self.wait_for_inserts = wait_for_inserts
@@ -224,13 +231,16 @@ class SqlShell:
                     config.set_string(key, self._initial[key])
                 else:
                     config.remove_config(key)
-            self._info("Session property has been reset." if rest else
-                       "All session properties have been set to their default values.")
+            self._info(
+                "Session property has been reset."
+                if rest
+                else "All session properties have been set to their default values."
+            )
             return
         split = next((i for i, t in enumerate(rest) if t.text == "="), None)
         if split is None or split == 0 or split == len(rest) - 1:
             raise TritonConfigError("SET takes 'key' = 'value' (or nothing, to list the properties)")
-        config.set_string(_option_text(rest[:split]), _option_text(rest[split + 1:]))
+        config.set_string(_option_text(rest[:split]), _option_text(rest[split + 1 :]))
         self._info("Session property has been set.")
 
     # -- output ----------------------------------------------------------------------------

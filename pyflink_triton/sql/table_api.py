@@ -66,16 +66,19 @@ def predict(
         model_ref = quote_identifier(f"__triton_model_{n}")
     cols = [columns] if isinstance(columns, str) else list(columns)
     if isinstance(model, str) and output_type:
-        raise TritonConfigError("predict: output_type goes with a provider; a catalog model's OUTPUT "
-                                "columns are those of its CREATE MODEL")
+        raise TritonConfigError(
+            "predict: output_type goes with a provider; a catalog model's OUTPUT columns are those of its CREATE MODEL"
+        )
     if not isinstance(model, str):
-        session.execute_sql(_create_model_statement(model_ref, as_options(model), output_type,
-                                                    _column_types(session, view, cols)))
+        session.execute_sql(
+            _create_model_statement(model_ref, as_options(model), output_type, _column_types(session, view, cols))
+        )
     descriptor = ", ".join(quote_identifier(c) for c in cols)
     config_sql = ", " + map_literal(config) if config else ""
     return session.sql_query(
         f"SELECT * FROM ML_PREDICT(TABLE {quote_identifier(view)}, MODEL {model_ref}, "
-        f"DESCRIPTOR({descriptor}){config_sql})")
+        f"DESCRIPTOR({descriptor}){config_sql})"
+    )
 
 
 class Model:
@@ -92,8 +95,7 @@ class Model:
         self._path = path
         self._info = info
 
-    def predict(self, input_table: Any, input_columns: Sequence[str],
-                options: Mapping[str, str] | None = None) -> Any:
+    def predict(self, input_table: Any, input_columns: Sequence[str], options: Mapping[str, str] | None = None) -> Any:
         """ML_PREDICT over ``input_table``: its columns, then the model's outputs (a ``Table``)."""
         return predict(input_table, self._path, list(input_columns), options, session=self._session)
 
@@ -135,8 +137,9 @@ def _column_types(session: TritonSql, view: str, columns: Sequence[str]) -> list
     return [(c, types.get(c, "")) for c in columns]
 
 
-def _create_model_statement(name: str, options: TritonOptions, output_type: Mapping[str, str] | None,
-                            column_types: Sequence[tuple[str, str]]) -> str:
+def _create_model_statement(
+    name: str, options: TritonOptions, output_type: Mapping[str, str] | None, column_types: Sequence[tuple[str, str]]
+) -> str:
     """A temporary model of ``options``: its columns from ``output_type`` and the input's
     types, or else from the model's metadata on the server."""
     if output_type:

@@ -29,7 +29,8 @@ def embed(texts: np.ndarray) -> np.ndarray:
     flat = texts.reshape(-1)
     keys = np.fromiter(
         (zlib.crc32(t if isinstance(t, bytes) else str(t).encode()) for t in flat),
-        dtype=np.uint32, count=len(flat),
+        dtype=np.uint32,
+        count=len(flat),
     )
     return TABLE[keys % BUCKETS]
 
@@ -41,7 +42,4 @@ class TritonPythonModel:
         arrays = [pb_utils.get_input_tensor_by_name(r, "TEXT").as_numpy() for r in requests]
         vectors = embed(np.concatenate(arrays, axis=0))
         bounds = np.cumsum([len(a) for a in arrays])[:-1]
-        return [
-            pb_utils.InferenceResponse([pb_utils.Tensor("EMBEDDING", part)])
-            for part in np.split(vectors, bounds)
-        ]
+        return [pb_utils.InferenceResponse([pb_utils.Tensor("EMBEDDING", part)]) for part in np.split(vectors, bounds)]
