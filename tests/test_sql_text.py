@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from pyflink_triton.errors import TritonConfigError
@@ -186,3 +188,49 @@ def test_flink_positions_are_moved_to_where_the_user_wrote_them() -> None:
     inside = statement_positions("at line 1, column 32", probe, 14, call, "`__triton_input_1`", statement)
     assert inside == f"at line 3, column {statement.splitlines()[2].index(' v,') + 2}"  # the view: where v is
     assert statement_positions("at line 1, column 3", probe, 14, call, None, statement) == "at line 1, column 3"
+
+
+def _binding() -> Any:
+    from pyflink_triton.engine import FlinkType, ModelBinding, TensorSpec
+
+    array = FlinkType("ARRAY", element=FlinkType("FLOAT"))
+    return ModelBinding(
+        "classifier",
+        (TensorSpec("features", "FP32", (4,), array),),
+        (TensorSpec("class id", "INT64", (1,), FlinkType("BIGINT")),),
+        1024,
+        False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("written", "completed"),
+    [
+        (
+            "CREATE TEMPORARY MODEL m WITH ('provider' = 'triton')",
+            "CREATE TEMPORARY MODEL m INPUT (`features` ARRAY<FLOAT>) OUTPUT (`class id` BIGINT) WITH ('provider' = 'triton')",
+        ),
+        (
+            "create model if not exists `cat`.db.`m``x` /* c */ COMMENT 'a (model)'\nWITH ('k' = 'INPUT (')",
+            "create model if not exists `cat`.db.`m``x` INPUT (`features` ARRAY<FLOAT>) OUTPUT (`class id` BIGINT) "
+            "/* c */ COMMENT 'a (model)'\nWITH ('k' = 'INPUT (')",
+        ),
+        (  # a declared clause is kept as written; the missing one follows it
+            "CREATE MODEL m INPUT (x ARRAY<FLOAT> COMMENT 'f(x)') WITH ('provider' = 'triton')",
+            "CREATE MODEL m INPUT (x ARRAY<FLOAT> COMMENT 'f(x)') OUTPUT (`class id` BIGINT) WITH ('provider' = 'triton')",
+        ),
+        (
+            "CREATE MODEL m OUTPUT (y BIGINT) WITH ('provider' = 'triton')",
+            "CREATE MODEL m INPUT (`features` ARRAY<FLOAT>) OUTPUT (y BIGINT) WITH ('provider' = 'triton')",
+        ),
+        (
+            "CREATE MODEL m INPUT (x STRING) OUTPUT (y BIGINT) WITH ('provider' = 'triton')",
+            "CREATE MODEL m INPUT (x STRING) OUTPUT (y BIGINT) WITH ('provider' = 'triton')",
+        ),
+    ],
+)
+def test_create_model_gets_the_clauses_it_lacks_written_in(written: str, completed: str) -> None:
+    from pyflink_triton.sql.model_schema import with_columns
+
+    tokens = [t for t in tokenize(written) if not t.trivia]
+    assert with_columns(written, tokens, _binding()) == completed

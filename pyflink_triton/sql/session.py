@@ -23,8 +23,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..config import TritonOptions
-from ..engine import Column, fetch_binding
-from ..errors import TritonConfigError, TritonError, TritonTransportError
+from ..errors import TritonConfigError
 from ..flink.versions import flink_features, requires
 from .functions import CONFIG_KEYS, PredictConfig, flink_config_error, predict_function
 from .java_errors import internal_error, java_message
@@ -39,15 +38,13 @@ from .lexer import (
 )
 from .model_catalog import ModelInfo, model_catalog
 from .model_ddl import declared_columns, model_name, model_statement, option_pairs, with_options
+from .model_schema import resolve_columns, with_columns
 from .planner_thread import PlannerThreads
 from .predict import PredictCall, common_table_expressions, rewrite_predict_calls, statement_positions
 
 __all__ = ["ModelInfo", "TritonSql", "execute_sql", "has_content", "java_message"]
 
 log = logging.getLogger(__name__)
-
-# A CREATE MODEL asks the server only briefly: a slow or absent server is checked at open.
-_CHECK_TIMEOUT_S = 3.0
 
 
 class TritonSql:
@@ -60,7 +57,8 @@ class TritonSql:
 
     :param t_env: the PyFlink ``TableEnvironment``.
     :param check_models: at ``CREATE MODEL``, check the declared INPUT/OUTPUT columns against
-        the model on the server when it answers (False: offline, checked when a job opens).
+        the model on the server when it answers, and read those not declared from it (False:
+        offline, checked when a job opens; the columns must then be declared).
     """
 
     def __init__(self, t_env: Any, *, check_models: bool = True) -> None:
@@ -89,7 +87,10 @@ class TritonSql:
         if parsed is None:
             return self.t_env.execute_sql(self.rewrite(statement))
         if parsed.kind == "CREATE":
-            self._check_create_model(statement, tokens)
+            completed = self._check_create_model(statement, tokens)
+            if completed != statement:  # INPUT/OUTPUT from the server: the text that runs has them
+                statement, parsed = completed, model_statement(completed)
+                assert parsed is not None  # still the CREATE MODEL it was
         elif parsed.kind == "ALTER":
             self._check_alter_model(tokens)
         result = self._models.execute(statement, parsed)  # None: Flink executes model statements
@@ -144,38 +145,32 @@ class TritonSql:
             raise TritonConfigError(f"Model '{path}' not found")
         return Model(self, path, info)
 
-    def _check_create_model(self, statement: str, tokens: list[Token]) -> None:
+    def _check_create_model(self, statement: str, tokens: list[Token]) -> str:
+        """Validate a triton model's options and columns; the statement to execute: as written,
+        or with the INPUT/OUTPUT clauses it lacks, read from the model's metadata."""
         options = with_options(tokens)
         if options.get("provider", "").strip().lower() != "triton":
-            return
+            return statement
         name = model_name(tokens)
         try:
             parsed = TritonOptions.from_map(options)
-            declared = {kind: declared_columns(tokens, kind) for kind in ("INPUT", "OUTPUT")}
+            inputs, outputs = declared_columns(tokens, "INPUT"), declared_columns(tokens, "OUTPUT")
         except TritonConfigError as exc:
             raise TritonConfigError(f"CREATE MODEL {name}: {exc.message}", option=exc.option) from None
-        if self.check_models:
-            self._check_against_server(name, parsed, declared["INPUT"], declared["OUTPUT"])
+        if not (inputs and outputs):
+            self._flink_syntax_first(statement)  # its positions are in the text as written
+        binding = resolve_columns(name, parsed, inputs, outputs, ask_server=self.check_models)
+        return statement if binding is None else with_columns(statement, tokens, binding)
 
-    def _check_against_server(
-        self, name: str, options: TritonOptions, inputs: list[Column], outputs: list[Column]
-    ) -> None:
-        """The declared INPUT/OUTPUT columns against the model's metadata, when the server
-        answers; an unreachable server is not an error here (the function checks again when
-        it opens)."""
-        quick = options.replace(
-            timeout_s=min(options.timeout_s, _CHECK_TIMEOUT_S), max_retries=0, health_check_enabled=False
-        )
+    def _flink_syntax_first(self, statement: str) -> None:
+        """Flink's parser on the statement as written: a syntax error is reported before the
+        server is asked, and at the positions the user typed (``Unsupported query``: a Flink
+        that parses model statements but cannot execute them, 1.20 and 2.0)."""
         try:
-            fetch_binding(quick, inputs or None, outputs or None)
-        except TritonTransportError as exc:
-            log.warning(
-                "CREATE MODEL %s: the server did not answer (%s); its types are checked when a job opens the model",
-                name,
-                exc,
-            )
-        except TritonError as exc:
-            raise TritonConfigError(f"CREATE MODEL {name}: {exc.message}") from None
+            self.t_env._j_tenv.getParser().parse(statement)
+        except Exception as exc:
+            if "Unsupported query" not in java_message(exc):
+                raise
 
     def _check_alter_model(self, tokens: list[Token]) -> None:
         i = 2
