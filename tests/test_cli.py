@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from pyflink_triton.cli import _hidden_from_flink, script_variables, substitute_variables
+from pyflink_triton.cli import script_variables, substitute_variables
+from pyflink_triton.cli.variables import hidden_from_flink
 from pyflink_triton.errors import TritonConfigError
 
 from .conftest import clean_env
@@ -66,7 +67,7 @@ def test_the_variables_a_script_uses_are_hidden_from_flink(monkeypatch: pytest.M
     ]:
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("UNSET", raising=False)
-    with _hidden_from_flink(script_variables(text)):
+    with hidden_from_flink(script_variables(text)):
         assert "TRITON_TOKEN" not in os.environ and "SECRET_URL" not in os.environ
         assert (os.environ["HOME"], os.environ["FLINK_CONF_DIR"], os.environ["OTHER"]) == ("/home/x", "/conf", "o")
     assert (os.environ["TRITON_TOKEN"], os.environ["SECRET_URL"]) == ("t0k", "http://u:pw@h")

@@ -8,6 +8,8 @@ the last of them ends it with Ctrl-D.
 from __future__ import annotations
 
 import os
+import re
+import socket
 import stat
 import subprocess
 import sys
@@ -225,3 +227,32 @@ def test_a_file_that_cannot_be_read_exits_2(tmp_path: Path) -> None:
         timeout=60,
     )
     assert result.returncode == 2 and "cannot read" in result.stderr and "nope.sql" in result.stderr
+
+
+def test_an_unset_endpoint_starts_a_local_triton_once_as_run_does(tmp_path: Path) -> None:
+    # The endpoint statement second: the Triton started for the first serves it too.
+    script = "\n".join(
+        [*CREATE_MODEL, CREATE_VIEW, PREDICT, "SELECT REPLACE('${TRITON_ENDPOINT}', 'http://', '') AS e;"]
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "pyflink_triton.cli", "sql"],
+        input=script,
+        cwd=ROOT,
+        env=clean_env(HOME=str(tmp_path)),  # TRITON_ENDPOINT is not in it
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stderr.splitlines()
+    starting = "TRITON_ENDPOINT is not set: starting a local Triton on the repository's models..."
+    assert lines.count(starting) == 1, result.stderr
+    serving = [m for line in lines if (m := re.fullmatch(r"Triton is serving at http://(127\.0\.0\.1:\d+)", line))]
+    assert len(serving) == 1 and lines.index(starting) < lines.index(serving[0].group(0)), result.stderr
+    address = serving[0].group(1)
+    rows = table_rows(result.stdout)
+    assert sorted(rows[:-1]) == EXPECTED_CLASSES and rows[-1] == [f"{address}/v2/models"]
+    # Stopped when the shell ended: nothing listens at its address any more.
+    host, port = address.split(":")
+    with pytest.raises(OSError):
+        socket.create_connection((host, int(port)), timeout=2).close()

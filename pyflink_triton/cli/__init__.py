@@ -14,9 +14,10 @@ while they run (with ``--detach``, only submitted: their JobIDs are printed), an
 exits non-zero with the error's own message. ``${VAR}`` and
 ``${VAR:-default}`` are taken from the environment, so endpoints and tokens need not be
 written into scripts; the variables a script uses are taken out of the environment Flink and its
-Python workers inherit (see :func:`_hidden_from_flink`). When a script uses
+Python workers inherit (see :func:`~pyflink_triton.cli.variables.hidden_from_flink`). When a script uses
 ``${TRITON_ENDPOINT}`` and it is not set, a local Triton is started on the repository's models
-for the run. ``run`` also takes the name of an example script (``pyflink-triton run movie_reviews``):
+for the run (and in ``sql``, at the first statement that uses it: one rule, in
+:mod:`~pyflink_triton.cli.local_triton`). ``run`` also takes the name of an example script (``pyflink-triton run movie_reviews``):
 ``examples`` lists them, and the model repository ``serve`` uses by default; both come with the
 installed package.
 ``sql`` is an interactive shell over the same session (see ``sql/shell.py``).
@@ -25,23 +26,19 @@ installed package.
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
-import contextlib
-import os
-import re
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from .errors import TritonConfigError, TritonError
+from ..errors import TritonConfigError, TritonError
+from .local_triton import LOCAL_ENDPOINT_VARIABLE, LocalTriton
+from .variables import hidden_from_flink, script_variables, substitute_variables
 
 __all__ = ["main", "script_variables", "substitute_variables"]
 
-_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-LOCAL_ENDPOINT_VARIABLE = "TRITON_ENDPOINT"
 # --help is plain text: the module docstring's reStructuredText markup would show as is.
 _DESCRIPTION = "Run SQL scripts with triton models (CREATE MODEL, ML_PREDICT), or serve a local Triton."
 _SHELL_DESCRIPTION = (
@@ -52,59 +49,8 @@ _SHELL_DESCRIPTION = (
 )
 
 
-def substitute_variables(text: str, env: Mapping[str, str]) -> str:
-    """Replace ``${VAR}`` and ``${VAR:-default}``; an unset variable without default is an error."""
-
-    def replace(m: re.Match[str]) -> str:
-        name, default = m.group(1), m.group(2)
-        if name in env:
-            return env[name]
-        if default is not None:
-            return default
-        line = text.count("\n", 0, m.start()) + 1
-        raise TritonConfigError(
-            f"Variable ${{{name}}} (line {line}) is not set: export it, or write ${{{name}:-default}}"
-        )
-
-    return _VARIABLE.sub(replace, text)
-
-
-# What a JVM or a Python process reads from its environment: a script may use these too
-# (${HOME}/data.csv), and they stay.
-_KEPT_VARIABLES = frozenset(
-    {"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "TZ", "TMPDIR", "PWD", "HOSTNAME", "TERM"}
-)
-_KEPT_PREFIXES = ("LC_", "JAVA_", "JVM_", "FLINK_", "HADOOP_", "PYTHON", "LD_")
-
-
-def script_variables(text: str) -> set[str]:
-    """The names of the ``${VAR}`` and ``${VAR:-default}`` variables ``text`` uses."""
-    return {m.group(1) for m in _VARIABLE.finditer(text)}
-
-
-@contextlib.contextmanager
-def _hidden_from_flink(names: Iterable[str]) -> Iterator[None]:
-    """Take ``names`` out of ``os.environ`` for the run, and put them back after.
-
-    The JVM inherits this process's environment, and hands all of it to every Python worker
-    it starts; Beam's ``DefaultJobBundleFactory`` logs a worker's environment whole at INFO
-    when it closes it ("Closing environment ... beam:env:process:v1"), so a token exported for
-    ``${TRITON_TOKEN}`` would land in Flink's log. Substituted into the SQL text, the values
-    reach the functions in the job itself, never through the environment.
-    """
-    hidden = {
-        name: os.environ.pop(name)
-        for name in sorted(names)
-        if name in os.environ and name not in _KEPT_VARIABLES and not name.startswith(_KEPT_PREFIXES)
-    }
-    try:
-        yield
-    finally:
-        os.environ.update(hidden)
-
-
 def _make_env(args: argparse.Namespace, workdir: Path) -> Any:
-    from .sql import table_environment
+    from ..sql import table_environment
 
     return table_environment(
         mode=args.mode,
@@ -116,10 +62,6 @@ def _make_env(args: argparse.Namespace, workdir: Path) -> Any:
         settings=args.set or [],
         workdir=workdir,
     )
-
-
-def _uses(text: str, name: str) -> bool:
-    return any(m.group(1) == name and m.group(2) is None for m in _VARIABLE.finditer(text))
 
 
 class _Progress:
@@ -148,7 +90,7 @@ class _Progress:
             else:
                 line = f"rows in: {rows_in:,}  rows out: {rows_out:,}  {rate:,.0f} rows/s"
         else:
-            from .engine import rows_predicted
+            from ..engine import rows_predicted
 
             # A local job runs its Python functions in this process: count their rows, and
             # measure the rate from the first batch (not from job submission).
@@ -205,7 +147,7 @@ def _print_job_id(result: Any, out: TextIO) -> None:
 
 def _script_path(name: str) -> Path:
     """``name`` itself when it exists, else the example script of that name."""
-    from .server.examples import example_script
+    from ..server.examples import example_script
 
     path = Path(name)
     if path.exists() or path.parent != Path("."):
@@ -214,8 +156,8 @@ def _script_path(name: str) -> Path:
 
 
 def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
-    from .sql import TritonSql, has_content, split_statements
-    from .sql.lexer import is_insert
+    from ..sql import TritonSql, has_content, split_statements
+    from ..sql.lexer import is_insert
 
     try:
         path = _script_path(args.file)
@@ -226,39 +168,22 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
     except OSError as exc:
         print(f"error: cannot read {args.file}: {exc.strerror}", file=err)
         return 2
-    env = dict(os.environ)
-    server = None
+    local = LocalTriton(err=err, outlived_by="--detach" if args.detach else None)
     try:
         # Report a missing variable before anything slow starts.
-        substitute_variables(text, {LOCAL_ENDPOINT_VARIABLE: "", **env})
+        substitute_variables(text, {LOCAL_ENDPOINT_VARIABLE: "", **local.env})
         with (
-            _hidden_from_flink(script_variables(text)),
+            local,
+            hidden_from_flink(script_variables(text)),
             tempfile.TemporaryDirectory(prefix="pyflink-triton-") as workdir,
         ):
-            if _uses(text, LOCAL_ENDPOINT_VARIABLE) and LOCAL_ENDPOINT_VARIABLE not in env:
-                if args.detach:
-                    raise TritonConfigError(
-                        f"--detach needs {LOCAL_ENDPOINT_VARIABLE} set: a Triton started "
-                        "for the run would stop when the CLI returns"
-                    )
-                from .server import TritonServer
 
-                print(
-                    f"{LOCAL_ENDPOINT_VARIABLE} is not set: starting a local Triton on the repository's models...",
-                    file=err,
-                    flush=True,
-                )
-                server = TritonServer()
-                # Triton starts while the JVM does: the two fixed costs overlap.
-                with concurrent.futures.ThreadPoolExecutor(1) as pool:
-                    starting = pool.submit(server.start)
-                    t_env = _make_env(args, Path(workdir))
-                    starting.result()
-                env[LOCAL_ENDPOINT_VARIABLE] = server.url + "/v2/models"
-                print(f"Triton is serving at {server.url}", file=err, flush=True)
-            else:
-                t_env = _make_env(args, Path(workdir))
-            statements = split_statements(substitute_variables(text, env))
+            def make_env() -> Any:
+                return _make_env(args, Path(workdir))
+
+            # The script is known whole: Triton starts while the JVM does (the two fixed costs overlap).
+            t_env = local.start(make_env) if local.needed(text) else make_env()
+            statements = split_statements(local.substitute(text))
             session = TritonSql(t_env)
             for statement in statements:
                 result = session.execute_sql(statement)
@@ -271,14 +196,11 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
         return 0
     except Exception as exc:
         return report_error(exc, err)
-    finally:
-        if server is not None:
-            server.stop()
 
 
 def report_error(exc: BaseException, err: TextIO) -> int:
     """Print a failure as its own message (ours, or Flink's innermost: not a trace); exit status 1."""
-    from .sql import java_message
+    from ..sql import java_message
 
     print(f"error: {exc if isinstance(exc, TritonError) else java_message(exc)}", file=err)
     return 1
@@ -286,7 +208,7 @@ def report_error(exc: BaseException, err: TextIO) -> int:
 
 def examples(out: TextIO = sys.stdout) -> int:
     """Print the example model repository and the example scripts, one path a line."""
-    from .server.examples import example_scripts, model_repository
+    from ..server.examples import example_scripts, model_repository
 
     try:
         print(f"model repository: {model_repository()}", file=out)
@@ -299,8 +221,8 @@ def examples(out: TextIO = sys.stdout) -> int:
 
 def shell(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     """``pyflink-triton sql``: the shell at a terminal, or the statements of ``-f FILE`` or a pipe."""
-    from .sql import TritonSql
-    from .sql.shell import SqlShell, interactive_history
+    from ..sql import TritonSql
+    from ..sql.shell import SqlShell, interactive_history
 
     interactive = args.file is None and sys.stdin.isatty()
     try:
@@ -308,16 +230,18 @@ def shell(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.
     except OSError as exc:
         print(f"error: cannot read {args.file}: {exc.strerror}", file=err)
         return 2
-    env = dict(os.environ)
+    # A statement that needs ${TRITON_ENDPOINT}, unset, starts the local Triton: as `run` does.
+    outlived_by = f"the shell's jobs run on at {args.jobmanager}" if args.jobmanager else None
     try:
         with (
-            _hidden_from_flink(script_variables(text)),
+            LocalTriton(err=err, outlived_by=outlived_by) as local,
+            hidden_from_flink(script_variables(text)),
             tempfile.TemporaryDirectory(prefix="pyflink-triton-") as workdir,
         ):
             t_env = _make_env(args, Path(workdir))
             sql = SqlShell(
                 TritonSql(t_env),
-                substitute=lambda s: substitute_variables(s, env),
+                substitute=local.substitute,
                 wait_for_inserts=not args.jobmanager,
                 out=out,
                 err=err,
@@ -361,7 +285,7 @@ def _job_options(p: argparse.ArgumentParser) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from . import __version__
+    from .. import __version__
 
     parser = argparse.ArgumentParser(prog="pyflink-triton", description=_DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -402,7 +326,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "run" and args.detach and not args.jobmanager:
         parser.error("--detach needs --jobmanager (a local mini-cluster ends with the CLI)")
     if args.command == "serve":
-        from .server import main as serve
+        from ..server import main as serve
 
         forwarded = []
         if args.model_repository:
@@ -415,7 +339,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "sql":
         return shell(args)
     return run(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,71 @@
+"""``${VAR}`` in SQL text: substitution from the environment, and keeping the variables a script
+uses out of the environment Flink and its Python workers inherit."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from collections.abc import Iterable, Iterator, Mapping
+
+from ..errors import TritonConfigError
+
+__all__ = ["hidden_from_flink", "script_variables", "substitute_variables", "uses"]
+
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def substitute_variables(text: str, env: Mapping[str, str]) -> str:
+    """Replace ``${VAR}`` and ``${VAR:-default}``; an unset variable without default is an error."""
+
+    def replace(m: re.Match[str]) -> str:
+        name, default = m.group(1), m.group(2)
+        if name in env:
+            return env[name]
+        if default is not None:
+            return default
+        line = text.count("\n", 0, m.start()) + 1
+        raise TritonConfigError(
+            f"Variable ${{{name}}} (line {line}) is not set: export it, or write ${{{name}:-default}}"
+        )
+
+    return _VARIABLE.sub(replace, text)
+
+
+# What a JVM or a Python process reads from its environment: a script may use these too
+# (${HOME}/data.csv), and they stay.
+_KEPT_VARIABLES = frozenset(
+    {"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "TZ", "TMPDIR", "PWD", "HOSTNAME", "TERM"}
+)
+_KEPT_PREFIXES = ("LC_", "JAVA_", "JVM_", "FLINK_", "HADOOP_", "PYTHON", "LD_")
+
+
+def script_variables(text: str) -> set[str]:
+    """The names of the ``${VAR}`` and ``${VAR:-default}`` variables ``text`` uses."""
+    return {m.group(1) for m in _VARIABLE.finditer(text)}
+
+
+@contextlib.contextmanager
+def hidden_from_flink(names: Iterable[str]) -> Iterator[None]:
+    """Take ``names`` out of ``os.environ`` for the run, and put them back after.
+
+    The JVM inherits this process's environment, and hands all of it to every Python worker
+    it starts; Beam's ``DefaultJobBundleFactory`` logs a worker's environment whole at INFO
+    when it closes it ("Closing environment ... beam:env:process:v1"), so a token exported for
+    ``${TRITON_TOKEN}`` would land in Flink's log. Substituted into the SQL text, the values
+    reach the functions in the job itself, never through the environment.
+    """
+    hidden = {
+        name: os.environ.pop(name)
+        for name in sorted(names)
+        if name in os.environ and name not in _KEPT_VARIABLES and not name.startswith(_KEPT_PREFIXES)
+    }
+    try:
+        yield
+    finally:
+        os.environ.update(hidden)
+
+
+def uses(text: str, name: str) -> bool:
+    """Whether ``text`` uses ``${name}`` without a default."""
+    return any(m.group(1) == name and m.group(2) is None for m in _VARIABLE.finditer(text))
