@@ -34,8 +34,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ..errors import TritonConfigError, TritonError
+from .failure import failure_lines
 from .local_triton import LOCAL_ENDPOINT_VARIABLE, LocalTriton
-from .variables import hidden_from_flink, script_variables, substitute_variables
+from .run_log import RunLog
+from .variables import hidden_from_flink, located_statements, script_variables, substitute_variables
 
 __all__ = ["main", "script_variables", "substitute_variables"]
 
@@ -49,7 +51,7 @@ _SHELL_DESCRIPTION = (
 )
 
 
-def _make_env(args: argparse.Namespace, workdir: Path) -> Any:
+def _make_env(args: argparse.Namespace, workdir: Path, log_file: Path | None = None) -> Any:
     from ..sql import table_environment
 
     return table_environment(
@@ -61,6 +63,7 @@ def _make_env(args: argparse.Namespace, workdir: Path) -> Any:
         python_executable=args.python_executable,
         settings=args.set or [],
         workdir=workdir,
+        log_file=log_file,
     )
 
 
@@ -98,7 +101,9 @@ class _Progress:
             busy = time.monotonic() - first if first is not None else 0.0
             rate = rows / busy if busy > 0 else 0.0
             line = f"rows through Triton: {rows:,}  {rate:,.0f} rows/s"
-        print(f"[{label}] {elapsed:6.1f}s  {line}", file=self.out, flush=True)
+        # Not at a terminal (a log, CI): the summary only, not a line a second.
+        if final or _is_terminal(self.out):
+            print(f"[{label}] {elapsed:6.1f}s  {line}", file=self.out, flush=True)
 
     def wait(self, every_s: float = 1.0) -> None:
         while True:
@@ -110,6 +115,13 @@ class _Progress:
                     raise
                 self.report()
         self.report(final=True)
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # a closed or bare stream
+        return False
 
 
 def _rest_counts(rest: str, job_id: str, settle_s: float = 0.0) -> tuple[int, int] | None:
@@ -156,7 +168,7 @@ def _script_path(name: str) -> Path:
 
 
 def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
-    from ..sql import TritonSql, has_content, split_statements
+    from ..sql import TritonSql, has_content
     from ..sql.lexer import is_insert
 
     try:
@@ -169,40 +181,51 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
         print(f"error: cannot read {args.file}: {exc.strerror}", file=err)
         return 2
     local = LocalTriton(err=err, outlived_by="--detach" if args.detach else None)
-    try:
-        # Report a missing variable before anything slow starts.
-        substitute_variables(text, {LOCAL_ENDPOINT_VARIABLE: "", **local.env})
-        with (
-            local,
-            hidden_from_flink(script_variables(text)),
-            tempfile.TemporaryDirectory(prefix="pyflink-triton-") as workdir,
-        ):
+    with RunLog("run", err, verbose=args.verbose) as log:
+        where: dict[str, Any] = {}  # the statement running: its line, as written
+        try:
+            # Report a missing variable before anything slow starts.
+            substitute_variables(text, {LOCAL_ENDPOINT_VARIABLE: "", **local.env})
+            with (
+                local,
+                hidden_from_flink(script_variables(text)),
+                tempfile.TemporaryDirectory(prefix="pyflink-triton-") as workdir,
+            ):
 
-            def make_env() -> Any:
-                return _make_env(args, Path(workdir))
+                def make_env() -> Any:
+                    return _make_env(args, Path(workdir), log.path)
 
-            # The script is known whole: Triton starts while the JVM does (the two fixed costs overlap).
-            t_env = local.start(make_env) if local.needed(text) else make_env()
-            statements = split_statements(local.substitute(text))
-            session = TritonSql(t_env)
-            for statement in statements:
-                result = session.execute_sql(statement)
-                if is_insert(statement) and args.detach:
-                    _print_job_id(result, out)
-                elif is_insert(statement):
-                    _Progress(result, args.jobmanager, err).wait()
-                elif has_content(result):
-                    result.print()
-        return 0
-    except Exception as exc:
-        return report_error(exc, err)
+                # The script is known whole: Triton starts while the JVM does (the two fixed costs overlap).
+                t_env = local.start(make_env) if local.needed(text) else make_env()
+                session = TritonSql(t_env)
+                for statement, line, written in located_statements(local.substitute(text), text):
+                    where = {"line": line, "written": written}
+                    result = session.execute_sql(statement)
+                    if is_insert(statement) and args.detach:
+                        _print_job_id(result, out)
+                    elif is_insert(statement):
+                        _Progress(result, args.jobmanager, err).wait()
+                    elif has_content(result):
+                        result.print()
+            return 0
+        except Exception as exc:
+            return report_error(exc, err, log=log, **where)
 
 
-def report_error(exc: BaseException, err: TextIO) -> int:
-    """Print a failure as its own message (ours, or Flink's innermost: not a trace); exit status 1."""
+def report_error(
+    exc: BaseException, err: TextIO, *, log: RunLog | None = None, line: int | None = None, written: str | None = None
+) -> int:
+    """Print a failure as its own message (ours, or Flink's innermost: not a trace), where it
+    happened, what to try and the log holding the rest (:mod:`.failure`); exit status 1."""
     from ..sql import java_message
 
-    print(f"error: {exc if isinstance(exc, TritonError) else java_message(exc)}", file=err)
+    message = str(exc) if isinstance(exc, TritonError) else java_message(exc)
+    if log is not None:
+        log.failure(exc, written)
+    for text in failure_lines(
+        exc, f"error: {message}", statement=written, line=line, log=log.path if log is not None else None
+    ):
+        print(text, file=err, flush=True)
     return 1
 
 
@@ -234,17 +257,24 @@ def shell(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.
     outlived_by = f"the shell's jobs run on at {args.jobmanager}" if args.jobmanager else None
     try:
         with (
+            RunLog("sql", err, verbose=args.verbose) as log,
             LocalTriton(err=err, outlived_by=outlived_by) as local,
             hidden_from_flink(script_variables(text)),
             tempfile.TemporaryDirectory(prefix="pyflink-triton-") as workdir,
         ):
-            t_env = _make_env(args, Path(workdir))
+
+            def explain(exc: BaseException, message: str) -> list[str]:
+                log.failure(exc)
+                return failure_lines(exc, message, log=log.path)[1:]
+
+            t_env = _make_env(args, Path(workdir), log.path)
             sql = SqlShell(
                 TritonSql(t_env),
                 substitute=local.substitute,
                 wait_for_inserts=not args.jobmanager,
                 out=out,
                 err=err,
+                explain=explain,
             )
             if not interactive:
                 return 0 if sql.run_script(text) else 1
@@ -282,6 +312,11 @@ def _job_options(p: argparse.ArgumentParser) -> None:
     add_batch_options(p)
     p.add_argument("--python-executable", default=None, help="Python of the cluster's workers")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="a Flink configuration option")
+    p.add_argument(
+        "--verbose",
+        action="store_true",
+        help="tracebacks on the terminal too (they always go to the log file a failure names)",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:

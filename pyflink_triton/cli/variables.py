@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Mapping
 
 from ..errors import TritonConfigError
 
-__all__ = ["hidden_from_flink", "script_variables", "substitute_variables", "uses"]
+__all__ = ["hidden_from_flink", "located_statements", "script_variables", "substitute_variables", "uses"]
 
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -69,3 +69,20 @@ def hidden_from_flink(names: Iterable[str]) -> Iterator[None]:
 def uses(text: str, name: str) -> bool:
     """Whether ``text`` uses ``${name}`` without a default."""
     return any(m.group(1) == name and m.group(2) is None for m in _VARIABLE.finditer(text))
+
+
+def located_statements(script: str, written: str) -> Iterator[tuple[str, int, str]]:
+    """Each statement of ``script`` (``written`` after substitution), with the number of the
+    line where its first token is, and that line as written: a message may show it, as it
+    shows no substituted value (a token, a password)."""
+    from ..sql.lexer import split_statements, tokenize
+
+    lines = written.splitlines()
+    pos = 0
+    for statement in split_statements(script):
+        at = script.find(statement, pos)
+        at = pos if at < 0 else at
+        pos = at + len(statement)
+        first = next((t.start for t in tokenize(statement) if not t.trivia), 0)
+        line = script.count("\n", 0, at + first) + 1
+        yield statement, line, lines[line - 1].strip() if line <= len(lines) else ""

@@ -31,6 +31,7 @@ def table_environment(
     python_executable: str | None = None,
     settings: Sequence[str] = (),
     workdir: Path,
+    log_file: Path | None = None,
 ) -> Any:
     """A ``TableEnvironment`` set up for inference jobs.
 
@@ -38,9 +39,11 @@ def table_environment(
     :param jobmanager: ``HOST:PORT`` of a cluster's REST endpoint; None runs locally.
     :param settings: Flink options as ``key=value``, applied after ours.
     :param workdir: where the package archive shipped to a cluster is written.
+    :param log_file: where a local JVM appends its log (Flink's default: a file under
+        ``FLINK_LOG_DIR``); a ``LOG4J_PROPERTIES`` of the user's own decides for itself.
     :raises TritonConfigError: for a malformed ``jobmanager`` or setting.
     """
-    with _worker_environments_unlogged(workdir):  # the first call to PyFlink starts the JVM
+    with _worker_environments_unlogged(workdir, log_file):  # the first call to PyFlink starts the JVM
         env_settings = (
             EnvironmentSettings.in_batch_mode() if mode == "batch" else EnvironmentSettings.in_streaming_mode()
         )
@@ -70,13 +73,13 @@ _ENVIRONMENT_LOGGER = "org.apache.beam.runners.fnexecution.control.DefaultJobBun
 
 
 @contextlib.contextmanager
-def _worker_environments_unlogged(workdir: Path) -> Iterator[None]:
+def _worker_environments_unlogged(workdir: Path, log_file: Path | None = None) -> Iterator[None]:
     """Start a local JVM with Flink's log4j configuration plus :data:`_ENVIRONMENT_LOGGER` at ERROR.
 
     PyFlink launches the JVM with ``LOG4J_PROPERTIES`` or ``$FLINK_CONF_DIR/log4j-cli.properties``;
     a configuration of the user's own (``LOG4J_PROPERTIES``) is left as it is.
     """
-    config = None if "LOG4J_PROPERTIES" in os.environ else _quiet_log_config(workdir)
+    config = None if "LOG4J_PROPERTIES" in os.environ else _quiet_log_config(workdir, log_file)
     if config is not None:
         os.environ["LOG4J_PROPERTIES"] = str(config)
     try:
@@ -86,7 +89,7 @@ def _worker_environments_unlogged(workdir: Path) -> Iterator[None]:
             os.environ.pop("LOG4J_PROPERTIES", None)
 
 
-def _quiet_log_config(workdir: Path) -> Path | None:
+def _quiet_log_config(workdir: Path, log_file: Path | None = None) -> Path | None:
     from pyflink.find_flink_home import _find_flink_home
 
     conf_dir = Path(os.environ.get("FLINK_CONF_DIR") or Path(_find_flink_home()) / "conf")
@@ -96,6 +99,16 @@ def _quiet_log_config(workdir: Path) -> Path | None:
         return None
     # The copy lives as long as the workdir: log4j must not watch it (monitorInterval).
     lines = [line for line in lines if not line.strip().startswith("monitorInterval")]
+    if log_file is not None:
+        # Appended to, not truncated: the CLI's own log lines share the file (cli/run_log.py).
+        lines = [
+            f"appender.file.fileName = {log_file}"
+            if line.strip().startswith("appender.file.fileName")
+            else "appender.file.append = true"
+            if line.strip().startswith("appender.file.append")
+            else line
+            for line in lines
+        ]
     lines += [
         "",
         "# pyflink-triton: Python worker environments (exported secrets among them) stay out of the log.",

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 from ..config import TritonOptions
 from ..engine import Column, ModelBinding, TensorSpec, fetch_binding
-from ..errors import TritonConfigError, TritonError, TritonTransportError
+from ..errors import TritonConfigError, TritonError, TritonSchemaError, TritonTransportError
 from .lexer import Token, quote_identifier
 from .model_ddl import name_at
 
@@ -71,7 +71,9 @@ def resolve_columns(
             "server and create the model again."
         ) from None
     except TritonError as exc:
-        detail = exc.message if complete else str(exc)  # without columns, which model it asked matters
+        # A mismatch lists both sides (the model is the statement's); any other failure says
+        # which model, at which endpoint, it concerns.
+        detail = exc.message if isinstance(exc, TritonSchemaError) else str(exc)
         raise TritonConfigError(f"CREATE MODEL {name}: {detail}") from None
 
 

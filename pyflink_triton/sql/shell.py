@@ -60,6 +60,8 @@ class SqlShell:
     :param substitute: turns a statement as typed into the text that runs (``${VAR}``).
     :param wait_for_inserts: wait for an INSERT's job to end (a local mini-cluster ends with
         this process); otherwise print its job id, as Flink's client does.
+    :param explain: the lines that follow a failure's reason (what to try, the log file), given
+        the exception and its reason.
     """
 
     def __init__(
@@ -70,8 +72,10 @@ class SqlShell:
         wait_for_inserts: bool = True,
         out: TextIO = sys.stdout,
         err: TextIO = sys.stderr,
+        explain: Callable[[BaseException, str], list[str]] | None = None,
     ) -> None:
         self.session = session
+        self.explain = explain
         self.substitute = substitute
         self.wait_for_inserts = wait_for_inserts
         self.out = out
@@ -155,9 +159,9 @@ class SqlShell:
         except _Stop:
             raise
         except TritonError as exc:
-            self._error(str(exc))
+            self._error(str(exc), exc)
         except Exception as exc:  # py4j and Flink errors: their own message, not a trace
-            self._error(java_message(exc))
+            self._error(java_message(exc), exc)
         return True
 
     def _show(self, statement: str, result: Any, pressed: list[bool]) -> None:
@@ -251,10 +255,13 @@ class SqlShell:
     def _info(self, message: str, newline_before: bool = False) -> None:
         self._print(("\n" if newline_before else "") + f"[INFO] {message}")
 
-    def _error(self, message: str) -> None:
+    def _error(self, message: str, exc: BaseException | None = None) -> None:
         self.failures += 1
         self.out.flush()
+        lines = self.explain(exc, message) if exc is not None and self.explain is not None else []
         print(f"[ERROR] Could not execute SQL statement. Reason:\n{message}", file=self.err, flush=True)
+        for line in lines:
+            print(line, file=self.err, flush=True)
 
 
 def _unfinished(buffer: str) -> bool:

@@ -1,0 +1,39 @@
+"""The CLI's text work without Flink: where each statement starts, shown as written (never with
+a substituted secret), and the hint a failure gets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pyflink_triton.cli.failure import failure_lines
+from pyflink_triton.cli.variables import located_statements, substitute_variables
+from pyflink_triton.errors import TritonConfigError, TritonConnectionError
+
+
+def test_statements_are_located_and_shown_as_written() -> None:
+    written = "-- setup\nCREATE MODEL m WITH ('auth-token' = '${TOKEN}');\n\n/* go */\nSELECT 1;\nSELECT\n  2"
+    script = substitute_variables(written, {"TOKEN": "s3cr3t"})
+    located = list(located_statements(script, written))
+    assert [(line, shown) for _, line, shown in located] == [
+        (2, "CREATE MODEL m WITH ('auth-token' = '${TOKEN}');"),
+        (5, "SELECT 1;"),
+        (6, "SELECT"),
+    ]
+    assert "s3cr3t" in located[0][0] and all("s3cr3t" not in shown for _, _, shown in located)
+
+
+def test_a_failure_is_its_message_the_statement_what_to_try_and_the_log() -> None:
+    exc = TritonConnectionError("model metadata failed: refused", model="m", endpoint="http://h:1")
+    assert failure_lines(exc, f"error: {exc}", statement="SELECT x", line=3, log=Path("/tmp/x.log")) == [
+        "error: Triton model 'm' at http://h:1: model metadata failed: refused",
+        "  statement: line 3: SELECT x",
+        "  try: check that Triton is running at the model's 'endpoint' and answers there (`pyflink-triton serve` "
+        "starts one; `pyflink-triton run` starts one itself when ${TRITON_ENDPOINT} is unset)",
+        "  log: /tmp/x.log",
+    ]
+    # A message that says what to do already gets no hint; a long statement line is cut.
+    unset = TritonConfigError("Variable ${X} (line 1) is not set: export it, or write ${X:-default}")
+    assert failure_lines(unset, f"error: {unset}", statement="S" * 150, line=1) == [
+        f"error: {unset}",
+        "  statement: line 1: " + "S" * 97 + "...",
+    ]
