@@ -38,7 +38,7 @@ check: setup $(VENV)/.check-installed
 run: setup
 	$(VENV)/bin/pyflink-triton run sql/movie_reviews.sql
 
-test: setup
+test: setup $(VENV)/.bench-installed
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-matrix: setup

@@ -120,6 +120,7 @@ FEATURE_ROWS: list[tuple[str, tuple[str, ...], Callable[[dict[str, Any]], str]]]
         (V + "test_model_statement", V + "test_bad_options"),
         lambda f: "Flink" if f["model_ddl"] else "ours",
     ),
+    ("`CREATE MODEL` without INPUT/OUTPUT (from the server)", ("tests/test_model_schema.py::",), lambda f: ""),
     (
         "`ML_PREDICT`, streaming and batch",
         (V + "test_ml_predict", V + "test_an_unknown_model"),

@@ -38,6 +38,7 @@ MINORS = {"1.20": "1.20.5", "2.0": "2.0.2", "2.1": "2.1.3", "2.2": "2.2.1", "2.3
 #: The compatibility tests: pytest arguments, run in each minor's venv.
 TESTS = [
     "tests/test_versions.py",
+    "tests/test_model_schema.py",
     "tests/test_client.py",
     "tests/test_udf_flink.py",
     "tests/test_udf_metrics.py",
