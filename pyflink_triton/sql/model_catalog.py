@@ -19,7 +19,7 @@ from .java_errors import java_message
 from .lexer import Kind, quote_identifier, string_value, unquote_identifier
 from .model_ddl import ModelStatement, column_specs, model_comment, name_at, option_pairs, with_options
 
-__all__ = ["FlinkModels", "ModelInfo", "SessionModels", "model_catalog"]
+__all__ = ["FlinkModels", "ModelInfo", "SessionModels", "logical_type", "model_catalog"]
 
 
 @dataclass(frozen=True)
@@ -291,12 +291,10 @@ class SessionModels:
             )
 
     def _columns(self, tokens: list[Any], clause: str) -> list[_Column]:
-        parser = self._jvm.org.apache.flink.table.types.logical.utils.LogicalTypeParser
-        loader = self._jvm.java.lang.Thread.currentThread().getContextClassLoader()
         columns = []
         for spec in column_specs(tokens, clause):
             try:
-                logical = parser.parse(spec.type_text, loader)
+                logical = logical_type(spec.type_text)
             except Exception as exc:
                 raise TritonConfigError(f"{clause} column `{spec.name}`: {java_message(exc)}") from None
             columns.append(_Column(spec.name, logical, spec.comment))
@@ -325,6 +323,15 @@ class SessionModels:
         return TableResult(
             jvm.org.apache.flink.table.api.internal.TableResultUtils.buildTableResult(names, types, data)
         )
+
+
+def logical_type(type_text: str) -> Any:
+    """Flink's ``LogicalType`` of a SQL type string, parsed by Flink itself (its errors on a bad type)."""
+    from pyflink.java_gateway import get_gateway
+
+    jvm = get_gateway().jvm
+    loader = jvm.java.lang.Thread.currentThread().getContextClassLoader()
+    return jvm.org.apache.flink.table.types.logical.utils.LogicalTypeParser.parse(type_text, loader)
 
 
 def _quote(text: str) -> str:

@@ -36,7 +36,7 @@ from .lexer import (
     tokenize,
     unquote_identifier,
 )
-from .model_catalog import ModelInfo, model_catalog
+from .model_catalog import ModelInfo, logical_type, model_catalog
 from .model_ddl import declared_columns, model_name, model_statement, option_pairs, with_options
 from .model_schema import resolve_columns, with_columns
 from .planner_thread import PlannerThreads
@@ -391,13 +391,9 @@ def _implicitly_castable(source: str, target: str) -> bool:
     """Flink's own rule (``LogicalTypeCasts.supportsImplicitCast``), on type strings."""
     from pyflink.java_gateway import get_gateway
 
-    jvm = get_gateway().jvm
-    loader = jvm.java.lang.Thread.currentThread().getContextClassLoader()
-    parse = jvm.org.apache.flink.table.types.logical.utils.LogicalTypeParser.parse
+    casts = get_gateway().jvm.org.apache.flink.table.types.logical.utils.LogicalTypeCasts
     return bool(
-        jvm.org.apache.flink.table.types.logical.utils.LogicalTypeCasts.supportsImplicitCast(
-            parse(_strip_not_null(source), loader), parse(_strip_not_null(target), loader)
-        )
+        casts.supportsImplicitCast(logical_type(_strip_not_null(source)), logical_type(_strip_not_null(target)))
     )
 
 

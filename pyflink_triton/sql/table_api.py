@@ -19,7 +19,7 @@ from ..config import TritonOptions, TritonProvider, as_options
 from ..engine import fetch_binding
 from ..errors import TritonConfigError
 from .lexer import map_literal, quote_identifier, string_literal
-from .model_catalog import ModelInfo
+from .model_catalog import ModelInfo, logical_type
 from .session import TritonSql
 
 __all__ = ["Model", "predict"]
@@ -116,10 +116,8 @@ def _schema(columns: Sequence[tuple[str, str]]) -> Any:
     from pyflink.table.types import _from_java_data_type
 
     jvm = get_gateway().jvm
-    loader = jvm.java.lang.Thread.currentThread().getContextClassLoader()
-    parse = jvm.org.apache.flink.table.types.logical.utils.LogicalTypeParser.parse
     to_data_type = jvm.org.apache.flink.table.types.utils.TypeConversions.fromLogicalToDataType
-    types = [to_data_type(parse(t, loader)) for _, t in columns]
+    types = [to_data_type(logical_type(t)) for _, t in columns]
     try:
         from pyflink.table.catalog import ResolvedSchema  # PyFlink 2.1 and later
     except ImportError:
