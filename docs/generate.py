@@ -3,9 +3,10 @@
     .venv/bin/python docs/generate.py          # rewrite the generated blocks
     .venv/bin/python docs/generate.py --check  # exit 1 and name the stale pages
 
-Two blocks: the option table of ``docs/options.md`` (between ``<!-- options:begin -->``
+Three blocks: the option table of ``docs/options.md`` (between ``<!-- options:begin -->``
 and ``<!-- options:end -->``), made from ``OPTION_SPECS`` in ``pyflink_triton/config/spec.py``,
-the one place an option is declared; and the README's version x feature table, made from
+the one place an option is declared; the metric table of ``docs/metrics.md`` (``metrics``),
+made from ``METRICS`` in ``pyflink_triton/flink/metrics.py``; and the README's version x feature table, made from
 ``docs/matrix.json``, the outcome of every compatibility test on every minor that
 ``make test-matrix`` (``tests/matrix.py``) last wrote. ``tests/test_docs.py`` fails when a
 page is stale.
@@ -27,6 +28,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere: import the check
 
 from pyflink_triton.config import OPTION_SPECS, OptionSpec  # noqa: E402
 from pyflink_triton.config.spec import PROVIDER, REQUIRED_KEYS  # noqa: E402
+from pyflink_triton.flink.metrics import METRICS  # noqa: E402
 
 REGENERATE = ".venv/bin/python docs/generate.py"
 
@@ -103,6 +105,20 @@ def options_table() -> str:
             f"| {_code(key)} | {kind} | {shown_default} | {origin} | {shown_keyword} "
             f"| {_cell(description)} | {shown_example} |"
         )
+    return "\n".join(lines)
+
+
+def metrics_table() -> str:
+    """The Markdown table of the ``triton`` metric group, with each metric's Prometheus name."""
+    lines = [
+        f"<!-- Generated from pyflink_triton/flink/metrics.py by `{REGENERATE}`: edit METRICS, not this table. -->",
+        "",
+        "| Metric | Kind | Prometheus name | Meaning |",
+        "|---|---|---|---|",
+    ]
+    for metric in METRICS:
+        prometheus = metric.prometheus + ('{le="..."}' if metric.kind == "histogram" else "")
+        lines.append(f"| {_code(metric.name)} | {metric.kind} | {_code(prometheus)} | {_cell(metric.meaning)} |")
     return "\n".join(lines)
 
 
@@ -184,6 +200,7 @@ def versions_table() -> str:
 #: page (relative to docs/) -> block name -> what goes between its markers.
 BLOCKS: dict[str, dict[str, Callable[[], str]]] = {
     "options.md": {"options": options_table},
+    "metrics.md": {"metrics": metrics_table},
     "../README.md": {"versions": versions_table},
 }
 

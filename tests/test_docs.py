@@ -155,11 +155,15 @@ def test_predict_config_keys_match_the_code() -> None:
 class RecordingGroup:
     """Stands in for PyFlink's metric group: records what a function registers."""
 
-    def __init__(self) -> None:
-        self.names: dict[str, str] = {}
+    def __init__(self, names: dict[str, str] | None = None, keyed: bool = False) -> None:
+        self.names: dict[str, str] = {} if names is None else names
+        self.keyed = keyed  # counters in a key-value group are a histogram's buckets
+
+    def add_group(self, name: str, extra: str | None = None) -> RecordingGroup:
+        return RecordingGroup(self.names, keyed=extra is not None)
 
     def counter(self, name: str) -> Any:
-        self.names[name] = "counter"
+        self.names[name] = "histogram" if self.keyed else "counter"
         return None
 
     def distribution(self, name: str) -> Any:

@@ -18,7 +18,7 @@ import pytest
 
 from pyflink_triton.config import TritonOptions
 from pyflink_triton.engine import Column, EngineConfig
-from pyflink_triton.flink.metrics import COUNTERS
+from pyflink_triton.flink.metrics import COUNTERS, LATENCY_BUCKET_LABELS, LATENCY_BUCKETS_MS
 from pyflink_triton.flink.pandas_udf import TritonPandasFunction
 from pyflink_triton.flink.versions import flink_features
 
@@ -36,7 +36,8 @@ class Recorder:
         self.children: dict[str, Recorder] = {}
 
     def add_group(self, name: str, extra: str | None = None) -> Recorder:
-        return self.children.setdefault(name, Recorder(f"{self.path}.{name}".lstrip(".")))
+        key = name if extra is None else f"{name}.{extra}"  # a key-value group, as Flink names it
+        return self.children.setdefault(key, Recorder(f"{self.path}.{key}".lstrip(".")))
 
     def counter(self, name: str) -> Any:
         self.counters[name] = 0
@@ -93,8 +94,14 @@ def test_metrics_follow_the_work_done(triton_url: str) -> None:
         "nullRows": 1,
         "breakerRejections": 0,
     }
-    assert len(g.distributions["requestLatencyMs"]) == 4
-    assert all(v >= 0 for v in g.distributions["requestLatencyMs"])
+    latencies = g.distributions["requestLatencyMs"]
+    assert len(latencies) == 4 and all(v >= 0 for v in latencies)
+    # The histogram's buckets are cumulative: each counts the requests of at most `le` ms.
+    buckets = {le: g.children[f"le.{le}"].counters["requestLatencyMsBucket"] for le in LATENCY_BUCKET_LABELS}
+    assert buckets["Inf"] == 4, buckets
+    assert list(buckets.values()) == sorted(buckets.values()), buckets
+    for le, bound in zip(LATENCY_BUCKET_LABELS, LATENCY_BUCKETS_MS, strict=False):
+        assert buckets[le] >= sum(v <= bound for v in latencies), (le, buckets, latencies)
     assert g.gauges["circuitBreakerState"]() == 0 and g.gauges["rowsInFlight"]() == 0
 
 

@@ -1,53 +1,111 @@
 """The ``triton`` metric group, the same names with the same meanings for both UDF modes.
 
-Counters (cumulative, per function instance):
-
-=====================  ===========================================================
-``rows``               rows the function received, NULL rows included
-``nullRows``           rows with a NULL argument: not sent, NULL result
-``batches``            batches handed to the engine (Arrow batches; coalesced rows in async mode)
-``requests``           HTTP inference requests sent, retries included
-``failures``           HTTP inference requests that failed (each attempt)
-``retries``            requests retried
-``breakerRejections``  requests the open circuit breaker refused
-``fallbacks``          rows given the ``default-value`` after a failure
-``failedRows``         rows whose outcome was an error (the job fails on the first)
-=====================  ===========================================================
-
-Distribution ``requestLatencyMs`` (one value per request); gauges ``rowsInFlight`` and
-``circuitBreakerState`` (0 closed, 1 half-open, 2 open).
+:data:`METRICS` is the one table of them: the functions register from it, and ``docs/metrics.md``'s
+table (with each metric's name under Flink's Prometheus reporter) is generated from it.
 
 Beam records metrics only on the harness thread. The pandas UDF is there for every batch and
 reports after each; the async UDF's rows run on an event-loop thread, and the harness thread
 reads the gauges at the end of every bundle: reading a gauge reports the counters too, so both
 modes count through the same path. The first report increments every counter by 0, so that
 counters that stay 0 are reported as 0 instead of being left out.
+
+Latency reaches Prometheus as a histogram of counters: PyFlink's distribution becomes a gauge
+whose value is text, which Flink's Prometheus reporter exports as a constant 0, and PyFlink has
+no histogram. One counter per upper bound (a key-value group ``le``, which the reporter turns
+into the label ``le``) counts the requests that took at most that long, so that
+``histogram_quantile`` can compute p50/p99 from it, over subtasks too. The last bound is ``Inf``:
+the reporter replaces every character outside ``[a-zA-Z0-9:_]`` in label values (``+Inf`` would
+become ``_Inf``), and Prometheus reads ``Inf`` as +Inf.
 """
 
 from __future__ import annotations
 
+import bisect
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from ..engine import InferenceEngine
 
-__all__ = ["COUNTERS", "TritonMetrics"]
+__all__ = [
+    "COUNTERS",
+    "LATENCY_BUCKETS_MS",
+    "LATENCY_BUCKET_LABELS",
+    "METRICS",
+    "PROMETHEUS_SCOPE",
+    "MetricSpec",
+    "TritonMetrics",
+]
 
 log = logging.getLogger(__name__)
 
+#: Flink's Prometheus reporter names a metric ``flink_`` + the group's logical scope (an operator's
+#: is ``taskmanager.job.task.operator``, then our ``triton``) + the metric, joined with ``_``.
+PROMETHEUS_SCOPE = "flink_taskmanager_job_task_operator_triton"
+
+#: Upper bounds (ms) of the latency histogram's buckets; the last, ``Inf``, counts every request.
+LATENCY_BUCKETS_MS: tuple[int, ...] = (5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000)
+LATENCY_BUCKET_LABELS: tuple[str, ...] = (*map(str, LATENCY_BUCKETS_MS), "Inf")
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One metric of the ``triton`` group."""
+
+    name: str
+    kind: str  # counter | gauge | distribution | histogram
+    meaning: str
+    source: tuple[str, str] | None = None  # a counter's value: ("engine" | "client", stats attribute)
+
+    @property
+    def prometheus(self) -> str:
+        """The name Flink's Prometheus reporter gives it (a histogram's buckets carry the label ``le``)."""
+        if self.kind == "histogram":
+            return f"{PROMETHEUS_SCOPE}_le_{self.name}"
+        return f"{PROMETHEUS_SCOPE}_{self.name}"
+
+
+METRICS: tuple[MetricSpec, ...] = (
+    MetricSpec("rows", "counter", "rows the function received, NULL rows included", ("engine", "rows")),
+    MetricSpec("nullRows", "counter", "rows with a NULL argument: not sent, NULL result", ("engine", "null_rows")),
+    MetricSpec(
+        "batches",
+        "counter",
+        "batches handed to the engine (Arrow batches; coalesced rows in async mode)",
+        ("engine", "batches"),
+    ),
+    MetricSpec("requests", "counter", "HTTP inference requests sent, retries included", ("client", "requests")),
+    MetricSpec("failures", "counter", "HTTP inference requests that failed (each attempt)", ("client", "failures")),
+    MetricSpec("retries", "counter", "requests retried", ("client", "retries")),
+    MetricSpec(
+        "breakerRejections", "counter", "requests the open circuit breaker refused", ("client", "breaker_rejections")
+    ),
+    MetricSpec("fallbacks", "counter", "rows given the `default-value` after a failure", ("engine", "fallback_rows")),
+    MetricSpec(
+        "failedRows",
+        "counter",
+        "rows whose outcome was an error (in `'error-mode' = 'fail'` the job fails with the first)",
+        ("engine", "failed_rows"),
+    ),
+    MetricSpec(
+        "requestLatencyMs",
+        "distribution",
+        "one value per request, in milliseconds (REST shows its count, sum, min and max; Prometheus a constant 0)",
+    ),
+    MetricSpec(
+        "requestLatencyMsBucket",
+        "histogram",
+        "requests that took at most `le` milliseconds (`le` = "
+        + ", ".join(LATENCY_BUCKET_LABELS)
+        + "): a cumulative histogram for `histogram_quantile`",
+    ),
+    MetricSpec("rowsInFlight", "gauge", "rows in requests not yet answered"),
+    MetricSpec("circuitBreakerState", "gauge", "0 closed, 1 half-open, 2 open (0 without a breaker)"),
+)
+
 #: counter name -> where its value comes from: ("engine" | "client", attribute)
-COUNTERS: dict[str, tuple[str, str]] = {
-    "rows": ("engine", "rows"),
-    "nullRows": ("engine", "null_rows"),
-    "batches": ("engine", "batches"),
-    "requests": ("client", "requests"),
-    "failures": ("client", "failures"),
-    "retries": ("client", "retries"),
-    "breakerRejections": ("client", "breaker_rejections"),
-    "fallbacks": ("engine", "fallback_rows"),
-    "failedRows": ("engine", "failed_rows"),
-}
+COUNTERS: dict[str, tuple[str, str]] = {m.name: m.source for m in METRICS if m.source is not None}
 
 
 class TritonMetrics:
@@ -60,6 +118,8 @@ class TritonMetrics:
         self.engine = engine
         self.counters = {name: group.counter(name) for name in COUNTERS}
         self.latency = group.distribution("requestLatencyMs")
+        # Cumulative: bucket i counts the requests of at most LATENCY_BUCKET_LABELS[i] ms.
+        self.buckets = [group.add_group("le", le).counter("requestLatencyMsBucket") for le in LATENCY_BUCKET_LABELS]
         self.reported = dict.fromkeys(COUNTERS, 0)
         self.announced = False
         group.gauge("rowsInFlight", self._reading(self._rows_in_flight))
@@ -81,7 +141,7 @@ class TritonMetrics:
         if not self.announced:
             # Beam reports a counter once something increments it: without this, a count that
             # stays 0 (failures, fallbacks) would be missing from REST and reporters, not 0.
-            for counter in self.counters.values():
+            for counter in [*self.counters.values(), *self.buckets]:
                 counter.inc(0)
             self.announced = True
         sources = {"engine": engine.stats, "client": client.stats if client is not None else None}
@@ -95,7 +155,13 @@ class TritonMetrics:
                 self.reported[name] += delta
         if client is not None:
             for latency_s in client.stats.drain_latencies():
-                self.latency.update(int(latency_s * 1000))
+                self._record_latency(latency_s * 1000)
+
+    def _record_latency(self, ms: float) -> None:
+        self.latency.update(int(ms))
+        first = bisect.bisect_left(LATENCY_BUCKETS_MS, ms)  # the first bound >= ms
+        for bucket in self.buckets[first:]:
+            bucket.inc()
 
     def _reading(self, gauge: Callable[[], int]) -> Callable[[], int]:
         def read() -> int:
