@@ -42,7 +42,9 @@ def require_binary(name: str) -> str:
         return path
     if shutil.which("apt-get") is None:
         pytest.skip(f"{name} is not installed and this system has no apt-get for Debian's prometheus package")
-    pytest.fail(f"{name} is not installed: `make prometheus` installs Debian's prometheus package (as root or with sudo)")
+    pytest.fail(
+        f"{name} is not installed: `make prometheus` installs Debian's prometheus package (as root or with sudo)"
+    )
 
 
 class PrometheusServer:

@@ -31,7 +31,9 @@ def test_config_and_rules_pass_promtool_check() -> None:
 
 
 def test_every_alert_has_cases_firing_and_not_firing() -> None:
-    alerts = {r["alert"] for g in yaml.safe_load((DEPLOY / "triton-alerts.yml").read_text())["groups"] for r in g["rules"]}
+    alerts = {
+        r["alert"] for g in yaml.safe_load((DEPLOY / "triton-alerts.yml").read_text())["groups"] for r in g["rules"]
+    }
     cases = yaml.safe_load((DEPLOY / "triton-alerts.test.yml").read_text())["tests"]
     firing: dict[str, int] = dict.fromkeys(alerts, 0)
     quiet: dict[str, int] = dict.fromkeys(alerts, 0)
@@ -51,6 +53,10 @@ def test_promtool_test_rules_fails_a_wrong_expectation(tmp_path: Path) -> None:
     wrong.write_text(wrong.read_text().replace("subtask_index: '0'", "subtask_index: '1'", 1))
     assert wrong.read_text() != (DEPLOY / "triton-alerts.test.yml").read_text()
     result = subprocess.run(
-        [require_binary("promtool"), "test", "rules", str(wrong)], capture_output=True, text=True, timeout=60, check=False
+        [require_binary("promtool"), "test", "rules", str(wrong)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 1 and "FAILED" in result.stdout + result.stderr, result.stdout + result.stderr

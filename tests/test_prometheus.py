@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import pytest
 import yaml
@@ -70,8 +70,16 @@ CREATE TEMPORARY TABLE fallbacks (id BIGINT, OUT_x ARRAY<FLOAT>) WITH ('connecto
 INSERT INTO predictions SELECT id, class_id FROM ML_PREDICT(TABLE measured, MODEL iris, DESCRIPTOR(features));
 INSERT INTO fallbacks SELECT id, OUT_x FROM ML_PREDICT(TABLE measured_x, MODEL flaky, DESCRIPTOR(x));
 """
-TRITON_JOB = "insert-into_default_catalog.default_database.predictions"
-FAULT_JOB = "insert-into_default_catalog.default_database.fallbacks"
+MORE = 40  # rows written once the breaker is open: refused without being sent
+
+
+def label_value(text: str) -> str:
+    """A label value as the reporter exports it: characters outside [a-zA-Z0-9:_] become _."""
+    return re.sub(r"[^a-zA-Z0-9:_]", "_", text)
+
+
+TRITON_JOB = label_value("insert-into_default_catalog.default_database.predictions")
+FAULT_JOB = label_value("insert-into_default_catalog.default_database.fallbacks")
 
 pytestmark = [pytest.mark.flink, pytest.mark.slow]
 
@@ -94,6 +102,16 @@ class Stack:
     fault: FaultServer
     job_ids: list[str]
     reporter_ports: dict[str, int]
+    inputs: Path
+    sent_before_open: int = 0  # requests the fault server answered before MORE rows came
+
+
+def write_rows(folder: Path, ids: range) -> None:
+    """One CSV file of these ids, written under a hidden name and renamed (the source never reads half)."""
+    hidden, final = folder / f".rows-{ids.start}.tmp", folder / f"rows-{ids.start:06d}.csv"
+    with hidden.open("w", newline="") as f:
+        csv.writer(f).writerows([i, *features(i)] for i in ids)
+    hidden.rename(final)
 
 
 def reporter_port(cluster: FlinkCluster, process: str) -> int | None:
@@ -124,14 +142,21 @@ def prometheus_folder(root: Path, ports: dict[str, int]) -> Path:
 
 def submit(cluster: FlinkCluster, worker: HiddenPackagesPython, tmp: Path, triton: str, fault: str) -> list[str]:
     inputs = tmp / "in"
-    inputs.mkdir()
-    with (inputs / "flowers.csv").open("w", newline="") as f:
-        csv.writer(f).writerows([i, *features(i)] for i in range(ROWS))
     script = tmp / "jobs.sql"
     script.write_text(JOBS_SQL.format(input=inputs.as_uri()))
     result = subprocess.run(
-        [sys.executable, "-m", "pyflink_triton.cli", "run", str(script), "--jobmanager", cluster.rest_address]
-        + ["--python-executable", str(worker.executable), "--detach"],
+        [
+            sys.executable,
+            "-m",
+            "pyflink_triton.cli",
+            "run",
+            str(script),
+            "--jobmanager",
+            cluster.rest_address,
+            "--python-executable",
+            str(worker.executable),
+            "--detach",
+        ],
         cwd=ROOT,
         env=clean_env(TRITON_ENDPOINT=triton + "/v2/models", FAULT_ENDPOINT=fault + "/v2/models"),
         capture_output=True,
@@ -146,7 +171,7 @@ def submit(cluster: FlinkCluster, worker: HiddenPackagesPython, tmp: Path, trito
 
 def final_counts(stack: Stack) -> dict[str, dict[str, float]]:
     """Per job: every counter and gauge of the group, summed over subtasks, and the Inf bucket."""
-    counts: dict[str, dict[str, float]] = {TRITON_JOB: {}, FAULT_JOB: {}}
+    counts: dict[str, dict[str, float]] = {}
     for metric in METRICS:
         if metric.kind == "histogram":
             continue
@@ -158,13 +183,13 @@ def final_counts(stack: Stack) -> dict[str, dict[str, float]]:
     return counts
 
 
-def settled(stack: Stack, counts: dict[str, dict[str, float]]) -> bool:
-    """Every row counted by both jobs, and every request the fault server answered counted."""
-    tri, flt = counts[TRITON_JOB], counts[FAULT_JOB]
+def settled(stack: Stack, counts: dict[str, dict[str, float]], rows: int) -> bool:
+    """``rows`` rows counted by both jobs, and every request the fault server answered counted."""
+    tri, flt = counts.get(TRITON_JOB, {}), counts.get(FAULT_JOB, {})
     return (
-        tri.get("rows") == ROWS
-        and flt.get("rows") == ROWS
-        and flt.get("fallbacks") == ROWS
+        tri.get("rows") == rows
+        and flt.get("rows") == rows
+        and flt.get("fallbacks") == rows
         and flt.get("requests") == len(stack.fault.infer_requests)
         and tri.get("latencyBucketInf") == tri.get("requests")
         and flt.get("circuitBreakerState") == 2
@@ -189,16 +214,23 @@ def stack(triton_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     job_ids: list[str] = []
     try:
         cluster.start()
-        ports = poll(
+        found = poll(
             lambda: {p: reporter_port(cluster, p) for p in ("standalonesession", "taskexecutor")},
             lambda found: None not in found.values(),
             30,
             "the reporters' ports in the logs",
         )
-        with PrometheusServer(prometheus_folder(tmp, {k: v for k, v in ports.items() if v})) as prometheus:
-            s = Stack(cluster, prometheus, fault, job_ids, {k: v for k, v in ports.items() if v})
+        ports = {"jobmanager": found["standalonesession"] or 0, "taskmanager": found["taskexecutor"] or 0}
+        with PrometheusServer(prometheus_folder(tmp, ports)) as prometheus:
+            s = Stack(cluster, prometheus, fault, job_ids, ports, tmp / "in")
+            s.inputs.mkdir()
+            write_rows(s.inputs, range(ROWS))
             job_ids += submit(cluster, worker, tmp, triton_url, fault.url)
-            poll(lambda: final_counts(s), lambda c: settled(s, c), 120, "Prometheus seeing every row counted")
+            poll(lambda: final_counts(s), lambda c: settled(s, c, ROWS), 90, f"Prometheus counting {ROWS} rows")
+            # The breaker is open now: the next rows are refused without a request.
+            s.sent_before_open = len(fault.infer_requests)
+            write_rows(s.inputs, range(ROWS, ROWS + MORE))
+            poll(lambda: final_counts(s), lambda c: settled(s, c, ROWS + MORE), 60, f"Prometheus counting {MORE} more")
             yield s
     finally:
         for job_id in job_ids:
@@ -215,23 +247,34 @@ def stack(triton_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 def test_prometheus_counts_what_the_jobs_did(stack: Stack) -> None:
     counts = final_counts(stack)
     sent = len(stack.fault.infer_requests)
-    print(f"\nrows sent to each job: {ROWS}; requests the fault server answered (all 503): {sent}")
+    total = ROWS + MORE
+    print(
+        f"\nrows sent to each job: {total} ({ROWS}, then {MORE} once the breaker was open); "
+        f"requests the fault server answered (all 503): {sent} ({stack.sent_before_open} before the {MORE})"
+    )
     print(f"{'metric (sum over subtasks)':<28} {'predictions (Triton)':>22} {'fallbacks (503s)':>18}")
     for name in [*counts[TRITON_JOB]]:
         print(f"{name:<28} {counts[TRITON_JOB][name]:>22g} {counts[FAULT_JOB].get(name, math.nan):>18g}")
+    for q in (0.5, 0.99):
+        quantile = f"histogram_quantile({q}, sum by (job_name, le) (rate({P}le_requestLatencyMsBucket[5m])))"
+        print(
+            f"latency p{q * 100:g} (ms, 5m)           {stack.prometheus.values(quantile, 'job_name')[TRITON_JOB]:>22.1f}"
+        )
     tri, flt = counts[TRITON_JOB], counts[FAULT_JOB]
     # Every row reached Triton and came back: no failure, nothing retried, nothing defaulted.
-    assert tri["rows"] == ROWS and tri["nullRows"] == 0
-    assert tri["requests"] >= tri["batches"] >= 1 and tri["requests"] >= ROWS / 16
+    assert tri["rows"] == total and tri["nullRows"] == 0
+    assert tri["requests"] >= tri["batches"] >= 2 and tri["requests"] >= total / 16
     assert tri["failures"] == tri["retries"] == tri["fallbacks"] == tri["failedRows"] == 0, tri
     assert tri["breakerRejections"] == 0 and tri["circuitBreakerState"] == 0 and tri["rowsInFlight"] == 0, tri
     assert tri["latencyBucketInf"] == tri["requests"], tri  # one latency per request
     assert tri["requestLatencyMs"] == 0  # a distribution: text, exported as a constant 0 (docs/metrics.md)
-    # Every request failed (the fault server's count is exact), some were retried until the
-    # breaker opened (half of >= 10 requests failed), then it refused the rest: every row got the default.
-    assert flt["rows"] == ROWS and flt["fallbacks"] == ROWS, flt
-    assert flt["requests"] == flt["failures"] == sent >= 10, flt
-    assert 1 <= flt["retries"] <= sent and flt["breakerRejections"] >= 1, flt
+    # Every request failed (the fault server's count is exact) and was retried (up to 2 times);
+    # the breaker opened (half of >= 10 requests failed) and refused the later rows' requests
+    # without sending them; every row got the default value.
+    assert flt["rows"] == total and flt["fallbacks"] == total and flt["failedRows"] == 0, flt
+    assert flt["requests"] == flt["failures"] == sent == stack.sent_before_open >= 10, flt
+    assert 1 <= flt["retries"] <= sent * 2 / 3, flt
+    assert flt["breakerRejections"] >= 1, flt
     assert flt["circuitBreakerState"] == 2 and flt["rowsInFlight"] == 0, flt
 
 
@@ -247,7 +290,7 @@ def test_every_documented_name_is_scraped_with_its_labels(stack: Stack) -> None:
     assert buckets == set(LATENCY_BUCKET_LABELS)
     # The JobManager is scraped too: both jobs run.
     assert stack.prometheus.values("flink_jobmanager_numRunningJobs", "flink_process") == {"jobmanager": 2}
-    assert stack.prometheus.values("up", "flink_process") == {"jobmanager": 1, "taskexecutor": 1}
+    assert stack.prometheus.values("up", "flink_process") == {"jobmanager": 1, "taskmanager": 1}
 
 
 # -- the dashboard ----------------------------------------------------------------------------
@@ -286,6 +329,17 @@ def test_every_dashboard_variable_lists_the_jobs_operators_and_subtasks(stack: S
     assert len(found["operator"]) == 2, found
 
 
+#: The panels whose rate went up while Prometheus watched: the MORE rows came through both jobs,
+#: Triton answered them, the breaker refused the fault job's (whose 503s were all before).
+MOVING = {
+    ("Rows/s A", TRITON_JOB),
+    ("Rows/s A", FAULT_JOB),
+    ("Requests/s A", TRITON_JOB),
+    ("Failures and retries /s C", FAULT_JOB),
+    ("Fallbacks and failed rows /s A", FAULT_JOB),
+}
+
+
 @pytest.mark.parametrize(("panel", "expr"), dashboard_queries(), ids=[q[0] for q in dashboard_queries()])
 def test_every_dashboard_query_shows_its_series(stack: Stack, panel: str, expr: str) -> None:
     for job in (TRITON_JOB, FAULT_JOB):
@@ -296,7 +350,7 @@ def test_every_dashboard_query_shows_its_series(stack: Stack, panel: str, expr: 
         assert (labels["job_name"], labels["operator_name"], labels["subtask_index"]) == (job, operator, "0")
         if job == TRITON_JOB and "latency" in panel:
             assert 0 < value < 30_000, (panel, value)  # a quantile of real requests, not NaN
-        if panel.startswith(("Rows/s", "Requests/s")) or (job == FAULT_JOB and panel.startswith("Failures")):
+        if (panel, job) in MOVING:
             assert value > 0, (panel, job, value)
         if panel.startswith("Circuit breaker"):
             assert value == (2 if job == FAULT_JOB else 0), (panel, job, value)
@@ -308,5 +362,7 @@ def test_every_dashboard_query_shows_its_series(stack: Stack, panel: str, expr: 
 def test_the_deployed_rules_are_loaded_by_prometheus(stack: Stack) -> None:
     groups = stack.prometheus.api("rules")["groups"]
     loaded = {r["name"] for g in groups for r in g["rules"] if r["type"] == "alerting"}
-    deployed = {r["alert"] for g in yaml.safe_load((DEPLOY / "triton-alerts.yml").read_text())["groups"] for r in g["rules"]}
+    deployed = {
+        r["alert"] for g in yaml.safe_load((DEPLOY / "triton-alerts.yml").read_text())["groups"] for r in g["rules"]
+    }
     assert loaded == deployed and len(deployed) == 5, loaded
