@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from packaging.specifiers import SpecifierSet
 
 from pyflink_triton.cli import _parser
@@ -117,7 +118,7 @@ def test_build_context_dockerfile_and_mounted_paths_exist(model: dict[str, Any])
     volumes = [v for service in model["services"].values() for v in service.get("volumes", [])]
     assert volumes, "Triton's model repository is mounted"
     for volume in volumes:
-        assert volume["type"] == "bind" and Path(volume["source"]).is_dir(), volume
+        assert volume["type"] == "bind" and Path(volume["source"]).exists(), volume
     for instruction, arguments in dockerfile_instructions():
         if instruction == "COPY":
             for source in shlex.split(arguments)[:-1]:
@@ -163,6 +164,34 @@ def test_the_submit_commands_parse_and_reach_the_jobmanager(model: dict[str, Any
         args = _parser().parse_args(command[1:])
         assert args.command == "run" and args.jobmanager == f"{properties['rest.address']}:{rest_port}"
         assert properties["rest.address"] in model["services"]
+
+
+def test_prometheus_runs_the_tested_configuration_on_the_flink_reporters(model: dict[str, Any]) -> None:
+    """The scrape configuration and rules tests/test_prometheus.py runs, mounted as they are, with
+    targets where its file_sd looks: every Flink daemon, on the reporter port Flink is given."""
+    prometheus = model["services"]["prometheus"]
+    mounts = {Path(v["target"]): Path(v["source"]) for v in prometheus["volumes"]}
+    assert all(v.get("read_only") for v in prometheus["volumes"]), prometheus["volumes"]
+    config_flag = next(a for a in prometheus["command"] if a.startswith("--config.file="))
+    config_path = Path(config_flag.partition("=")[2])
+    deploy = ROOT / "deploy" / "prometheus"
+    assert mounts[config_path] == deploy / "prometheus.yml"
+    config = yaml.safe_load(mounts[config_path].read_text())
+    for rules in config["rule_files"]:
+        assert mounts[config_path.parent / rules] == deploy / rules
+    [scrape] = config["scrape_configs"]
+    [file_sd] = scrape["file_sd_configs"]
+    targets_files = [t for t in mounts if any(t.match(str(config_path.parent / g)) for g in file_sd["files"])]
+    assert [mounts[t] for t in targets_files] == [deploy / "compose-targets.yml"]
+    targets = [t for group in yaml.safe_load(mounts[targets_files[0]].read_text()) for t in group["targets"]]
+    properties = flink_properties(model, "jobmanager")
+    assert flink_properties(model, "taskmanager") == properties
+    assert properties["metrics.reporter.prom.factory.class"] == (
+        "org.apache.flink.metrics.prometheus.PrometheusReporterFactory"
+    )
+    assert targets == [f"{name}:{properties['metrics.reporter.prom.port']}" for name in ("jobmanager", "taskmanager")]
+    # The image runs the release of Debian's package that the tests use.
+    assert prometheus["image"] == "prom/prometheus:v2.42.0"
 
 
 def test_images_and_versions_agree_with_the_package(model: dict[str, Any]) -> None:
