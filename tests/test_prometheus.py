@@ -29,6 +29,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,6 +71,7 @@ CREATE TEMPORARY TABLE fallbacks (id BIGINT, OUT_x ARRAY<FLOAT>) WITH ('connecto
 INSERT INTO predictions SELECT id, class_id FROM ML_PREDICT(TABLE measured, MODEL iris, DESCRIPTOR(features));
 INSERT INTO fallbacks SELECT id, OUT_x FROM ML_PREDICT(TABLE measured_x, MODEL flaky, DESCRIPTOR(x));
 """
+ID_JOB = "iris_watch"  # the job part of request ids (the pyflink-triton.job parameter)
 MORE = 40  # rows written once the breaker is open: refused without being sent
 
 
@@ -156,6 +158,8 @@ def submit(cluster: FlinkCluster, worker: HiddenPackagesPython, tmp: Path, trito
             "--python-executable",
             str(worker.executable),
             "--detach",
+            "--set",
+            f"pipeline.global-job-parameters=pyflink-triton.job:{ID_JOB}",
         ],
         cwd=ROOT,
         env=clean_env(TRITON_ENDPOINT=triton + "/v2/models", FAULT_ENDPOINT=fault + "/v2/models"),
@@ -366,3 +370,19 @@ def test_the_deployed_rules_are_loaded_by_prometheus(stack: Stack) -> None:
         r["alert"] for g in yaml.safe_load((DEPLOY / "triton-alerts.yml").read_text())["groups"] for r in g["rules"]
     }
     assert loaded == deployed and len(deployed) == 5, loaded
+
+
+def test_request_ids_lead_from_a_failure_to_its_subtask(stack: Stack) -> None:
+    """docs/operations.md: a failed request's id (`<job>-<subtask>-<batch>-<request>`, in the body
+    and in X-Request-ID) names the subtask of the metrics' subtask_index, and retries keep it."""
+    requests = stack.fault.infer_requests
+    ids = [r.header_json["id"] if r.header_json else None for r in requests]
+    assert [r.headers.get("X-Request-ID") for r in requests] == ids
+    [subtask] = stack.prometheus.values(f'{P}failures{{job_name="{FAULT_JOB}"}}', "subtask_index")
+    assert all(re.fullmatch(rf"{ID_JOB}-{subtask}-\d+-\d+", str(i)) for i in ids), ids[:5]
+    attempts = Counter(ids)
+    print(f"\nrequest ids: {len(attempts)} distinct, e.g. {ids[0]}; attempts per id: {Counter(attempts.values())}")
+    assert (
+        max(attempts.values()) <= 3
+        and sum(attempts.values()) - len(attempts) == final_counts(stack)[FAULT_JOB]["retries"]
+    )
