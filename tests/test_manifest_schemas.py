@@ -158,7 +158,9 @@ def test_operator_expectations_are_in_the_manifests() -> None:
     """Scrape annotations on the reporter's port, requests and limits, probes, the token Secret."""
     (flink,) = [d for d in objects() if d["kind"] == "FlinkDeployment"]
     conf = flink["spec"]["flinkConfiguration"]
-    assert conf["metrics.reporter.prom.factory.class"] == "org.apache.flink.metrics.prometheus.PrometheusReporterFactory"
+    assert (
+        conf["metrics.reporter.prom.factory.class"] == "org.apache.flink.metrics.prometheus.PrometheusReporterFactory"
+    )
     pod = flink["spec"]["podTemplate"]
     annotations = pod["metadata"]["annotations"]
     assert annotations["prometheus.io/scrape"] == "true"
@@ -175,9 +177,9 @@ def test_operator_expectations_are_in_the_manifests() -> None:
     for role in ("jobmanager", "taskmanager"):
         assert conf[f"kubernetes.{role}.cpu.limit-factor"] == conf[f"kubernetes.{role}.memory.limit-factor"] == "1.0"
     (triton,) = [d for d in objects() if d["kind"] == "Deployment"]
-    for container in triton["spec"]["template"]["spec"]["containers"] + triton["spec"]["template"]["spec"][
-        "initContainers"
-    ]:
+    for container in (
+        triton["spec"]["template"]["spec"]["containers"] + triton["spec"]["template"]["spec"]["initContainers"]
+    ):
         assert set(container["resources"]) == {"requests", "limits"}, container["name"]
     (server,) = triton["spec"]["template"]["spec"]["containers"]
     assert server["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import ssl
 from collections.abc import Mapping
 from typing import NamedTuple
 
 import aiohttp
 
-from ..config import TritonOptions, format_size
+from ..config import Secret, TritonOptions, format_size
 from ..errors import (
     TritonConfigError,
     TritonConnectionError,
@@ -37,6 +38,7 @@ from ..errors import (
 from ..protocol.body import BodyDecoder
 from .lean_http import LeanPool
 from .redact import Redactor
+from .request import bearer
 
 __all__ = ["ERROR_BODY_MAX", "ERROR_MAP", "Response", "Transport", "ssl_context"]
 
@@ -77,20 +79,57 @@ class Response(NamedTuple):
 
 
 def ssl_context(options: TritonOptions) -> ssl.SSLContext | bool:
-    """The TLS setting for the pool: ``False`` (no verification), ``True`` or a CA context.
+    """The TLS setting for the pool: ``False`` (no verification), ``True`` or a context (a CA
+    to trust, a client certificate to present).
 
-    :raises TritonConfigError: ``tls-ca-file`` cannot be loaded.
+    :raises TritonConfigError: ``tls-ca-file`` or the client certificate cannot be loaded.
     """
-    if not options.tls_verify:
-        return False
-    if not options.tls_ca_file:
-        return True
+    if not options.tls_client_cert:
+        if not options.tls_verify:
+            return False
+        if not options.tls_ca_file:
+            return True
     try:
-        return ssl.create_default_context(cafile=options.tls_ca_file)
+        context = ssl.create_default_context(cafile=options.tls_ca_file or None)
     except (OSError, ssl.SSLError) as exc:
         raise TritonConfigError(
             f"Option 'tls-ca-file': cannot load {options.tls_ca_file!r}: {exc}",
             option="tls-ca-file",
+        ) from None
+    if not options.tls_verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if options.tls_client_cert:
+        load_client_certificate(context, options)
+    return context
+
+
+def load_client_certificate(context: ssl.SSLContext, options: TritonOptions) -> None:
+    """Load ``tls-client-cert`` / ``tls-client-key`` into ``context``, decrypting the key with
+    ``tls-client-key-password`` (any of its forms).
+
+    :raises TritonConfigError: a file cannot be read, or the key does not match or decrypt;
+        naming the option, never the password.
+    """
+    cert, key = options.tls_client_cert, options.tls_client_key
+    for option, path in (("tls-client-cert", cert), ("tls-client-key", key)):
+        if path and not os.access(path, os.R_OK):
+            raise TritonConfigError(f"Option '{option}': cannot read {path!r}", option=option)
+    password = Secret.of(options, "tls-client-key-password")
+    # Always a callable: without one, OpenSSL would ask for an encrypted key's password on
+    # the terminal, and hang a worker that has none.
+    try:
+        context.load_cert_chain(cert or "", key or None, password=lambda: password.get() or "")
+    except ssl.SSLError as exc:
+        hint = (
+            "a wrong 'tls-client-key-password'?"
+            if password.configured
+            else "an encrypted key needs 'tls-client-key-password'; or the key is not the certificate's"
+        )
+        raise TritonConfigError(
+            f"Option 'tls-client-cert': cannot load the client certificate {cert!r} with key "
+            f"{key or cert!r}: {exc.reason or exc} ({hint})",
+            option="tls-client-cert",
         ) from None
 
 
@@ -120,6 +159,9 @@ class Transport:
         self.session: aiohttp.ClientSession | None = None
         #: Inference POSTs go here with 'http-client' = 'httptools' (see .lean_http).
         self._lean: LeanPool | None = None
+        #: The auth token, resolved from its reference here (where the client runs), per request.
+        self._token = Secret.of(options, "auth-token")
+        self._authorization: dict[str, str] = {}
 
     @property
     def is_open(self) -> bool:
@@ -133,6 +175,7 @@ class Transport:
         """
         if self.session is not None:
             return
+        self._auth_headers()  # an unreadable token fails the open, not the first request
         connector = aiohttp.TCPConnector(
             # Inference requests in flight, plus room for health probes and metadata calls.
             limit=self._options.max_concurrent_requests + 2,
@@ -181,8 +224,21 @@ class Transport:
         :raises TritonConnectionError: the connection failed or broke.
         """
         if self._lean is not None:
-            return await self._lean_post(url, body, headers, what)
+            return await self._lean_post(url, body, {**headers, **self._auth_headers()}, what)
         return await self._request("POST", url, self._timeout, what, body, headers)
+
+    def _auth_headers(self) -> dict[str, str]:
+        """``Authorization`` of the token now (a file's is re-read when it changed).
+
+        :raises TritonConfigError: the token's file or variable cannot be read.
+        """
+        if not self._token.configured:
+            return self._authorization
+        token = self._token.get() or ""
+        if self._authorization.get("Authorization") != bearer(token):
+            self.redact.add(token)
+            self._authorization = {"Authorization": bearer(token)}
+        return self._authorization
 
     async def _lean_post(self, url: str, body: bytes, headers: Mapping[str, str], what: str) -> Response:
         """:meth:`post` through the lean client: the same limits, errors and timeout."""
@@ -230,6 +286,9 @@ class Transport:
         session = self.session
         if session is None:
             raise RuntimeError("the transport is not open")
+        auth = self._auth_headers()
+        if auth:
+            headers = {**(headers or {}), **auth}
         try:
             async with session.request(method, url, data=body, headers=headers, timeout=timeout) as resp:
                 # Leaving the block with the body unread closes the connection (not pooled).
