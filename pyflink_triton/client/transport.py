@@ -133,6 +133,44 @@ def load_client_certificate(context: ssl.SSLContext, options: TritonOptions) -> 
         ) from None
 
 
+#: TLS alerts a server sends about the client's certificate (OpenSSL's names): none was given,
+#: or the one given was not accepted.
+_CERTIFICATE_REQUIRED = ("CERTIFICATE_REQUIRED",)
+_CERTIFICATE_REFUSED = (
+    "BAD_CERTIFICATE",
+    "UNKNOWN_CA",
+    "CERTIFICATE_UNKNOWN",
+    "CERTIFICATE_EXPIRED",
+    "CERTIFICATE_REVOKED",
+    "UNSUPPORTED_CERTIFICATE",
+    "ACCESS_DENIED",
+)
+
+
+def client_certificate_hint(text: str, options: TritonOptions) -> str:
+    """What a TLS alert in ``text`` says about the client certificate (mTLS), or ``""``.
+
+    An mTLS gateway (Envoy, a service mesh, OpenSSL-based servers) answers a missing or untrusted
+    client certificate with an alert, which OpenSSL reports by name ("tlsv13 alert certificate
+    required"); said here in the options' terms.
+    """
+    upper = text.upper().replace(" ", "_")
+    if "ALERT" not in upper:
+        return ""
+    refused = any(name in upper for name in _CERTIFICATE_REFUSED)
+    if any(name in upper for name in _CERTIFICATE_REQUIRED) or (refused and not options.tls_client_cert):
+        return (
+            " (the server requires a client certificate and no client certificate was given: "
+            "set options 'tls-client-cert' and 'tls-client-key')"
+        )
+    if refused:
+        return (
+            f" (the server refused the client certificate of option 'tls-client-cert' "
+            f"({options.tls_client_cert!r}): it must be signed by a CA the server trusts, and be valid now)"
+        )
+    return ""
+
+
 class Transport:
     """One pooled HTTP session for one client; made by :meth:`open` on the loop that uses it.
 
@@ -338,7 +376,7 @@ class Transport:
             if isinstance(exc, backend):
                 name, text = type(exc).__name__, self.redact(str(exc))
                 message = template.format(what=what, timeout_s=timeout_s, name=name, text=text)
-                return ours(message, **self._context)
+                return ours(message + client_certificate_hint(text, self._options), **self._context)
         raise TypeError(f"no mapping for {type(exc).__name__}")  # pragma: no cover - _MAPPED
 
 
