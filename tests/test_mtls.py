@@ -7,6 +7,7 @@ both stopped by the fixture."""
 
 from __future__ import annotations
 
+import contextlib
 import select
 import socket
 import ssl
@@ -84,10 +85,18 @@ class MtlsGateway:
             threading.Thread(target=self._relay, args=(conn,), daemon=True).start()
 
     def _relay(self, conn: socket.socket) -> None:
+        tls = self._context.wrap_socket(conn, server_side=True, do_handshake_on_connect=False)
         try:
-            tls = self._context.wrap_socket(conn, server_side=True)  # the handshake checks the certificate
+            tls.do_handshake()  # checks the client's certificate; a refusal sends OpenSSL's alert
         except OSError:
-            conn.close()
+            # A lingering close, as a gateway does: closing with the client's request unread would
+            # send a reset, which can reach the client before the alert and hide it.
+            with contextlib.suppress(OSError):
+                socket.socket.shutdown(tls, socket.SHUT_WR)
+                tls.settimeout(2)
+                while socket.socket.recv(tls, 65536):
+                    pass
+            tls.close()
             return
         tls.settimeout(5)
         with tls, socket.create_connection(("127.0.0.1", self._upstream)) as upstream:
