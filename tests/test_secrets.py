@@ -81,14 +81,16 @@ async def test_a_reference_that_cannot_be_resolved_fails_the_open_naming_it(
     loop_fault: FaultServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("TOK_19_MISSING", raising=False)
+    monkeypatch.setenv("TOK_19_EMPTY", "")
     cases = {
+        "auth-token ": ("${TOK_19_EMPTY}", "Option 'auth-token': '${TOK_19_EMPTY}' is empty"),
         "auth-token": ("${TOK_19_MISSING}", "Option 'auth-token' refers to ${TOK_19_MISSING}, which is not set"),
         "auth-token-env": ("TOK_19_MISSING", "Option 'auth-token-env': the environment variable TOK_19_MISSING"),
         "auth-token-file": (str(tmp_path / "nope"), f"Option 'auth-token-file': cannot read '{tmp_path / 'nope'}'"),
     }
     for key, (value, message) in cases.items():
         with pytest.raises(TritonConfigError) as exc:
-            await TritonClient(options(loop_fault.url, **{key: value})).open()
+            await TritonClient(options(loop_fault.url, **{key.strip(): value})).open()
         assert str(exc.value).startswith(message), str(exc.value)
     assert loop_fault.requests == []  # nothing sent without its token
 

@@ -90,7 +90,7 @@ class Secret:
         # must not carry the environment of the process that defined it.
         self._environ_override = environ
         self._clock = clock
-        self._value: str | None = None  # a file's content, cached
+        self._value: str | None = None  # the resolved secret, cached (a file's: until it changes)
         self._stat: tuple[int, int, int] | None = None
         self._checked_at = -float("inf")
 
@@ -120,6 +120,12 @@ class Secret:
         environ = os.environ if self._environ_override is None else self._environ_override
         if self._file:
             return self._from_file(self._file)
+        if self._value is not None:
+            return self._value  # a variable's value, resolved once: a process's environment stays
+        self._value = self._resolve(environ)
+        return self._value
+
+    def _resolve(self, environ: Mapping[str, str]) -> str | None:
         if self._env_name:
             value = environ.get(self._env_name)
             if not value or not value.strip():
@@ -131,7 +137,13 @@ class Secret:
                 )
             return self._checked(value.strip(), SECRET_FORMS[self.option][1])
         if self._text:
-            return self._checked(expand_references(self._text, environ, self.option).strip(), self.option)
+            value = expand_references(self._text, environ, self.option).strip()
+            if not value:
+                raise TritonConfigError(
+                    f"Option '{self.option}': {self._text!r} is empty in the process that calls Triton",
+                    option=self.option,
+                )
+            return self._checked(value, self.option)
         return None
 
     def _from_file(self, path: str) -> str:
