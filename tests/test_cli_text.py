@@ -6,7 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from pyflink_triton.cli.failure import failure_lines
-from pyflink_triton.cli.variables import located_statements, script_variables, secret_references, substitute_variables
+from pyflink_triton.cli.variables import (
+    check_secret_references,
+    located_statements,
+    script_variables,
+    secret_references,
+    substitute_variables,
+)
 from pyflink_triton.errors import TritonConfigError, TritonConnectionError
 
 
@@ -43,6 +49,14 @@ def test_secret_options_keep_their_references() -> None:
         assert "${EP}" in str(exc)
     else:
         raise AssertionError("an unset variable outside secret options must fail")
+    # A local run checks the references too, before the JVM starts (its TaskManager has this environment).
+    check_secret_references(written, {"TOK": "s3cr3t", "TOK2": "x"})
+    try:
+        check_secret_references(written, {"TOK": "s3cr3t"})
+    except TritonConfigError as exc:
+        assert str(exc).startswith("Variable ${TOK2} (line 3) is not set: export it") and "s3cr3t" not in str(exc)
+    else:
+        raise AssertionError("an unset secret reference must fail a local run")
 
 
 def test_a_failure_is_its_message_the_statement_what_to_try_and_the_log() -> None:

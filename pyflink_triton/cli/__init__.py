@@ -37,7 +37,13 @@ from ..errors import TritonConfigError, TritonError
 from .failure import failure_lines
 from .local_triton import LOCAL_ENDPOINT_VARIABLE, LocalTriton
 from .run_log import RunLog
-from .variables import hidden_from_flink, located_statements, script_variables, substitute_variables
+from .variables import (
+    check_secret_references,
+    hidden_from_flink,
+    located_statements,
+    script_variables,
+    substitute_variables,
+)
 
 __all__ = ["main", "script_variables", "substitute_variables"]
 
@@ -186,6 +192,8 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
         try:
             # Report a missing variable before anything slow starts.
             substitute_variables(text, {LOCAL_ENDPOINT_VARIABLE: "", **local.env})
+            if not args.jobmanager:  # else the cluster's TaskManagers resolve secrets, with their environment
+                check_secret_references(text, local.env)
             with (
                 local,
                 hidden_from_flink(script_variables(text)),

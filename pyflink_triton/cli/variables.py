@@ -13,6 +13,7 @@ from ..config import VARIABLE as _VARIABLE
 from ..errors import TritonConfigError
 
 __all__ = [
+    "check_secret_references",
     "hidden_from_flink",
     "located_statements",
     "script_variables",
@@ -68,6 +69,24 @@ def script_variables(text: str) -> set[str]:
 def secret_references(text: str) -> set[str]:
     """The names of the variables secret options of ``text`` refer to (resolved by the function)."""
     return {m.group(1) for a, b in _secret_values(text) for m in _VARIABLE.finditer(text, a, b)}
+
+
+def check_secret_references(text: str, env: Mapping[str, str]) -> None:
+    """For a run on the local mini-cluster, whose TaskManager inherits ``env``: every variable a
+    secret option refers to without a default is set (else the job would fail only when its
+    function opens, after the JVM's start).
+
+    :raises TritonConfigError: naming the variable and its line, never a value.
+    """
+    for start, end in _secret_values(text):
+        for m in _VARIABLE.finditer(text, start, end):
+            if m.group(1) not in env and m.group(2) is None:
+                line = text.count("\n", 0, m.start()) + 1
+                raise TritonConfigError(
+                    f"Variable ${{{m.group(1)}}} (line {line}) is not set: export it (a secret option "
+                    "keeps the reference, and the function reads the variable when it opens, in the "
+                    "run's local TaskManager), or write ${" + m.group(1) + ":-default}"
+                )
 
 
 def _secret_values(text: str) -> list[tuple[int, int]]:
