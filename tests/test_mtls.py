@@ -160,11 +160,14 @@ async def test_refused_without_it_or_with_another_cas(
     async with client(mtls_url, pki, http_client, **extra) as c:
         assert not await c.server_live()  # the health check sees a refused server
         with pytest.raises(TritonConnectionError) as exc:
-            await c.infer(X)
-    message = str(exc.value)
-    assert message.startswith(f"Triton model 'm' at {mtls_url}: "), message
+            await c.infer(X)  # fails at the model's metadata, which goes through aiohttp
+        # The inference POST itself, through the client of 'http-client' (the lean one's own TLS).
+        with pytest.raises(TritonConnectionError) as posted:
+            await c._transport.post(f"{mtls_url}/v2/models/m/infer", b"{}", {}, what="inference")
     expected = "no client certificate was given" if certificate is None else "refused the client certificate"
-    assert expected in message and "'tls-client-cert'" in message, message
+    for message, what in ((str(exc.value), "model metadata"), (str(posted.value), "inference")):
+        assert message.startswith(f"Triton model 'm' at {mtls_url}: {what} failed: "), message
+        assert expected in message and "'tls-client-cert'" in message, message
 
 
 @pytest.mark.parametrize(
