@@ -42,6 +42,7 @@ from .variables import (
     hidden_from_flink,
     located_statements,
     script_variables,
+    secret_references,
     substitute_variables,
 )
 
@@ -196,7 +197,7 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
                 check_secret_references(text, local.env)
             with (
                 local,
-                hidden_from_flink(script_variables(text)),
+                hidden_from_flink(script_variables(text) - secret_references(text)),
                 tempfile.TemporaryDirectory(prefix="pyflink-triton-") as workdir,
             ):
 
@@ -267,7 +268,7 @@ def shell(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.
         with (
             RunLog("sql", err, verbose=args.verbose) as log,
             LocalTriton(err=err, outlived_by=outlived_by) as local,
-            hidden_from_flink(script_variables(text)),
+            hidden_from_flink(script_variables(text) - secret_references(text)),
             tempfile.TemporaryDirectory(prefix="pyflink-triton-") as workdir,
         ):
 

@@ -117,8 +117,8 @@ def hidden_from_flink(names: Iterable[str]) -> Iterator[None]:
     when it closes it ("Closing environment ... beam:env:process:v1"), so a token exported for
     ``${TRITON_TOKEN}`` would land in Flink's log. Substituted into the SQL text, the values
     reach the functions in the job itself, never through the environment. The variables of secret
-    options (``'auth-token' = '${TRITON_TOKEN}'``) are not among ``names``
-    (:func:`script_variables`): the functions read them from this environment, which the local JVM
+    options (``'auth-token' = '${TRITON_TOKEN}'``) are left out of ``names`` by the callers
+    (:func:`secret_references`): the functions read them from this environment, which the local JVM
     hands to its Python workers with Beam's environment logger silenced
     (``sql.environment._ENVIRONMENT_LOGGER``).
     """
