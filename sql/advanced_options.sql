@@ -1,6 +1,8 @@
 -- Flink's "advanced configuration" example, on the local models: authentication, custom headers,
 -- gzip, retries with backoff, a default value, health checks and the circuit breaker.
--- The token comes from the environment (TRITON_TOKEN); it never appears in logs or errors.
+-- The token comes from the environment (TRITON_TOKEN), read by the function on the TaskManager: the
+-- model keeps the reference, so SHOW CREATE MODEL and the catalog never hold the token, and it
+-- never appears in logs or errors.
 -- Written as the docs write it ('Bearer ...'); the client does not double the prefix.
 CREATE TEMPORARY MODEL triton_advanced_model
 INPUT (`input` STRING)

@@ -63,6 +63,9 @@ class FaultServer:
     stall_each_s: float = 0.0
     datatype: str = "FP32"
     sent: int = 0  # bytes of 'endless' bodies written
+    #: When set, every request without exactly this Authorization header gets a 401 whose body
+    #: echoes the header it got (as some gateways do: our errors must redact it).
+    authorization: str | None = None
 
     async def start(self) -> FaultServer:
         app = web.Application(client_max_size=256 * 1024 * 1024)
@@ -92,6 +95,9 @@ class FaultServer:
         rec = Recorded(request.method, request.path, dict(request.headers), body)
         self.requests.append(rec)
         path = request.path
+        if self.authorization is not None and request.headers.get("Authorization") != self.authorization:
+            got = request.headers.get("Authorization")
+            return web.json_response({"error": f"unauthorized: Authorization {got!r} refused"}, status=401)
         if path.endswith("/health/live"):
             return web.Response(status=self.live_status)
         if path.endswith("/health/ready"):

@@ -6,20 +6,57 @@ from __future__ import annotations
 from pathlib import Path
 
 from pyflink_triton.cli.failure import failure_lines
-from pyflink_triton.cli.variables import located_statements, substitute_variables
+from pyflink_triton.cli.variables import (
+    check_secret_references,
+    located_statements,
+    script_variables,
+    secret_references,
+    substitute_variables,
+)
 from pyflink_triton.errors import TritonConfigError, TritonConnectionError
 
 
 def test_statements_are_located_and_shown_as_written() -> None:
-    written = "-- setup\nCREATE MODEL m WITH ('auth-token' = '${TOKEN}');\n\n/* go */\nSELECT 1;\nSELECT\n  2"
+    written = "-- setup\nCREATE MODEL m WITH ('endpoint' = '${TOKEN}');\n\n/* go */\nSELECT 1;\nSELECT\n  2"
     script = substitute_variables(written, {"TOKEN": "s3cr3t"})
     located = list(located_statements(script, written))
     assert [(line, shown) for _, line, shown in located] == [
-        (2, "CREATE MODEL m WITH ('auth-token' = '${TOKEN}');"),
+        (2, "CREATE MODEL m WITH ('endpoint' = '${TOKEN}');"),
         (5, "SELECT 1;"),
         (6, "SELECT"),
     ]
     assert "s3cr3t" in located[0][0] and all("s3cr3t" not in shown for _, _, shown in located)
+
+
+def test_secret_options_keep_their_references() -> None:
+    """``${VAR}`` in a secret option's value is not substituted (the function resolves it where it
+    opens); everywhere else it is, and unset variables there are still errors."""
+    written = (
+        "CREATE MODEL m WITH ('endpoint' = '${EP}', 'auth-token' = '${TOK}',\n"
+        "  'TLS-CLIENT-KEY-PASSWORD' = 'x${PW:-none}', 'custom-headers' = 'X-A:${TOK}');\n"
+        "ALTER MODEL m SET ('auth-token'='${TOK2}')"
+    )
+    out = substitute_variables(written, {"EP": "http://h:1", "TOK": "s3cr3t"})
+    assert out == (
+        "CREATE MODEL m WITH ('endpoint' = 'http://h:1', 'auth-token' = '${TOK}',\n"
+        "  'TLS-CLIENT-KEY-PASSWORD' = 'x${PW:-none}', 'custom-headers' = 'X-A:s3cr3t');\n"
+        "ALTER MODEL m SET ('auth-token'='${TOK2}')"
+    )
+    assert script_variables(written) == {"EP", "TOK"} and secret_references(written) == {"TOK", "PW", "TOK2"}
+    try:
+        substitute_variables(written, {"TOK": "s3cr3t"})
+    except TritonConfigError as exc:
+        assert "${EP}" in str(exc)
+    else:
+        raise AssertionError("an unset variable outside secret options must fail")
+    # A local run checks the references too, before the JVM starts (its TaskManager has this environment).
+    check_secret_references(written, {"TOK": "s3cr3t", "TOK2": "x"})
+    try:
+        check_secret_references(written, {"TOK": "s3cr3t"})
+    except TritonConfigError as exc:
+        assert str(exc).startswith("Variable ${TOK2} (line 3) is not set: export it") and "s3cr3t" not in str(exc)
+    else:
+        raise AssertionError("an unset secret reference must fail a local run")
 
 
 def test_a_failure_is_its_message_the_statement_what_to_try_and_the_log() -> None:

@@ -119,6 +119,8 @@ def test_every_documented_example_is_accepted() -> None:
             assert value == PROVIDER
             continue
         base = {"endpoint": "http://triton:8000/v2/models", "model-name": "m"}
+        if key.startswith("tls-client-key"):  # a key (and its password) belongs to a certificate
+            base["tls-client-cert"] = "/var/run/secrets/triton/tls.crt"
         TritonOptions.from_map({"provider": PROVIDER, **base, key: value})  # raises if refused
 
 

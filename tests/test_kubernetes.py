@@ -3,8 +3,8 @@
 No Kubernetes here: the YAML is parsed and each name, port, path, image and version it holds is
 checked against what it refers to (the entry module and its parser, the scripts under ``sql/``,
 the models under ``model_repository/``, the installed apache-flink, the project version, the
-running Triton's health endpoints). The manifests are not validated against Kubernetes' or the
-operator's schemas: no package in the test environment ships them for offline use.
+running Triton's health endpoints). Their schemas (Kubernetes' and the operator's CRD) are checked
+by ``tests/test_manifest_schemas.py``.
 """
 
 from __future__ import annotations

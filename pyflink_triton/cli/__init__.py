@@ -37,7 +37,14 @@ from ..errors import TritonConfigError, TritonError
 from .failure import failure_lines
 from .local_triton import LOCAL_ENDPOINT_VARIABLE, LocalTriton
 from .run_log import RunLog
-from .variables import hidden_from_flink, located_statements, script_variables, substitute_variables
+from .variables import (
+    check_secret_references,
+    hidden_from_flink,
+    located_statements,
+    script_variables,
+    secret_references,
+    substitute_variables,
+)
 
 __all__ = ["main", "script_variables", "substitute_variables"]
 
@@ -186,9 +193,11 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
         try:
             # Report a missing variable before anything slow starts.
             substitute_variables(text, {LOCAL_ENDPOINT_VARIABLE: "", **local.env})
+            if not args.jobmanager:  # else the cluster's TaskManagers resolve secrets, with their environment
+                check_secret_references(text, local.env)
             with (
                 local,
-                hidden_from_flink(script_variables(text)),
+                hidden_from_flink(script_variables(text) - secret_references(text)),
                 tempfile.TemporaryDirectory(prefix="pyflink-triton-") as workdir,
             ):
 
@@ -259,7 +268,7 @@ def shell(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.
         with (
             RunLog("sql", err, verbose=args.verbose) as log,
             LocalTriton(err=err, outlived_by=outlived_by) as local,
-            hidden_from_flink(script_variables(text)),
+            hidden_from_flink(script_variables(text) - secret_references(text)),
             tempfile.TemporaryDirectory(prefix="pyflink-triton-") as workdir,
         ):
 

@@ -89,6 +89,8 @@ class _Connection(asyncio.Protocol):
         self.closed = True
         if self._sink is not None and self._delimited_by_close():
             self._finish(complete=True)  # a body without length or chunks ends with the connection
+        elif isinstance(exc, ssl.SSLError):
+            self._fail(exc)  # a TLS alert says why: a client certificate missing or refused (mTLS)
         else:
             self._fail(ConnectionResetError(INCOMPLETE))
 

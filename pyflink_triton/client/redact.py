@@ -67,6 +67,12 @@ class Redactor:
     def __init__(self, options: TritonOptions) -> None:
         self.secrets = secrets_of(options)
 
+    def add(self, secret: str) -> None:
+        """Take ``secret`` out too (a token resolved from a file or variable, a password);
+        earlier ones stay taken out, as a server may echo an old token."""
+        token = secret[7:].strip() if secret.lower().startswith("bearer ") else secret
+        self.secrets = _variants((*self.secrets, secret, token))
+
     def __call__(self, text: str) -> str:
         secrets = self.secrets
         if not secrets or not text:

@@ -21,6 +21,7 @@ from .correlation import BatchTag
 
 __all__ = [
     "Batch",
+    "bearer",
     "build_headers",
     "check_outputs",
     "check_rows",
@@ -59,22 +60,29 @@ def error_context(options: TritonOptions) -> dict[str, str | None]:
 
 
 def build_headers(options: TritonOptions) -> dict[str, str]:
-    """Headers sent with every request: ``Accept-Encoding``, custom headers, authorization."""
+    """Headers sent with every request: ``Accept-Encoding``, custom headers, basic auth.
+
+    The auth token is not among them: the transport adds it to each request (see
+    :func:`bearer`), resolved from its reference where the client runs and re-read when its
+    file changes.
+    """
     # aiohttp would ask for gzip/deflate/br by default, and Triton would then spend CPU
     # compressing every response; ask for gzip only when compression is on.
     headers = {"Accept-Encoding": "gzip" if options.compression == "gzip" else "identity"}
     headers.update(options.custom_headers)
     endpoint = options.parsed_endpoint
-    if options.auth_token:
-        token = options.auth_token
-        # Flink's docs write 'Bearer <token>'; do not send 'Bearer Bearer <token>'.
-        bearer = token.lower().startswith("bearer ")
-        headers["Authorization"] = token if bearer else f"Bearer {token}"
-    elif endpoint.username is not None:
+    token_given = options.auth_token or options.auth_token_file or options.auth_token_env
+    if not token_given and endpoint.username is not None:  # a token wins over user:password
         # user:password@ in the endpoint means HTTP basic auth (RFC 7617).
         pair = f"{endpoint.username}:{endpoint.password or ''}".encode()
         headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
     return headers
+
+
+def bearer(token: str) -> str:
+    """The ``Authorization`` value of ``token``."""
+    # Flink's docs write 'Bearer <token>'; do not send 'Bearer Bearer <token>'.
+    return token if token.lower().startswith("bearer ") else f"Bearer {token}"
 
 
 def request_parameters(

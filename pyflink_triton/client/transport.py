@@ -8,6 +8,8 @@ its status (an error status is the client's business: the server did answer), an
 A request that never completed (aiohttp, asyncio timeout or OS errors) becomes one of our
 transport errors in one place, :meth:`Transport._translate`, driven by :data:`ERROR_MAP`,
 with credentials redacted from the backend's text (:class:`~.redact.Redactor`).
+TLS contexts (CA, client certificate) come from :mod:`.tls`; the auth token is added to each
+request from its reference (:class:`~pyflink_triton.config.Secret`).
 
 Bodies are read piece by piece and never past a limit: a 200 body up to ``max-response-size``
 (checked against ``Content-Length`` before reading, and counted again after decompression,
@@ -26,9 +28,8 @@ from typing import NamedTuple
 
 import aiohttp
 
-from ..config import TritonOptions, format_size
+from ..config import Secret, TritonOptions, format_size
 from ..errors import (
-    TritonConfigError,
     TritonConnectionError,
     TritonProtocolError,
     TritonTimeoutError,
@@ -37,6 +38,8 @@ from ..errors import (
 from ..protocol.body import BodyDecoder
 from .lean_http import LeanPool
 from .redact import Redactor
+from .request import bearer
+from .tls import client_certificate_hint, ssl_context
 
 __all__ = ["ERROR_BODY_MAX", "ERROR_MAP", "Response", "Transport", "ssl_context"]
 
@@ -76,24 +79,6 @@ class Response(NamedTuple):
     body: bytes
 
 
-def ssl_context(options: TritonOptions) -> ssl.SSLContext | bool:
-    """The TLS setting for the pool: ``False`` (no verification), ``True`` or a CA context.
-
-    :raises TritonConfigError: ``tls-ca-file`` cannot be loaded.
-    """
-    if not options.tls_verify:
-        return False
-    if not options.tls_ca_file:
-        return True
-    try:
-        return ssl.create_default_context(cafile=options.tls_ca_file)
-    except (OSError, ssl.SSLError) as exc:
-        raise TritonConfigError(
-            f"Option 'tls-ca-file': cannot load {options.tls_ca_file!r}: {exc}",
-            option="tls-ca-file",
-        ) from None
-
-
 class Transport:
     """One pooled HTTP session for one client; made by :meth:`open` on the loop that uses it.
 
@@ -120,6 +105,9 @@ class Transport:
         self.session: aiohttp.ClientSession | None = None
         #: Inference POSTs go here with 'http-client' = 'httptools' (see .lean_http).
         self._lean: LeanPool | None = None
+        #: The auth token, resolved from its reference here (where the client runs), per request.
+        self._token = Secret.of(options, "auth-token")
+        self._authorization: dict[str, str] = {}
 
     @property
     def is_open(self) -> bool:
@@ -133,6 +121,7 @@ class Transport:
         """
         if self.session is not None:
             return
+        self._auth_headers()  # an unreadable token fails the open, not the first request
         connector = aiohttp.TCPConnector(
             # Inference requests in flight, plus room for health probes and metadata calls.
             limit=self._options.max_concurrent_requests + 2,
@@ -181,8 +170,21 @@ class Transport:
         :raises TritonConnectionError: the connection failed or broke.
         """
         if self._lean is not None:
-            return await self._lean_post(url, body, headers, what)
+            return await self._lean_post(url, body, {**headers, **self._auth_headers()}, what)
         return await self._request("POST", url, self._timeout, what, body, headers)
+
+    def _auth_headers(self) -> dict[str, str]:
+        """``Authorization`` of the token now (a file's is re-read when it changed).
+
+        :raises TritonConfigError: the token's file or variable cannot be read.
+        """
+        if not self._token.configured:
+            return self._authorization
+        token = self._token.get() or ""
+        if self._authorization.get("Authorization") != bearer(token):
+            self.redact.add(token)
+            self._authorization = {"Authorization": bearer(token)}
+        return self._authorization
 
     async def _lean_post(self, url: str, body: bytes, headers: Mapping[str, str], what: str) -> Response:
         """:meth:`post` through the lean client: the same limits, errors and timeout."""
@@ -230,6 +232,9 @@ class Transport:
         session = self.session
         if session is None:
             raise RuntimeError("the transport is not open")
+        auth = self._auth_headers()
+        if auth:
+            headers = {**(headers or {}), **auth}
         try:
             async with session.request(method, url, data=body, headers=headers, timeout=timeout) as resp:
                 # Leaving the block with the body unread closes the connection (not pooled).
@@ -279,7 +284,7 @@ class Transport:
             if isinstance(exc, backend):
                 name, text = type(exc).__name__, self.redact(str(exc))
                 message = template.format(what=what, timeout_s=timeout_s, name=name, text=text)
-                return ours(message, **self._context)
+                return ours(message + client_certificate_hint(text, self._options), **self._context)
         raise TypeError(f"no mapping for {type(exc).__name__}")  # pragma: no cover - _MAPPED
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from ..errors import TritonConfigError
 from .endpoint import Endpoint
 from .request_extras import check_headers, check_parameters, is_secret_header
+from .secrets import ENV_NAME, SECRET_FORMS
 from .spec import OPTION_SPECS, PROVIDER, REQUIRED_KEYS, SPEC_BY_ATTR, SPEC_BY_KEY, SUPPORTED_KEYS
 from .text import check_no_control
 from .values import format_duration, format_value, invalid_value, parse_value
@@ -99,6 +100,13 @@ class TritonOptions:
     max_response_size: int = _default("max_response_size")
     http_client: str = _default("http_client")
     tracing: bool = _default("tracing")
+    auth_token_file: str | None = _default("auth_token_file")
+    auth_token_env: str | None = _default("auth_token_env")
+    tls_client_cert: str | None = _default("tls_client_cert")
+    tls_client_key: str | None = _default("tls_client_key")
+    tls_client_key_password: str | None = _default("tls_client_key_password")
+    tls_client_key_password_file: str | None = _default("tls_client_key_password_file")
+    tls_client_key_password_env: str | None = _default("tls_client_key_password_env")
 
     # -- construction -------------------------------------------------------------------
 
@@ -135,10 +143,8 @@ class TritonOptions:
         self._check_breaker()
         self._check_limits()
         self._set("request_parameters", check_parameters(self.request_parameters))
-        if self.tls_ca_file is not None and not str(self.tls_ca_file).strip():
-            self._set("tls_ca_file", None)
-        if self.tls_ca_file is not None:
-            check_no_control(str(self.tls_ca_file), "tls-ca-file", accepted="the path of a PEM file")
+        self._check_tls_files()
+        self._check_secret_forms()
 
     # -- validators (each normalises and checks a few related fields) ---------------------
 
@@ -195,18 +201,66 @@ class TritonOptions:
         self._set("http_client", client)
 
     def _check_auth_and_headers(self) -> None:
-        if self.auth_token is not None:
-            token = str(self.auth_token)
-            # Anywhere, even at an end: a line break would start a header of its own. Only
-            # the position is shown, never the token.
-            check_no_control(token, "auth-token", accepted="a token ('Bearer <token>' or the token alone)")
-            self._set("auth_token", token.strip() or None)
+        for attr in ("auth_token", "tls_client_key_password"):
+            if getattr(self, attr) is not None:
+                secret = str(getattr(self, attr))
+                # Anywhere, even at an end: a line break would start a header of its own. Only
+                # the position is shown, never the secret.
+                check_no_control(secret, SPEC_BY_ATTR[attr].key, accepted="a secret, or ${VAR} naming one")
+                self._set(attr, secret.strip() or None)
         self._set("custom_headers", check_headers(self.custom_headers))
-        if self.auth_token and any(h.lower() == "authorization" for h in self.custom_headers):
+        token_forms = (self.auth_token, self.auth_token_file, self.auth_token_env)
+        if any(token_forms) and any(h.lower() == "authorization" for h in self.custom_headers):
             raise TritonConfigError(
-                "Options 'auth-token' and 'custom-headers' both set an Authorization header: keep one of them.",
+                "Options 'auth-token' (or its -file/-env form) and 'custom-headers' both set an "
+                "Authorization header: keep one of them.",
                 option="custom-headers",
             )
+
+    def _check_tls_files(self) -> None:
+        # Paths only: the files are read where the client opens (on a TaskManager, where a
+        # Secret is mounted), not where the model is defined.
+        for attr in (
+            "tls_ca_file",
+            "tls_client_cert",
+            "tls_client_key",
+            "auth_token_file",
+            "tls_client_key_password_file",
+        ):
+            value = getattr(self, attr)
+            if value is not None and not str(value).strip():
+                self._set(attr, None)
+            elif value is not None:
+                self._set(attr, str(value).strip())
+                check_no_control(str(value), SPEC_BY_ATTR[attr].key, accepted="the path of a file")
+        if self.tls_client_key and not self.tls_client_cert:
+            raise TritonConfigError(
+                "Option 'tls-client-key' is set without 'tls-client-cert': give the client certificate's PEM file too.",
+                option="tls-client-key",
+            )
+
+    def _check_secret_forms(self) -> None:
+        for option, (file_key, env_key) in SECRET_FORMS.items():
+            env_attr = SPEC_BY_KEY[env_key].attr
+            name = getattr(self, env_attr)
+            if name is not None:
+                name = str(name).strip() or None
+                self._set(env_attr, name)
+                if name is not None and not ENV_NAME.match(name):
+                    raise _bad(
+                        env_key, name, "an environment variable name such as 'TRITON_TOKEN' (letters, digits, _)"
+                    )
+            given = [k for k in (option, file_key, env_key) if getattr(self, SPEC_BY_KEY[k].attr)]
+            if len(given) > 1:
+                raise TritonConfigError(
+                    f"Options {' and '.join(repr(k) for k in given)} each give the {option.replace('-', ' ')}: keep one of them.",
+                    option=given[1],
+                )
+            if given and option == "tls-client-key-password" and not self.tls_client_cert:
+                raise TritonConfigError(
+                    f"Option '{given[0]}' is set without 'tls-client-cert': the password is for the client key.",
+                    option=given[0],
+                )
 
     def _check_retries(self) -> None:
         self._require("max_retries", self.max_retries >= 0, "an integer >= 0")

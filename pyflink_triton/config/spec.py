@@ -69,6 +69,11 @@ class OptionSpec:
         return None if self.default is None else parse_value(self.kind, self.default, self.key)
 
 
+def _access(key: str, example: str, description: str, *, secret: bool = False) -> OptionSpec:
+    """One of our options of a credential or certificate: a string, unset by default."""
+    return OptionSpec(key, key.replace("-", "_"), "string", None, None, True, secret, description, example)
+
+
 OPTION_SPECS: tuple[OptionSpec, ...] = (
     # --- Flink's Java provider (same keys, types and defaults) ---
     OptionSpec(
@@ -169,7 +174,8 @@ OPTION_SPECS: tuple[OptionSpec, ...] = (
         "auth_token",
         secret=True,
         example="${TRITON_TOKEN}",
-        description="Sent as 'Authorization: Bearer <token>'.",
+        description="Sent as 'Authorization: Bearer <token>'; ${VAR} in it is read from the "
+        "TaskManager's environment when the function opens, and stays a reference in the catalog.",
     ),
     OptionSpec(
         "custom-headers",
@@ -372,6 +378,14 @@ OPTION_SPECS: tuple[OptionSpec, ...] = (
         example="true",
         description="Send a W3C traceparent header (trace per batch) for Triton's OpenTelemetry tracing.",
     ),
+    # Secrets by reference (config/secrets.py) and the client certificate: paths and names only.
+    _access("auth-token-file", "/var/run/secrets/triton/token", "File of the auth token; re-read when it changes."),
+    _access("auth-token-env", "TRITON_TOKEN", "Environment variable of the TaskManager holding the auth token."),
+    _access("tls-client-cert", "/var/run/secrets/triton/tls.crt", "PEM file of the client certificate (mTLS)."),
+    _access("tls-client-key", "/var/run/secrets/triton/tls.key", "PEM file of its key (unset: in the cert's file)."),
+    _access("tls-client-key-password", "${TRITON_KEY_PASSWORD}", "Password of an encrypted key.", secret=True),
+    _access("tls-client-key-password-file", "/var/run/secrets/triton/key-password", "File of the key's password."),
+    _access("tls-client-key-password-env", "TRITON_KEY_PASSWORD", "Environment variable of the key's password."),
 )
 
 SPEC_BY_KEY: dict[str, OptionSpec] = {s.key: s for s in OPTION_SPECS}
