@@ -60,6 +60,9 @@ ERROR_MAP: tuple[tuple[type[BaseException], type[TritonTransportError], str], ..
 )
 _MAPPED: tuple[type[BaseException], ...] = tuple(backend for backend, _, _ in ERROR_MAP)
 
+#: Why a stream being read stops when the client is closed.
+_CLOSED = "the client was closed while the answer was being read"
+
 #: Idle pooled connections are kept this long (seconds) so bursts reuse them.
 KEEPALIVE_S = 60.0
 
@@ -131,6 +134,8 @@ class Transport:
         self.session: aiohttp.ClientSession | None = None
         #: Inference POSTs go here with 'http-client' = 'httptools' (see .lean_http).
         self._lean: LeanPool | None = None
+        #: Answers being streamed (post_stream), ended by close().
+        self._streams: set[aiohttp.ClientResponse] = set()
 
     @property
     def is_open(self) -> bool:
@@ -181,6 +186,11 @@ class Transport:
         lean, self._lean = self._lean, None
         if lean is not None:
             lean.close()
+        for resp in list(self._streams):
+            # Closing the pool closes the connection but leaves a reader waiting for its next bytes
+            # forever (aiohttp drops the protocol's link to the body first): wake it with an error.
+            resp.content.set_exception(aiohttp.ClientConnectionError(_CLOSED))
+            resp.close()
         if session is not None:
             await session.close()
 
@@ -241,13 +251,21 @@ class Transport:
                     raise TritonProtocolError(
                         f"{what} response: Content-Encoding {encoding!r} was not asked for", **self._context
                     )
-                async for piece in resp.content.iter_any():
-                    sink.feed(piece)
+                self._streams.add(resp)
+                try:
+                    async for piece in resp.content.iter_any():
+                        sink.feed(piece)
+                finally:
+                    self._streams.discard(resp)
                 sink.finish()
                 return Response(resp.status, resp.headers, b"")
         except TritonError:
             raise  # ours already (some are OSErrors or TimeoutErrors too: not to be mapped again)
         except _MAPPED as exc:
+            if self.session is None:  # closed by us, so no attempt can follow: not retryable
+                closed = TritonConnectionError(f"{what} failed: {_CLOSED}", **self._context)
+                closed.retryable = False
+                raise closed from None
             raise self._translate(exc, what, self._timeout.total or 0.0) from None
 
     async def get(self, url: str, *, what: str = "request") -> Response:
