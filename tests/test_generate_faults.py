@@ -303,6 +303,18 @@ async def test_a_secret_echoed_in_an_error_body_is_redacted(loop_fault: FaultSer
     assert "bad token Bearer <redacted>" in str(info.value)
 
 
+async def test_a_secret_echoed_in_a_malformed_event_is_redacted(loop_fault: FaultServer) -> None:
+    echoed = b"data: {unauthorized: Bearer " + SECRET.encode() + b"}\n\n"
+    loop_fault.generate_actions = [("sse", [echoed], "finish")]
+    async with client_for(loop_fault.url, auth_token=SECRET) as c:
+        with pytest.raises(TritonProtocolError) as info:
+            await c.generate(PROMPT, stream=True, request_id="sec-1")
+    assert str(info.value) == (
+        f"{target(loop_fault)}: generate_stream response: event 1 is not JSON: "
+        "'{unauthorized: Bearer <redacted>}' [request sec-1]"
+    )
+
+
 @pytest.mark.parametrize(
     ("action", "stream"),
     [(("sse", [event("one")], "hang"), True), (("stall", 30), False)],
