@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from pyflink_triton.client.client import TritonClient
+from pyflink_triton.client.correlation import is_traceparent
 from pyflink_triton.config import TritonOptions
 from pyflink_triton.errors import (
     TritonCircuitOpenError,
@@ -84,6 +85,16 @@ async def test_generate_posts_to_the_generate_route_with_a_version(loop_fault: F
     assert answer.events == ({"model_name": "m", "model_version": "1", "text_output": "a b"},)
     assert loop_fault.generate_requests[0].path == "/v2/models/m/versions/3/generate"
     assert loop_fault.generate_requests[0].headers["Accept"] == "application/json"
+
+
+async def test_request_ids_and_tracing_as_for_infer(loop_fault: FaultServer) -> None:
+    async with client_for(loop_fault.url, tracing="true") as c:
+        await c.generate(PROMPT)
+        await c.generate(PROMPT, stream=True)
+    first, second = (r.headers for r in loop_fault.generate_requests)
+    assert first["X-Request-ID"] != second["X-Request-ID"]  # a fresh id per call
+    assert first["X-Request-ID"].startswith(c.request_ids.prefix)
+    assert is_traceparent(first["traceparent"]) and is_traceparent(second["traceparent"])
 
 
 # -- streams cut short -----------------------------------------------------------------------------
