@@ -9,9 +9,10 @@
     pyflink-triton --version
 
 ``run`` executes a script on a local mini-cluster (or a running cluster with
-``--jobmanager``): SELECT results are printed as tables, INSERT jobs report rows and rows/s
-while they run (with ``--detach``, only submitted: their JobIDs are printed), and a failure
-exits non-zero with the error's own message. ``${VAR}`` and
+``--jobmanager``): SELECT results are printed as tables, INSERT jobs report their phases, then
+rows, rows/s and failed rows while they run, on one line at a terminal and in a summary line
+(:mod:`.progress`; with ``--detach``, only submitted: their JobIDs are printed), and a failure
+exits non-zero with the error's own message (:mod:`.failure`). ``${VAR}`` and
 ``${VAR:-default}`` are taken from the environment, so endpoints and tokens need not be
 written into scripts; the variables a script uses are taken out of the environment Flink and its
 Python workers inherit (see :func:`~pyflink_triton.cli.variables.hidden_from_flink`). When a script uses

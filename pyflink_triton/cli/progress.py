@@ -103,14 +103,14 @@ class Display:
 
     def phase(self, text: str) -> None:
         """Show ``text`` (a phase: no counts yet), starting the line if it is not shown."""
-        progress = self._started()
+        progress = self._started(text)
         if progress is not None and self._task is not None:
             progress.update(self._task, description=text, total=None, detail="", refresh=True)
 
     def rows(self, rows: int, rate: float, failed: int | None, total: int | None = None) -> None:
         """Show the job's counts (``failed`` None: not known): a bar and a percentage where
         ``total`` is known."""
-        progress = self._started()
+        progress = self._started(COUNTING)
         if progress is None or self._task is None:
             return
         of = f" of {total:,}" if total is not None else ""
@@ -135,7 +135,7 @@ class Display:
         else:
             print(line, file=self.err, flush=True)
 
-    def _started(self) -> Progress | None:
+    def _started(self, description: str) -> Progress | None:
         if not self.shown or self.console is None:
             return None
         if self._progress is None:
@@ -151,7 +151,7 @@ class Display:
             self._progress = Progress(
                 *columns, console=self.console, transient=True, redirect_stdout=False, redirect_stderr=False
             )
-            self._task = self._progress.add_task("", total=None, detail="")
+            self._task = self._progress.add_task(description, total=None, detail="")
             self._progress.start()
         return self._progress
 
