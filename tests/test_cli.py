@@ -263,9 +263,11 @@ def test_secrets_reach_no_log_file(tmp_path: Path, endpoint: dict[str, str]) -> 
 def test_streaming_datagen_example_reports_progress(endpoint: dict[str, str]) -> None:
     result = run_cli("run", "sql/streaming_datagen.sql", env={**endpoint, "ROWS": "30000"})
     assert result.returncode == 0, result.stderr[-3000:]
-    # Not at a terminal (a log, CI): no progress line, only the summary (its size unknown: a rate).
+    # Not at a terminal (a log, CI): no progress line, only the summary; the size is datagen's
+    # 'number-of-rows'.
     done = re.fullmatch(
-        r"\[done\] +[\d.]+s  rows through Triton: ([\d,]+)  ([\d,]+) rows/s  failed rows: 0\n", result.stderr
+        r"\[done\] +[\d.]+s  rows through Triton: ([\d,]+) of 30,000  ([\d,]+) rows/s  failed rows: 0\n",
+        result.stderr,
     )
     assert done and done.group(1) == "30,000" and int(done.group(2).replace(",", "")) > 0, result.stderr
 

@@ -26,6 +26,7 @@ from ..config import TritonOptions
 from ..errors import TritonConfigError
 from ..flink.versions import flink_features, requires
 from .functions import CONFIG_KEYS, PredictConfig, flink_config_error, predict_function
+from .input_rows import declared_rows
 from .java_errors import internal_error, java_message
 from .lexer import (
     Kind,
@@ -73,9 +74,9 @@ class TritonSql:
     @property
     def input_rows(self) -> int | None:
         """Rows the last statement's triton ``ML_PREDICT`` calls receive, where the statement
-        tells it (each call's input a ``VALUES`` list, read at planning); None otherwise, or
-        with no call. A progress bar's 100%: a filter Flink pushes below a call may take
-        rows off."""
+        tells it (each call's input a ``VALUES`` list, read at planning, or a table that declares
+        its size: :mod:`.input_rows`); None otherwise, or with no call. A progress bar's 100%: a
+        filter Flink pushes below a call may take rows off."""
         if not self._input_rows or None in self._input_rows:
             return None
         return sum(n for n in self._input_rows if n is not None)
@@ -250,7 +251,7 @@ class TritonSql:
         plan = self._input_plan(table)
         _check_insert_only(plan)
         table, rows = self._materialize_if_literal(table, plan)
-        self._input_rows.append(rows)
+        self._input_rows.append(declared_rows(self.t_env, plan) if rows is None else rows)
         columns = self._table_columns(table)
         function = self._function_for(info, config)
         by_name = dict(columns)
