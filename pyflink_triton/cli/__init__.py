@@ -27,6 +27,7 @@ installed package.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -101,6 +102,8 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
         StdoutPump.where_needed(err) as pump,  # before the JVM starts: it inherits stdout
         Display(err, pump) as display,
         RunLog("run", display.stream, verbose=args.verbose) as log,
+        # --verbose: tracebacks (a local job's workers print them here) above the progress line.
+        contextlib.redirect_stderr(display.stream) if args.verbose else contextlib.nullcontext(),
     ):
         local = LocalTriton(err=display.stream, outlived_by="--detach" if args.detach else None)
         where: dict[str, Any] = {}  # the statement running: its line, as written
