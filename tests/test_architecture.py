@@ -28,6 +28,7 @@ LAYERS = {
 ONLY_IMPORTED_BY = {
     "aiohttp": ("client/transport.py",),
     "pyflink": ("flink/", "sql/"),
+    "rich": ("cli/progress.py",),
 }
 MAX_MODULE_LINES = 500
 MAX_FUNCTION_LINES = 80

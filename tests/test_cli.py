@@ -90,18 +90,54 @@ def test_the_local_jvm_logs_no_worker_environment(tmp_path: Path, monkeypatch: p
     assert os.environ["LOG4J_PROPERTIES"] == "/mine.properties"
 
 
-def test_main_job_starts_its_own_triton_and_classifies_the_seed_reviews() -> None:
-    # The README's main command: no TRITON_ENDPOINT, so the CLI starts a local Triton.
-    result = run_cli("run", "sql/movie_reviews.sql")
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "starting a local Triton" in result.stderr
-    printed = re.findall(r"\+I\[(\d+), ([^,]+), (\w+), (\w+)\]", result.stdout)
-    assert printed == [
-        ("1", "好电影", "positive", "positive"),
-        ("2", "无聊的电影", "negative", "negative"),
-        ("3", "一般的电影", "neutral", "neutral"),
+def run_at_a_terminal(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> tuple[int, str]:
+    """Run the CLI under a pseudo-terminal (its stdout and stderr both), 100 columns wide: its
+    exit status and all it wrote, escape codes removed (a redrawn line's frames stay, each
+    after the carriage return that began it)."""
+    import pexpect
+
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "pyflink_triton.cli", *args],
+        cwd=str(ROOT),
+        env=clean_env(**(env or {}), TERM="xterm", COLUMNS="100", LINES="40"),
+        encoding="utf-8",
+        codec_errors="replace",
+        dimensions=(40, 100),
+        timeout=timeout,
+    )
+    try:
+        child.expect(pexpect.EOF)
+        written = child.before
+    finally:
+        child.close(force=True)
+    return child.exitstatus, ANSI_ESCAPE.sub("", written)
+
+
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def test_main_job_starts_its_own_triton_and_shows_its_progress_at_a_terminal() -> None:
+    # The README's main command, at a terminal: no TRITON_ENDPOINT, so the CLI starts a local
+    # Triton; the progress line tells each phase, then the rows with a bar (the input is a
+    # VALUES list: 3 rows), and the print sink's rows (the JVM's stdout) come out whole above it.
+    status, written = run_at_a_terminal("run", "sql/movie_reviews.sql")
+    assert status == 0, written[-3000:]
+    frames = [f for f in re.split(r"[\r\n]+", written) if f.strip()]
+    assert "TRITON_ENDPOINT is not set: starting a local Triton on the repository's models..." in frames, frames[:5]
+    assert any(re.fullmatch(r"Triton is serving at http://127\.0\.0\.1:\d+", f) for f in frames), frames[:9]
+    phases = ["starting Flink", "planning", "submitting", "waiting for the first rows", "rows through Triton"]
+    firsts = [next(i for i, f in enumerate(frames) if phase in f) for phase in phases]
+    assert firsts == sorted(firsts), list(zip(phases, firsts))
+    counted = [f for f in frames if "rows through Triton" in f and "[done]" not in f]
+    assert re.search(r"━+ 100% 3 of 3 rows  [\d,]+ rows/s  0 failed", counted[-1]), counted[-1]
+    # Each printed row is a line of its own, never inside a progress frame.
+    assert [f for f in frames if "+I[" in f] == [
+        "+I[1, 好电影, positive, positive]",
+        "+I[2, 无聊的电影, negative, negative]",
+        "+I[3, 一般的电影, neutral, neutral]",
     ]
-    assert "[done]" in result.stderr and "rows through Triton: 3" in result.stderr
+    assert re.fullmatch(r"\[done\] +[\d.]+s  rows through Triton: 3 of 3  [\d,]+ rows/s  failed rows: 0", frames[-1])
 
 
 def test_iris_classifier_example(endpoint: dict[str, str]) -> None:
@@ -227,8 +263,13 @@ def test_secrets_reach_no_log_file(tmp_path: Path, endpoint: dict[str, str]) -> 
 def test_streaming_datagen_example_reports_progress(endpoint: dict[str, str]) -> None:
     result = run_cli("run", "sql/streaming_datagen.sql", env={**endpoint, "ROWS": "30000"})
     assert result.returncode == 0, result.stderr[-3000:]
-    done = re.search(r"\[done\].*rows through Triton: ([\d,]+)\s+([\d,]+) rows/s", result.stderr)
-    assert done and done.group(1) == "30,000" and int(done.group(2).replace(",", "")) > 0
+    # Not at a terminal (a log, CI): no progress line, only the summary; the size is datagen's
+    # 'number-of-rows'.
+    done = re.fullmatch(
+        r"\[done\] +[\d.]+s  rows through Triton: ([\d,]+) of 30,000  ([\d,]+) rows/s  failed rows: 0\n",
+        result.stderr,
+    )
+    assert done and done.group(1) == "30,000" and int(done.group(2).replace(",", "")) > 0, result.stderr
 
 
 def test_failures_exit_non_zero_with_the_message(tmp_path: Path, endpoint: dict[str, str]) -> None:

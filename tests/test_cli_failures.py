@@ -65,20 +65,21 @@ def test_no_server(tmp_path: Path) -> None:
         )
         + ".*"
     )
+    # The cause once: the CREATE-time warning says what follows, the failure says why.
     match_lines(
         lines,
         [
-            re.escape("warning: CREATE MODEL m: the server did not answer (")
-            + cause
-            + re.escape("); its types are checked when a job opens the model"),
+            re.escape("warning: CREATE MODEL m: the server did not answer; its types are checked when a job starts"),
             "error: TritonConnectionError: " + cause,
             re.escape("  statement: line 3: SELECT id, c"),
             TRY_SERVER,
             LOG,
         ],
     )
-    # The file holds what the terminal was spared: the worker's traceback and Flink's own log.
+    # The file holds what the terminal was spared: the worker's traceback, Flink's own log, and
+    # what the server said at CREATE.
     assert "Traceback (most recent call last)" in log and "pyflink_triton.errors.TritonConnectionError" in log
+    assert re.search(r"INFO  pyflink_triton\.sql\.model_schema - CREATE MODEL m: " + cause, log), log[:3000]
     assert "org.apache.flink.runtime" in log
 
 

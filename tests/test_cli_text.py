@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from pyflink_triton.cli.failure import failure_lines
 from pyflink_triton.cli.variables import (
     check_secret_references,
@@ -74,3 +76,57 @@ def test_a_failure_is_its_message_the_statement_what_to_try_and_the_log() -> Non
         f"error: {unset}",
         "  statement: line 1: " + "S" * 97 + "...",
     ]
+
+
+def _read_all(fd: int) -> str:
+    import os
+    import select
+
+    chunks = []
+    while select.select([fd], [], [], 0.2)[0]:
+        chunks.append(os.read(fd, 65536))
+    return b"".join(chunks).decode("utf-8", errors="replace")
+
+
+def test_the_progress_line_tells_phases_then_rows_at_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import pty
+    import re
+
+    from pyflink_triton.cli.progress import COUNTING, PLANNING, STARTING, SUBMITTING, WAITING, Display
+
+    monkeypatch.setenv("COLUMNS", "100")
+    monkeypatch.setenv("TERM", "xterm")
+    master, slave = pty.openpty()
+    with os.fdopen(slave, "w", encoding="utf-8") as terminal:
+        display = Display(terminal)
+        for phase in (STARTING, PLANNING, SUBMITTING, WAITING):
+            display.phase(phase)
+        display.say("warning: above the line")
+        display.rows(2, 10.0, 0, total=4)
+        display.rows(4, 10.0, 1, total=4)
+        display.stop()
+        display.say("[done] the summary")
+        written = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", _read_all(master))
+    os.close(master)
+    frames = [f for f in re.split(r"[\r\n]+", written) if f.strip()]
+    firsts = [next(i for i, f in enumerate(frames) if text in f) for text in (STARTING, PLANNING, SUBMITTING, WAITING)]
+    assert firsts == sorted(firsts), frames
+    counted = [f for f in frames if COUNTING in f]
+    assert re.search(r"━+  50% 2 of 4 rows  10 rows/s  0 failed", counted[0]), counted
+    assert re.search(r"━+ 100% 4 of 4 rows  10 rows/s  1 failed", counted[-1]), counted
+    assert "warning: above the line" in frames and frames[-1] == "[done] the summary"
+
+
+def test_no_progress_line_where_the_output_is_no_terminal() -> None:
+    import io
+
+    from pyflink_triton.cli.progress import Display, summary
+
+    log = io.StringIO()
+    display = Display(log)
+    display.phase("planning")
+    display.rows(5, 2.0, 0, total=10)
+    display.stop()
+    display.say(summary(1.3, 5, 2.0, 0, total=10))
+    assert log.getvalue() == "[done]    1.3s  rows through Triton: 5 of 10  2 rows/s  failed rows: 0\n"

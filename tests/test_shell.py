@@ -195,6 +195,8 @@ def test_statements_from_a_pipe(endpoint: dict[str, str], tmp_path: Path) -> Non
             *CREATE_MODEL,
             CREATE_VIEW,
             "SELECT * FROM no_such_table;",
+            "CREATE TEMPORARY MODEL bad INPUT (a STRING) OUTPUT (b STRING) WITH ('provider' = 'triton',",
+            "  'endpoint' = '${TRITON_ENDPOINT}', 'model-name' = 'x', 'timeout' = 'soon');",
             PREDICT,
             "SELECT 'last, without its semicolon' AS s",
         ]
@@ -203,13 +205,28 @@ def test_statements_from_a_pipe(endpoint: dict[str, str], tmp_path: Path) -> Non
         [sys.executable, "-m", "pyflink_triton.cli", "sql"],
         input=script,
         cwd=ROOT,
-        env=clean_env(**endpoint, HOME=str(tmp_path)),
+        env=clean_env(**endpoint, HOME=str(tmp_path), FLINK_LOG_DIR=str(tmp_path / "log")),
         capture_output=True,
         text=True,
         timeout=300,
     )
-    assert result.returncode == 1, result.stderr[-3000:]  # one statement failed
-    assert ERROR in result.stderr and "no_such_table" in result.stderr
+    assert result.returncode == 1, result.stderr[-3000:]  # two statements failed
+    # The whole of stderr: each failure's reason, what to try where there is a hint, the log.
+    log = re.escape(str(tmp_path / "log")) + r"/pyflink-triton-sql-\d{8}-\d{6}-\d+\.log"
+    patterns = [
+        re.escape(ERROR),
+        r".*Object 'no_such_table' not found.*",
+        "  log: " + log,
+        re.escape(ERROR),
+        re.escape("CREATE MODEL bad: Invalid value for option 'timeout': 'soon'") + ".*",
+        re.escape("  try: fix the option named above: docs/options.md lists each option with its type and an example"),
+        "  log: " + log,
+    ]
+    lines = result.stderr.splitlines()
+    assert len(lines) == len(patterns), result.stderr
+    for line, pattern in zip(lines, patterns):
+        assert re.fullmatch(pattern, line), f"{line!r}\n  does not match\n{pattern!r}"
+    assert lines[2] == lines[-1]  # one log file for the session
     rows = table_rows(result.stdout)
     assert sorted(rows[:-1]) == EXPECTED_CLASSES and rows[-1] == ["last, without its semicolon"]
     assert PROMPT not in result.stdout and "Enter 'HELP;'" not in result.stdout

@@ -234,3 +234,23 @@ def test_create_model_gets_the_clauses_it_lacks_written_in(written: str, complet
 
     tokens = [t for t in tokenize(written) if not t.trivia]
     assert with_columns(written, tokens, _binding()) == completed
+
+
+def test_the_input_size_a_plan_tells() -> None:
+    from pyflink_triton.sql.input_rows import datagen_rows, scanned_table
+
+    scan = (
+        "TableSourceScan(table=[[default_catalog, default_database, measurements]], fields=[id, a], changelogMode=[I])"
+    )
+    computed = f"Calc(select=[id, ARRAY(a) AS features], changelogMode=[I])\n+- {scan}\n"
+    assert scanned_table(computed) == ["default_catalog", "default_database", "measurements"]
+    # A filter, a limit pushed into the scan, a join: the rows read are not the table's.
+    assert scanned_table(computed.replace("AS features]", "AS features], where=[>(id, 3)]")) is None
+    assert scanned_table(f"Calc(select=[id])\n+- {scan.replace('measurements]]', 'measurements, limit=[5]]]')}") is None
+    assert scanned_table(f"Join(joinType=[InnerJoin])\n:- {scan}\n+- {scan}") is None
+    datagen = {"connector": "datagen", "number-of-rows": "500"}
+    assert datagen_rows(datagen) == 500
+    sequence = {"fields.id.kind": "sequence", "fields.id.start": "1", "fields.id.end": "100"}
+    assert datagen_rows({**datagen, **sequence}) == 100  # the sequence ends first
+    assert datagen_rows({"connector": "datagen"}) is None  # unbounded
+    assert datagen_rows({"connector": "filesystem", "number-of-rows": "5"}) is None

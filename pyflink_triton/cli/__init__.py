@@ -9,9 +9,10 @@
     pyflink-triton --version
 
 ``run`` executes a script on a local mini-cluster (or a running cluster with
-``--jobmanager``): SELECT results are printed as tables, INSERT jobs report rows and rows/s
-while they run (with ``--detach``, only submitted: their JobIDs are printed), and a failure
-exits non-zero with the error's own message. ``${VAR}`` and
+``--jobmanager``): SELECT results are printed as tables, INSERT jobs report their phases, then
+rows, rows/s and failed rows while they run, on one line at a terminal and in a summary line
+(:mod:`.progress`; with ``--detach``, only submitted: their JobIDs are printed), and a failure
+exits non-zero with the error's own message (:mod:`.failure`). ``${VAR}`` and
 ``${VAR:-default}`` are taken from the environment, so endpoints and tokens need not be
 written into scripts; the variables a script uses are taken out of the environment Flink and its
 Python workers inherit (see :func:`~pyflink_triton.cli.variables.hidden_from_flink`). When a script uses
@@ -26,9 +27,9 @@ installed package.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import tempfile
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -36,6 +37,7 @@ from typing import Any, TextIO
 from ..errors import TritonConfigError, TritonError
 from .failure import failure_lines
 from .local_triton import LOCAL_ENDPOINT_VARIABLE, LocalTriton
+from .progress import PLANNING, STARTING, SUBMITTING, Display, JobWatch, StdoutPump
 from .run_log import RunLog
 from .variables import (
     check_secret_references,
@@ -74,89 +76,6 @@ def _make_env(args: argparse.Namespace, workdir: Path, log_file: Path | None = N
     )
 
 
-class _Progress:
-    """Rows in/out and rows/s of a running INSERT job, on stderr."""
-
-    def __init__(self, result: Any, rest: str | None, out: TextIO) -> None:
-        self.result = result
-        self.rest = rest
-        self.out = out
-        self.started = time.monotonic()
-        client = result.get_job_client()
-        self.job_id = str(client.get_job_id()) if client is not None else None
-
-    def report(self, final: bool = False) -> None:
-        elapsed = time.monotonic() - self.started
-        label = "done" if final else "running"
-        if self.rest and self.job_id:
-            counts = _rest_counts(self.rest, self.job_id, settle_s=10.0 if final else 0.0)
-            if counts is None:
-                return
-            rows_in, rows_out = counts
-            rate = rows_out / elapsed if elapsed > 0 else 0.0
-            if final and rows_in == rows_out == 0:
-                # Flink counts records between tasks only: a job chained into one task has none.
-                line = "rows in/out: not reported (the job ran as one chained task)"
-            else:
-                line = f"rows in: {rows_in:,}  rows out: {rows_out:,}  {rate:,.0f} rows/s"
-        else:
-            from ..engine import rows_predicted
-
-            # A local job runs its Python functions in this process: count their rows, and
-            # measure the rate from the first batch (not from job submission).
-            rows, first = rows_predicted()
-            busy = time.monotonic() - first if first is not None else 0.0
-            rate = rows / busy if busy > 0 else 0.0
-            line = f"rows through Triton: {rows:,}  {rate:,.0f} rows/s"
-        # Not at a terminal (a log, CI): the summary only, not a line a second.
-        if final or _is_terminal(self.out):
-            print(f"[{label}] {elapsed:6.1f}s  {line}", file=self.out, flush=True)
-
-    def wait(self, every_s: float = 1.0) -> None:
-        while True:
-            try:
-                self.result.wait(int(every_s * 1000))
-                break
-            except Exception as exc:
-                if "Timeout" not in type(exc).__name__ and "TimeoutException" not in str(exc):
-                    raise
-                self.report()
-        self.report(final=True)
-
-
-def _is_terminal(stream: TextIO) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):  # a closed or bare stream
-        return False
-
-
-def _rest_counts(rest: str, job_id: str, settle_s: float = 0.0) -> tuple[int, int] | None:
-    """Records read by the job's sources and written by its sinks, from Flink's REST API.
-
-    With ``settle_s``, wait up to that long for the job to show a terminal state: the REST API
-    serves a cached graph for a few seconds, and only the terminal one has the final counts.
-    """
-    import json
-    import urllib.request
-
-    deadline = time.monotonic() + settle_s
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://{rest}/jobs/{job_id}", timeout=2) as resp:
-                job = json.load(resp)
-        except (OSError, ValueError):
-            return None
-        if job.get("state") in ("FINISHED", "FAILED", "CANCELED") or time.monotonic() >= deadline:
-            break
-        time.sleep(0.25)
-    vertices = job.get("vertices", [])
-    if not vertices:
-        return None
-    first, last = vertices[0].get("metrics", {}), vertices[-1].get("metrics", {})
-    return int(first.get("write-records", 0)), int(last.get("read-records", 0))
-
-
 def _print_job_id(result: Any, out: TextIO) -> None:
     """Report a submitted job by its id, without waiting for it (``--detach``)."""
     client = result.get_job_client()
@@ -175,8 +94,7 @@ def _script_path(name: str) -> Path:
 
 
 def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
-    from ..sql import TritonSql, has_content
-    from ..sql.lexer import is_insert
+    from ..sql import TritonSql
 
     try:
         path = _script_path(args.file)
@@ -187,8 +105,14 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
     except OSError as exc:
         print(f"error: cannot read {args.file}: {exc.strerror}", file=err)
         return 2
-    local = LocalTriton(err=err, outlived_by="--detach" if args.detach else None)
-    with RunLog("run", err, verbose=args.verbose) as log:
+    with (
+        StdoutPump.where_needed(err) as pump,  # before the JVM starts: it inherits stdout
+        Display(err, pump) as display,
+        RunLog("run", display.stream, verbose=args.verbose) as log,
+        # --verbose: tracebacks (a local job's workers print them here) above the progress line.
+        contextlib.redirect_stderr(display.stream) if args.verbose else contextlib.nullcontext(),
+    ):
+        local = LocalTriton(err=display.stream, outlived_by="--detach" if args.detach else None)
         where: dict[str, Any] = {}  # the statement running: its line, as written
         try:
             # Report a missing variable before anything slow starts.
@@ -204,21 +128,46 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
                 def make_env() -> Any:
                     return _make_env(args, Path(workdir), log.path)
 
+                display.phase(STARTING)
                 # The script is known whole: Triton starts while the JVM does (the two fixed costs overlap).
                 t_env = local.start(make_env) if local.needed(text) else make_env()
+                display.stop()
                 session = TritonSql(t_env)
                 for statement, line, written in located_statements(local.substitute(text), text):
                     where = {"line": line, "written": written}
-                    result = session.execute_sql(statement)
-                    if is_insert(statement) and args.detach:
-                        _print_job_id(result, out)
-                    elif is_insert(statement):
-                        _Progress(result, args.jobmanager, err).wait()
-                    elif has_content(result):
-                        result.print()
+                    _run_statement(session, statement, args, display, out)
             return 0
         except Exception as exc:
-            return report_error(exc, err, log=log, **where)
+            display.stop()
+            return report_error(exc, display.stream, log=log, **where)
+
+
+def _run_statement(session: Any, statement: str, args: argparse.Namespace, display: Display, out: TextIO) -> None:
+    """One statement of ``run``: a job's phases and rows on the progress line, a query's table
+    (Flink prints it), an INSERT's JobID with ``--detach``."""
+    from ..sql import has_content
+    from ..sql.lexer import is_insert
+
+    job = is_insert(statement) or _is_query(statement)
+    if job:
+        display.phase(PLANNING)
+    result = session.execute_sql(statement, submitting=(lambda: display.phase(SUBMITTING)) if job else None)
+    if is_insert(statement) and args.detach:
+        display.stop()
+        _print_job_id(result, out)
+    elif is_insert(statement):
+        JobWatch(result, display, rest=args.jobmanager, total=session.input_rows).wait()
+    else:
+        display.stop()
+        if has_content(result):
+            result.print()
+
+
+def _is_query(statement: str) -> bool:
+    from ..sql.lexer import tokenize
+
+    first = next((t for t in tokenize(statement) if not t.trivia), None)
+    return first is not None and first.is_word("SELECT", "WITH", "VALUES", "TABLE")
 
 
 def report_error(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from .binding import Column, ModelBinding, TensorSpec, bind_model
 from .blocking import BlockingEngine
 from .coalescer import Coalescer
-from .engine import EngineConfig, EngineStats, InferenceEngine, fetch_binding, rows_predicted
+from .engine import EngineConfig, EngineStats, InferenceEngine, RowsPredicted, fetch_binding, rows_predicted
 from .loop import LoopThread
 from .outcomes import ERROR_FIELD, ERROR_MODES, Failed, Outcomes
 from .types import FlinkType
@@ -25,6 +25,7 @@ __all__ = [
     "LoopThread",
     "ModelBinding",
     "Outcomes",
+    "RowsPredicted",
     "TensorSpec",
     "bind_model",
     "fetch_binding",

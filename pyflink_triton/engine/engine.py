@@ -18,7 +18,7 @@ import time
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any, NamedTuple, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -34,7 +34,7 @@ from .defaults import parse_default_value
 from .loop import LoopThread
 from .outcomes import ERROR_MODES, Outcomes
 
-__all__ = ["EngineConfig", "EngineStats", "InferenceEngine", "fetch_binding", "rows_predicted"]
+__all__ = ["EngineConfig", "EngineStats", "InferenceEngine", "RowsPredicted", "fetch_binding", "rows_predicted"]
 
 log = logging.getLogger(__name__)
 
@@ -43,15 +43,28 @@ Columns: TypeAlias = "Sequence[pd.Series[Any] | pd.DataFrame]"
 
 # Engines open in this process: a local job's progress can be read off them (CLI).
 _OPEN_ENGINES: weakref.WeakSet[InferenceEngine] = weakref.WeakSet()
-_CLOSED_ROWS = [0]
+_CLOSED_ROWS = [0, 0]  # rows, failed rows of the engines closed so far
 _FIRST_BATCH_AT: list[float] = []
 
 
-def rows_predicted() -> tuple[int, float | None]:
-    """Rows that engines in this process have handled so far, and when the first batch came
-    (``time.monotonic``). Local jobs only: on a cluster the UDFs run in the TaskManagers."""
-    rows = _CLOSED_ROWS[0] + sum(e.stats.rows for e in list(_OPEN_ENGINES))
-    return rows, (_FIRST_BATCH_AT[0] if _FIRST_BATCH_AT else None)
+class RowsPredicted(NamedTuple):
+    """What :func:`rows_predicted` counts: the ``rows`` and ``failedRows`` of the ``triton``
+    metric group, summed over this process's engines."""
+
+    rows: int
+    failed_rows: int
+    first_batch_at: float | None  #: ``time.monotonic()`` of the first batch, None before it
+
+
+def rows_predicted() -> RowsPredicted:
+    """Rows that engines in this process have handled so far, those that failed, and when the
+    first batch came. Local jobs only: on a cluster the UDFs run in the TaskManagers."""
+    engines = list(_OPEN_ENGINES)
+    return RowsPredicted(
+        _CLOSED_ROWS[0] + sum(e.stats.rows for e in engines),
+        _CLOSED_ROWS[1] + sum(e.stats.failed_rows for e in engines),
+        _FIRST_BATCH_AT[0] if _FIRST_BATCH_AT else None,
+    )
 
 
 @dataclass
@@ -148,6 +161,7 @@ class InferenceEngine:
         if self in _OPEN_ENGINES:
             _OPEN_ENGINES.discard(self)
             _CLOSED_ROWS[0] += self.stats.rows
+            _CLOSED_ROWS[1] += self.stats.failed_rows
         if self.client is not None:
             await self.client.close()
 

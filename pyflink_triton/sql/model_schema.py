@@ -58,11 +58,10 @@ def resolve_columns(
         return fetch_binding(quick, inputs or None, outputs or None)
     except TritonTransportError as exc:
         if complete:
-            log.warning(
-                "CREATE MODEL %s: the server did not answer (%s); its types are checked when a job opens the model",
-                name,
-                exc,
-            )
+            # The cause once: a job that opens the model fails with it, and says it then; here,
+            # it goes to the log (INFO), not to a terminal that would show it twice.
+            log.warning("CREATE MODEL %s: the server did not answer; its types are checked when a job starts", name)
+            log.info("CREATE MODEL %s: %s", name, exc)
             return None
         # str(exc) names the model and the endpoint, credentials stripped; never the options.
         raise TritonConfigError(

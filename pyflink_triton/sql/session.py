@@ -19,13 +19,14 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..config import TritonOptions
 from ..errors import TritonConfigError
 from ..flink.versions import flink_features, requires
 from .functions import CONFIG_KEYS, PredictConfig, flink_config_error, predict_function
+from .input_rows import declared_rows
 from .java_errors import internal_error, java_message
 from .lexer import (
     Kind,
@@ -68,24 +69,42 @@ class TritonSql:
         self._views = 0
         self._planner = PlannerThreads(t_env)
         self._models = model_catalog(t_env)
+        self._input_rows: list[int | None] = []
+
+    @property
+    def input_rows(self) -> int | None:
+        """Rows the last statement's triton ``ML_PREDICT`` calls receive, where the statement
+        tells it (each call's input a ``VALUES`` list, read at planning, or a table that declares
+        its size: :mod:`.input_rows`); None otherwise, or with no call. A progress bar's 100%: a
+        filter Flink pushes below a call may take rows off."""
+        if not self._input_rows or None in self._input_rows:
+            return None
+        return sum(n for n in self._input_rows if n is not None)
 
     # -- entry points ---------------------------------------------------------------------
 
-    def execute_sql(self, statement: str) -> Any:
-        """Run one statement (a ``TableResult``, as ``t_env.execute_sql`` returns)."""
-        return self._planner.run(lambda: self._execute_sql(statement))
+    def execute_sql(self, statement: str, *, submitting: Callable[[], None] | None = None) -> Any:
+        """Run one statement (a ``TableResult``, as ``t_env.execute_sql`` returns).
+
+        :param submitting: called once the statement is planned here (``ML_PREDICT`` rewritten),
+            as it goes to Flink, which plans it further and submits its job (a progress display).
+        """
+        return self._planner.run(lambda: self._execute_sql(statement, submitting))
 
     def sql_query(self, query: str) -> Any:
         """A ``Table`` for a query that may use ``ML_PREDICT`` over triton models."""
         return self._planner.run(lambda: self.t_env.sql_query(self.rewrite(query)))
 
-    def _execute_sql(self, statement: str) -> Any:
+    def _execute_sql(self, statement: str, submitting: Callable[[], None] | None = None) -> Any:
         tokens = [t for t in tokenize(statement) if not t.trivia]
         if not tokens:
             raise TritonConfigError("empty statement")
         parsed = model_statement(statement)
         if parsed is None:
-            return self.t_env.execute_sql(self.rewrite(statement))
+            rewritten = self.rewrite(statement)
+            if submitting is not None:
+                submitting()
+            return self.t_env.execute_sql(rewritten)
         if parsed.kind == "CREATE":
             completed = self._check_create_model(statement, tokens)
             if completed != statement:  # INPUT/OUTPUT from the server: the text that runs has them
@@ -113,6 +132,7 @@ class TritonSql:
         it has one, is the error.
         """
         ctes = common_table_expressions(statement)
+        self._input_rows = []
 
         def own_table(call: PredictCall) -> PredictCall:
             query = None if call.table_is_query else ctes.get(unquote_identifier(call.table).lower())
@@ -230,7 +250,8 @@ class TritonSql:
         config = PredictConfig.parse(raw_config)
         plan = self._input_plan(table)
         _check_insert_only(plan)
-        table = self._materialize_if_literal(table, plan)
+        table, rows = self._materialize_if_literal(table, plan)
+        self._input_rows.append(declared_rows(self.t_env, plan) if rows is None else rows)
         columns = self._table_columns(table)
         function = self._function_for(info, config)
         by_name = dict(columns)
@@ -323,12 +344,13 @@ class TritonSql:
         plan: str = self.t_env.explain_sql(f"SELECT * FROM {table}", ExplainDetail.CHANGELOG_MODE)
         return plan.split("== Optimized Physical Plan ==")[-1].split("== Optimized Execution Plan ==")[0]
 
-    def _materialize_if_literal(self, table: str, optimized: str) -> str:
+    def _materialize_if_literal(self, table: str, optimized: str) -> tuple[str, int | None]:
         """PyFlink 2.3 crashes when a pandas UDF's arguments become literals, which is what
         the planner makes of a ``VALUES`` source. Such a source is small and bounded: read it
-        once and serve it through ``from_elements``, a real source."""
+        once and serve it through ``from_elements``, a real source. The table to read, and its
+        rows when it was read (None: another source)."""
         if "Values(" not in optimized or "TableSourceScan(" in optimized:
-            return table
+            return table, None
         source = self.t_env.sql_query(f"SELECT * FROM {table}")
         with source.execute().collect() as results:
             rows = [tuple(r) for r in results]
@@ -341,7 +363,7 @@ class TritonSql:
         self._views += 1
         name = f"__triton_values_{self._views}"
         self.t_env.create_temporary_view(name, self.t_env.from_elements(rows, row_type))
-        return quote_identifier(name)
+        return quote_identifier(name), len(rows)
 
     def _function_for(self, info: ModelInfo, config: PredictConfig) -> str:
         options = TritonOptions.from_map(info.options)
