@@ -355,3 +355,15 @@ async def test_closing_the_client_mid_request_leaves_no_task_or_connection(
     assert str(info.value) == (
         f"{target(fault)}: {route} failed: the client was closed while the answer was being read [request close-1]"
     )
+
+
+async def test_requests_queued_for_a_slot_are_refused_once_the_breaker_opens(loop_fault: FaultServer) -> None:
+    # One slot, 30 calls at once: the first 10 failures open the breaker while the other 20 still
+    # wait for the slot; those must be refused there, not sent into a server given up on.
+    loop_fault.generate_actions = [("status", 503, "down")] * 30
+    options = {"max_retries": 0, "circuit_breaker_enabled": "true", "max_concurrent_requests": 1}
+    async with client_for(loop_fault.url, **options) as c:
+        outcomes = await asyncio.gather(*(c.generate(PROMPT) for _ in range(30)), return_exceptions=True)
+        assert c.stats.breaker_rejections == 20
+    assert [type(o) for o in outcomes] == [TritonServiceError] * 10 + [TritonCircuitOpenError] * 20
+    assert len(loop_fault.generate_requests) == 10

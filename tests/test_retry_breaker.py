@@ -423,3 +423,18 @@ def test_stats_repr_stays_short() -> None:
     for _ in range(2000):
         stats.record_latency(0.001)
     assert len(repr(stats)) < 400
+
+
+def test_a_request_admitted_before_the_breaker_opened_is_no_longer_admitted() -> None:
+    clock = Clock()
+    b = CircuitBreaker(0.5, 60, 2, clock=clock)
+    assert b.try_acquire() and b.still_admits(CircuitState.CLOSED)
+    feed(b, 10, 0)  # opened while that request waited for a slot
+    assert not b.still_admits(CircuitState.CLOSED)
+    clock.now += 60
+    assert b.try_acquire() and b.state is CircuitState.HALF_OPEN
+    assert b.still_admits(CircuitState.HALF_OPEN)  # a probe goes on
+    assert not b.still_admits(CircuitState.CLOSED)  # a request from before does not
+    b.record_success()
+    b.record_success()
+    assert b.state is CircuitState.CLOSED and b.still_admits(CircuitState.HALF_OPEN)

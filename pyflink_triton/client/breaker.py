@@ -120,6 +120,16 @@ class CircuitBreaker:
         self._probes += 1
         return True
 
+    def still_admits(self, admitted_in: CircuitState) -> bool:
+        """Whether a request that :meth:`try_acquire` let through in state ``admitted_in`` may
+        still be sent, now that it has waited for a slot or a backoff: not once the breaker has
+        opened, and in HALF_OPEN only as one of the probes. Without this check a large batch
+        queued behind ``max-concurrent-requests`` would be sent whole, retries included, into a
+        server the breaker has already given up on."""
+        if self._state is CircuitState.OPEN:
+            return False
+        return self._state is CircuitState.CLOSED or admitted_in is CircuitState.HALF_OPEN
+
     def record_success(self) -> None:
         """Count a logical request that succeeded."""
         if self._state is CircuitState.CLOSED:

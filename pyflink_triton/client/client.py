@@ -227,11 +227,8 @@ class TritonClient:
         return min(size, model_max) if size else model_max
 
     async def decoupled(self) -> bool:
-        """Whether the model is decoupled (``model_transaction_policy { decoupled: true }``, as
-        LLMs on vLLM or TensorRT-LLM): Triton then serves it through :meth:`generate` only.
-
-        :raises TritonError: the configuration could not be fetched.
-        """
+        """Whether the model is decoupled (an LLM on vLLM, say): Triton serves it through
+        :meth:`generate` only. :raises TritonError: the configuration could not be fetched."""
         policy = (await self.model_config()).get("model_transaction_policy")
         return isinstance(policy, dict) and policy.get("decoupled") is True
 
@@ -410,13 +407,15 @@ class TritonClient:
         _, semaphore = await self._ensure_open()
         breaker = self.breaker
         if breaker is not None and not breaker.try_acquire():
-            self.stats.breaker_rejections += 1
-            raise TritonCircuitOpenError(breaker.refusal(), request_id=request_id, **self._context)
+            raise self._refused(breaker, request_id)
+        admitted_in = breaker.state if breaker is not None else None
         unhealthy = False
 
         async def attempt() -> T:
             nonlocal unhealthy
             async with semaphore:  # per attempt: a backoff sleep holds no slot
+                if breaker is not None and admitted_in is not None and not breaker.still_admits(admitted_in):
+                    raise self._refused(breaker, request_id)  # opened while this one waited
                 try:
                     return await send()
                 except TritonError as exc:
@@ -426,6 +425,8 @@ class TritonClient:
 
         try:
             response = await self._retry.call(attempt, what=what, on_retry=self._count_retry)
+        except TritonCircuitOpenError:
+            raise  # refused, not sent: no outcome for the breaker
         except TritonError:
             if breaker is not None:
                 # One logical request, one outcome: a 4xx alone says the server is up.
@@ -434,6 +435,10 @@ class TritonClient:
         if breaker is not None:
             breaker.record_success()
         return response
+
+    def _refused(self, breaker: CircuitBreaker, request_id: str) -> TritonCircuitOpenError:
+        self.stats.breaker_rejections += 1
+        return TritonCircuitOpenError(breaker.refusal(), request_id=request_id, **self._context)
 
     async def _post_infer(self, body: bytes, headers: Mapping[str, str], rows: int, batch: Batch) -> InferResponse:
         """One HTTP attempt, counted in :attr:`stats`; its outputs checked against ``batch``."""
