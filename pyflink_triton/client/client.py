@@ -3,10 +3,9 @@
 What it adds over ``tritonclient.http.aio``: a pool made on the loop that uses it, tensors
 encoded with numpy in one pass, large batches split to the model's limit and sent
 concurrently, retries (tenacity), timeouts, an optional circuit breaker and health checks.
-Every error names the model, version and endpoint (without credentials), the HTTP status
-and Triton's own message. The parts live next door: :mod:`.transport` (the pool, and its
-errors made ours), :mod:`.request`, :mod:`.retry`, :mod:`.breaker`, :mod:`.health`,
-:mod:`.stats`.
+Every error names the model, version and endpoint (without credentials), the HTTP status and
+Triton's message. Parts: :mod:`.transport` (the pool, its errors made ours), :mod:`.request`,
+:mod:`.retry`, :mod:`.breaker`, :mod:`.health`, :mod:`.stats`, :mod:`.generate`.
 """
 
 from __future__ import annotations
@@ -396,11 +395,7 @@ class TritonClient:
         self, body: bytes, headers: Mapping[str, str], rows: int, batch: Batch, request_id: str
     ) -> InferResponse:
         """One logical inference request (see :meth:`_guarded`)."""
-
-        async def send() -> InferResponse:
-            return await self._post_infer(body, headers, rows, batch)
-
-        return await self._guarded(send, "inference", request_id)
+        return await self._guarded(lambda: self._post_infer(body, headers, rows, batch), "inference", request_id)
 
     async def _guarded(self, send: Callable[[], Awaitable[T]], what: str, request_id: str) -> T:
         """One logical request: breaker gate, bounded concurrency, retries; one breaker outcome."""
@@ -409,13 +404,15 @@ class TritonClient:
         if breaker is not None and not breaker.try_acquire():
             raise self._refused(breaker, request_id)
         admitted_in = breaker.state if breaker is not None else None
-        unhealthy = False
+        unhealthy, sent = False, 0
 
         async def attempt() -> T:
-            nonlocal unhealthy
+            nonlocal unhealthy, sent
             async with semaphore:  # per attempt: a backoff sleep holds no slot
                 if breaker is not None and admitted_in is not None and not breaker.still_admits(admitted_in):
                     raise self._refused(breaker, request_id)  # opened while this one waited
+                self.stats.retries += sent  # a retry counts once it is sent, not when planned
+                sent = 1
                 try:
                     return await send()
                 except TritonError as exc:
@@ -424,7 +421,7 @@ class TritonClient:
                     raise
 
         try:
-            response = await self._retry.call(attempt, what=what, on_retry=self._count_retry)
+            response = await self._retry.call(attempt, what=what)
         except TritonCircuitOpenError:
             raise  # refused, not sent: no outcome for the breaker
         except TritonError:
