@@ -92,6 +92,8 @@ def test_metrics_follow_the_work_done(triton_url: str) -> None:
         "failedRows": 0,
         "nullRows": 1,
         "breakerRejections": 0,
+        "answers": 0,
+        "pieces": 0,
     }
     assert len(g.distributions["requestLatencyMs"]) == 4
     assert all(v >= 0 for v in g.distributions["requestLatencyMs"])
@@ -136,5 +138,7 @@ def test_async_mode_counts_the_same_metrics_through_gauge_reads(triton_url: str)
         "failedRows": 0,
         "nullRows": 1,
         "breakerRejections": 0,
+        "answers": 0,
+        "pieces": 0,
     }
     assert len(g.distributions["requestLatencyMs"]) == 3

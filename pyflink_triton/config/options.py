@@ -22,10 +22,14 @@ from .spec import OPTION_SPECS, PROVIDER, REQUIRED_KEYS, SPEC_BY_ATTR, SPEC_BY_K
 from .text import check_no_control
 from .values import format_duration, format_value, invalid_value, parse_value
 
-__all__ = ["PRIORITY_MAX", "PRIORITY_MIN", "TritonOptions"]
+__all__ = ["GENERATE_RESERVED", "INFERENCE_APIS", "PRIORITY_MAX", "PRIORITY_MIN", "TritonOptions"]
 
 #: The HTTP libraries inference requests can go through (option 'http-client').
 HTTP_CLIENTS = ("aiohttp", "httptools")
+#: The values of option 'inference-api': 'auto' resolves, per model, to one of the others.
+INFERENCE_APIS = ("auto", "infer", "generate", "generate-stream")
+#: Fields of a generate request the client sets itself (besides Triton's reserved parameters).
+GENERATE_RESERVED = ("id", "parameters")
 
 # The one priority rule. Flink's docs give 'priority' as 0-255 and PyFlink's TritonProvider
 # rejects anything outside [0, 255]; Triton takes any uint (0 = the model's default). The
@@ -99,6 +103,8 @@ class TritonOptions:
     max_response_size: int = _default("max_response_size")
     http_client: str = _default("http_client")
     tracing: bool = _default("tracing")
+    inference_api: str = _default("inference_api")
+    generate_parameters: dict[str, Any] = _default("generate_parameters")
 
     # -- construction -------------------------------------------------------------------
 
@@ -135,6 +141,7 @@ class TritonOptions:
         self._check_breaker()
         self._check_limits()
         self._set("request_parameters", check_parameters(self.request_parameters))
+        self._check_generate()
         if self.tls_ca_file is not None and not str(self.tls_ca_file).strip():
             self._set("tls_ca_file", None)
         if self.tls_ca_file is not None:
@@ -240,6 +247,21 @@ class TritonOptions:
             self._require("batch_size", self.batch_size > 0, "an integer > 0")
         self._require("max_concurrent_requests", self.max_concurrent_requests > 0, "an integer > 0")
         self._require("max_response_size", self.max_response_size > 0, "a byte size greater than zero, such as '64mb'")
+
+    def _check_generate(self) -> None:
+        api = str(self.inference_api).strip().lower()
+        if api not in INFERENCE_APIS:
+            raise _bad("inference-api", self.inference_api, ", ".join(f"'{a}'" for a in INFERENCE_APIS))
+        self._set("inference_api", api)
+        params = check_parameters(self.generate_parameters, key="generate-parameters", also_reserved=GENERATE_RESERVED)
+        self._set("generate_parameters", params)
+        if api in ("generate", "generate-stream") and self.sequence_id is not None:
+            raise TritonConfigError(
+                f"Options 'sequence-id' and 'inference-api' = '{api}' do not go together: Triton's "
+                "generate endpoints carry no sequence. Accepted: 'inference-api' = 'infer' or 'auto' "
+                "for a stateful model.",
+                option="inference-api",
+            )
 
     # -- derived views ------------------------------------------------------------------
 

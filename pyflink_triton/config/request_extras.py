@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..errors import TritonConfigError
@@ -95,8 +95,11 @@ def check_headers(headers: Any, *, key: str = "custom-headers") -> dict[str, str
 _PARAMETER_HELP = "a string, an integer, a boolean or a finite number"
 
 
-def check_parameters(params: Any, *, key: str = "request-parameters") -> dict[str, Any]:
-    """Validate custom request parameters (a map or its ``WITH`` text); reserved names fail.
+def check_parameters(
+    params: Any, *, key: str = "request-parameters", also_reserved: Iterable[str] = ()
+) -> dict[str, Any]:
+    """Validate custom request parameters (a map or its ``WITH`` text); reserved names fail
+    (Triton's, and ``also_reserved``: fields the client sets itself).
 
     Values are what Triton's parameters extension takes: strings, integers, booleans and
     numbers (as in the ``WITH`` text's JSON form), so the options round-trip through it.
@@ -107,13 +110,14 @@ def check_parameters(params: Any, *, key: str = "request-parameters") -> dict[st
         params = parse_map(params, key=key)
     if not isinstance(params, Mapping):
         raise invalid_value(key, params, "a mapping of parameter names to values")
+    reserved = RESERVED_PARAMETERS | frozenset(also_reserved)
     result: dict[str, Any] = {}
     for name, value in params.items():
         name = str(name)
-        if name in RESERVED_PARAMETERS or name.startswith("triton_"):
+        if name in reserved or name.startswith("triton_"):
             raise TritonConfigError(
                 f"Invalid value for option '{key}': parameter {name!r} is reserved by Triton "
-                f"(reserved: {', '.join(sorted(RESERVED_PARAMETERS))}, and every 'triton_*'). "
+                f"or the client (reserved: {', '.join(sorted(reserved))}, and every 'triton_*'). "
                 "Use the dedicated options ('priority', 'sequence-id', ...) instead.",
                 option=key,
             )

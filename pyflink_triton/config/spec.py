@@ -372,6 +372,29 @@ OPTION_SPECS: tuple[OptionSpec, ...] = (
         example="true",
         description="Send a W3C traceparent header (trace per batch) for Triton's OpenTelemetry tracing.",
     ),
+    OptionSpec(
+        "inference-api",
+        "inference_api",
+        "string",
+        "auto",
+        None,
+        ours=True,
+        example="generate-stream",
+        description="Triton endpoint rows go through: 'auto' (generate-stream for a decoupled model, such "
+        "as an LLM; infer otherwise), 'infer', 'generate' (one JSON answer; the model must send exactly "
+        "one response) or 'generate-stream' (server-sent events, the pieces concatenated).",
+    ),
+    OptionSpec(
+        "generate-parameters",
+        "generate_parameters",
+        "map",
+        None,
+        None,
+        ours=True,
+        example='{"max_tokens": 16, "temperature": 0}',
+        description="Extra fields of every generate request, a JSON object of scalars (generation "
+        "parameters such as max_tokens, or model inputs); reserved names rejected.",
+    ),
 )
 
 SPEC_BY_KEY: dict[str, OptionSpec] = {s.key: s for s in OPTION_SPECS}

@@ -12,10 +12,14 @@ Counters (cumulative, per function instance):
 ``breakerRejections``  requests the open circuit breaker refused
 ``fallbacks``          rows given the ``default-value`` after a failure
 ``failedRows``         rows whose outcome was an error (the job fails on the first)
+``answers``            generated answers (``inference-api`` generate or generate-stream)
+``pieces``             pieces of those answers: streamed events (one per answer for generate)
 =====================  ===========================================================
 
-Distribution ``requestLatencyMs`` (one value per request); gauges ``rowsInFlight`` and
-``circuitBreakerState`` (0 closed, 1 half-open, 2 open).
+Distributions ``requestLatencyMs`` (one value per request), ``timeToFirstTokenMs`` (per
+generated answer: from sending to its first piece) and ``piecesPerSecond`` (per streamed
+answer of several pieces: its pieces after the first over the time they took); gauges
+``rowsInFlight`` and ``circuitBreakerState`` (0 closed, 1 half-open, 2 open).
 
 Beam records metrics only on the harness thread. The pandas UDF is there for every batch and
 reports after each; the async UDF's rows run on an event-loop thread, and the harness thread
@@ -36,7 +40,7 @@ __all__ = ["COUNTERS", "TritonMetrics"]
 
 log = logging.getLogger(__name__)
 
-#: counter name -> where its value comes from: ("engine" | "client", attribute)
+#: counter name -> where its value comes from: ("engine" | "client" | "generation", attribute)
 COUNTERS: dict[str, tuple[str, str]] = {
     "rows": ("engine", "rows"),
     "nullRows": ("engine", "null_rows"),
@@ -47,6 +51,8 @@ COUNTERS: dict[str, tuple[str, str]] = {
     "breakerRejections": ("client", "breaker_rejections"),
     "fallbacks": ("engine", "fallback_rows"),
     "failedRows": ("engine", "failed_rows"),
+    "answers": ("generation", "answers"),
+    "pieces": ("generation", "pieces"),
 }
 
 
@@ -60,6 +66,8 @@ class TritonMetrics:
         self.engine = engine
         self.counters = {name: group.counter(name) for name in COUNTERS}
         self.latency = group.distribution("requestLatencyMs")
+        self.first_piece = group.distribution("timeToFirstTokenMs")
+        self.pieces_per_s = group.distribution("piecesPerSecond")
         self.reported = dict.fromkeys(COUNTERS, 0)
         self.announced = False
         group.gauge("rowsInFlight", self._reading(self._rows_in_flight))
@@ -84,7 +92,12 @@ class TritonMetrics:
             for counter in self.counters.values():
                 counter.inc(0)
             self.announced = True
-        sources = {"engine": engine.stats, "client": client.stats if client is not None else None}
+        generation = engine.generation_stats
+        sources = {
+            "engine": engine.stats,
+            "client": client.stats if client is not None else None,
+            "generation": generation,
+        }
         for name, (source, attr) in COUNTERS.items():
             stats = sources[source]
             if stats is None:
@@ -96,6 +109,10 @@ class TritonMetrics:
         if client is not None:
             for latency_s in client.stats.drain_latencies():
                 self.latency.update(int(latency_s * 1000))
+        for first_s in generation.drain(generation.first_piece_s):
+            self.first_piece.update(int(first_s * 1000))
+        for rate in generation.drain(generation.pieces_per_s):
+            self.pieces_per_s.update(round(rate))
 
     def _reading(self, gauge: Callable[[], int]) -> Callable[[], int]:
         def read() -> int:
