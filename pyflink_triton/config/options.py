@@ -255,6 +255,13 @@ class TritonOptions:
         self._set("inference_api", api)
         params = check_parameters(self.generate_parameters, key="generate-parameters", also_reserved=GENERATE_RESERVED)
         self._set("generate_parameters", params)
+        if api == "generate" and params.get("stream") is True:
+            raise TritonConfigError(
+                "Option 'generate-parameters' asks for \"stream\": true, but 'inference-api' = 'generate' "
+                "takes exactly one response a request, and a streaming model sends one a piece. Accepted: "
+                "'inference-api' = 'generate-stream' (or 'auto') to stream, or leave \"stream\" out.",
+                option="inference-api",
+            )
         if api in ("generate", "generate-stream") and self.sequence_id is not None:
             raise TritonConfigError(
                 f"Options 'sequence-id' and 'inference-api' = '{api}' do not go together: Triton's "

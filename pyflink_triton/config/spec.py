@@ -1,14 +1,8 @@
 """The option table: every ``CREATE MODEL`` option of ``'provider' = 'triton'``, once.
 
-Each :class:`OptionSpec` row ties together the ``WITH`` key, the :class:`TritonOptions`
-attribute, the value kind, the default (as ``WITH`` text, the way Flink's docs show it), the
-keyword of PyFlink's ``TritonProvider`` and the flags. ``TritonOptions`` takes its field
-defaults from here and ``TritonProvider`` its keyword -> key mapping; tests check both
-classes' signatures against this table, so the table cannot drift from them.
-
-The 22 keys of Flink's Java ``triton`` provider keep their names, types and defaults; the
-rows marked ``ours`` are additions of this project (the Java provider and PyFlink's
-``TritonProvider`` have no keyword for them: pass them through ``**extra_options``).
+Each :class:`OptionSpec` row ties the ``WITH`` key to the :class:`TritonOptions` attribute,
+value kind, default (``WITH`` text), ``TritonProvider`` keyword and flags; tests check both
+classes' signatures against it. Flink's 22 keys keep their names, types and defaults.
 """
 
 from __future__ import annotations
@@ -380,9 +374,8 @@ OPTION_SPECS: tuple[OptionSpec, ...] = (
         None,
         ours=True,
         example="generate-stream",
-        description="Triton endpoint rows go through: 'auto' (generate-stream for a decoupled model, such "
-        "as an LLM; infer otherwise), 'infer', 'generate' (one JSON answer; the model must send exactly "
-        "one response) or 'generate-stream' (server-sent events, the pieces concatenated).",
+        description="'infer', 'generate' (one response), 'generate-stream' (pieces concatenated), or "
+        "'auto': generate-stream for a decoupled model (an LLM), infer otherwise.",
     ),
     OptionSpec(
         "generate-parameters",
@@ -392,8 +385,8 @@ OPTION_SPECS: tuple[OptionSpec, ...] = (
         None,
         ours=True,
         example='{"max_tokens": 16, "temperature": 0}',
-        description="Extra fields of every generate request, a JSON object of scalars (generation "
-        "parameters such as max_tokens, or model inputs); reserved names rejected.",
+        description="Fields added to every generate request (generation parameters, model inputs): a "
+        "JSON object of scalars; reserved names rejected.",
     ),
 )
 
