@@ -230,7 +230,7 @@ def resolve_api(choice: str, config: Mapping[str, Any], model: str) -> str:
         )
     if choice == "infer" and is_decoupled(config):
         raise TritonConfigError(
-            f"model '{model}' is decoupled (model_transaction_policy.decoupled: true): Triton's infer "
+            "the model is decoupled (model_transaction_policy.decoupled: true): Triton's infer "
             "endpoint refuses such models ('HTTP end point doesn't support models with decoupled "
             "transaction policy'). Set 'inference-api' = 'generate-stream' (or 'auto', or 'generate' "
             "for a model that sends exactly one response).",
