@@ -555,3 +555,93 @@ def test_echo_unknown_input_is_400(client: httpclient.InferenceServerClient) -> 
     with pytest.raises(InferenceServerException) as caught:
         client.infer("echo-all-types", [numpy_input("IN_COMPLEX", np.zeros((1, 1), np.float32), "FP32")])
     assert caught.value.status() == "400"
+
+
+# -- tiny-llm (decoupled; generate extension) -----------------------------------------------------------
+
+
+def expected_llm_answer(prompt: str, max_tokens: int = 16, stop: str | None = None) -> str:
+    """tiny-llm's documented rule (config.pbtxt), written out independently of its code."""
+    reversed_words = list(reversed(prompt.split()))
+    out: list[str] = []
+    while reversed_words and len(out) < max_tokens:
+        word = reversed_words[len(out) % len(reversed_words)]
+        if word == stop:
+            break
+        out.append(word)
+    return " ".join(out)
+
+
+def post_generate(url: str, model: str, body: dict[str, Any], stream: bool = False) -> tuple[int, str, bytes]:
+    """POST to ``generate`` or ``generate_stream``; return (status, content type, raw body)."""
+    route = "generate_stream" if stream else "generate"
+    request = urllib.request.Request(f"{url}/v2/models/{model}/{route}", data=json.dumps(body).encode(), method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.headers.get("Content-Type", ""), response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers.get("Content-Type", ""), exc.read()
+
+
+def sse_events(raw: bytes) -> list[dict[str, Any]]:
+    blocks = [b for b in raw.decode().split("\n\n") if b]
+    assert all(b.startswith("data: ") for b in blocks), raw
+    return [json.loads(b.removeprefix("data: ")) for b in blocks]
+
+
+PROMPT = "the quick brown fox jumps"
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({}, expected_llm_answer(PROMPT)),
+        ({"max_tokens": 3}, "jumps fox brown"),
+        ({"parameters": {"max_tokens": 7, "stop": "the"}}, "jumps fox brown quick"),
+        ({"max_tokens": 0}, ""),
+        ({"max_tokens": 4, "exclude_input_in_output": False}, f"{PROMPT} jumps fox brown quick"),
+    ],
+)
+def test_tiny_llm_generate(triton_url: str, fields: dict[str, Any], expected: str) -> None:
+    status, content_type, raw = post_generate(triton_url, "tiny-llm", {"text_input": PROMPT, **fields})
+    assert (status, content_type) == (200, "application/json"), raw
+    assert json.loads(raw) == {"model_name": "tiny-llm", "model_version": "1", "text_output": expected}
+
+
+def test_tiny_llm_streams_one_word_per_event_that_add_up_to_the_generate_answer(triton_url: str) -> None:
+    body = {"text_input": PROMPT, "max_tokens": 7, "stop": "brown", "id": "r-7"}
+    status, content_type, raw = post_generate(triton_url, "tiny-llm", {**body, "stream": True}, stream=True)
+    assert (status, content_type) == (200, "text/event-stream; charset=utf-8")
+    events = sse_events(raw)
+    assert [e["text_output"] for e in events] == ["jumps", " fox"]
+    assert all(e["id"] == "r-7" for e in events)
+    whole = json.loads(post_generate(triton_url, "tiny-llm", body)[2])["text_output"]
+    assert "".join(e["text_output"] for e in events) == whole == expected_llm_answer(PROMPT, 7, "brown")
+
+
+def test_tiny_llm_zero_pieces_is_an_empty_stream(triton_url: str) -> None:
+    status, _, raw = post_generate(
+        triton_url, "tiny-llm", {"text_input": PROMPT, "max_tokens": 0, "stream": True}, True
+    )
+    assert (status, raw) == (200, b"")
+
+
+def test_tiny_llm_error_mid_stream_after_200(triton_url: str) -> None:
+    body = {"text_input": PROMPT, "fail_at": 2, "stream": True}
+    status, _, raw = post_generate(triton_url, "tiny-llm", body, stream=True)
+    assert status == 200
+    assert sse_events(raw) == [
+        {"model_name": "tiny-llm", "model_version": "1", "text_output": "jumps"},
+        {"model_name": "tiny-llm", "model_version": "1", "text_output": " fox"},
+        {"error": "tiny-llm: failing at piece 2 as asked (fail_at)"},
+    ]
+
+
+def test_tiny_llm_refuses_a_bad_parameter_and_infer(triton_url: str) -> None:
+    status, _, raw = post_generate(triton_url, "tiny-llm", {"text_input": PROMPT, "max_tokens": "many"})
+    assert status == 400
+    assert json.loads(raw) == {"error": "tiny-llm: parameter 'max_tokens' must be an integer, got 'many'"}
+    infer = {"inputs": [{"name": "text_input", "shape": [1], "datatype": "BYTES", "data": [PROMPT]}]}
+    status, answer = post_infer(triton_url, "tiny-llm", infer)
+    assert status == 501
+    assert "decoupled transaction policy" in answer["error"]

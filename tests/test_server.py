@@ -185,6 +185,11 @@ EXPECTED_METADATA = {
         [(f"IN_{t}", t, [-1, -1]) for t in ALL_TYPES],
         [(f"OUT_{t}", t, [-1, -1]) for t in ALL_TYPES],
     ),
+    "tiny-llm": (
+        0,
+        [("text_input", "BYTES", [1]), ("stream", "BOOL", [1]), ("exclude_input_in_output", "BOOL", [1])],
+        [("text_output", "BYTES", [-1])],
+    ),
     "echo-scalars": (
         1024,
         [(f"IN_{t}", t, [-1, 1]) for t in ALL_TYPES],
