@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 import pytest
 from pyflink.table import DataTypes, EnvironmentSettings, TableEnvironment
+from pyflink.table.expressions import col
 
 from pyflink_triton.config import TritonOptions
 from pyflink_triton.engine import Column, EngineConfig, FlinkType
@@ -20,7 +21,7 @@ from pyflink_triton.errors import TritonConfigError
 from pyflink_triton.flink import configure_inference
 from pyflink_triton.flink.pandas_udf import TritonPandasFunction
 from pyflink_triton.flink.versions import flink_features
-from pyflink_triton.sql import TritonSql
+from pyflink_triton.sql import TritonSql, predict
 
 from .test_cli import run_cli, table_rows
 from .test_udf_metrics import Context
@@ -161,3 +162,14 @@ def test_generated_answers_are_counted_in_the_metrics(triton_url: str) -> None:
     assert group.counters["rows"] == 3 and group.counters["nullRows"] == 1
     assert len(group.distributions["timeToFirstTokenMs"]) == 2
     assert len(group.distributions["piecesPerSecond"]) == 2
+
+
+@pytest.mark.flink
+def test_table_api_predict_with_a_provider_reads_the_text_columns_from_the_server(
+    sql: TritonSql, triton_url: str
+) -> None:
+    model = {"endpoint": triton_url, "model-name": "tiny-llm", "generate-parameters": '{"max_tokens": 3}'}
+    table = sql.t_env.from_path("prompts").select(col("id"), col("prompt"))
+    with predict(table, model, ["prompt"], session=sql).execute().collect() as results:
+        got = sorted((r[0], r[2]) for r in results)
+    assert got == [(i, None if p is None else expected(p, 3)) for i, p, _, _ in PROMPTS]
