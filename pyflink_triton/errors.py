@@ -13,7 +13,8 @@
     │   └── TritonTimeoutError (TimeoutError)
     └── TritonServerError               the server answered with an error status
         ├── TritonClientRequestError    4xx: our request is wrong, never retried
-        └── TritonServiceError          5xx: the server failed, retryable
+        ├── TritonServiceError          5xx: the server failed, retryable
+        └── TritonModelError            an error inside a 200 answer (generate): never retried
 
 Every error carries the model, version and endpoint it concerns (credentials
 stripped) and pickles, because PyFlink moves exceptions between processes:
@@ -32,6 +33,7 @@ __all__ = [
     "TritonConnectionError",
     "TritonError",
     "TritonLaunchError",
+    "TritonModelError",
     "TritonProtocolError",
     "TritonSchemaError",
     "TritonServerError",
@@ -171,6 +173,12 @@ class TritonServiceError(TritonServerError):
     """5xx: the server failed or is overloaded; retryable."""
 
     retryable = True
+
+
+class TritonModelError(TritonServerError):
+    """The model failed inside an answer whose status was 200 already: an ``{"error": ...}``
+    event of ``generate_stream`` (after the first response) or in a ``/generate`` body.
+    Not retried: the model failed on this request, as a 4xx says of a request."""
 
 
 def server_error_for_status(

@@ -43,6 +43,15 @@ class FaultServer:
     normally. With ``gzip_responses``, inference answers are gzip-encoded for a client that
     accepts gzip. ``datatype`` is what the metadata declares for ``x`` and ``OUT_x``.
 
+    Generate extension (``.../generate``, ``.../generate_stream``): ``generate_actions`` script
+    them, then the default answers the words of ``text_input``, one ``data:`` event each on the
+    stream (one JSON object on ``/generate``). Actions: ``("status", code, text)``,
+    ``("raw", status, headers, body)``, ``("stall", seconds)`` (then the default answer);
+    ``("sse", [pieces], end)`` writes each piece as it is
+    (one write each, chunked) then ends the body (``end`` "finish"), closes the connection
+    (``"cut"``) or waits until the client hangs up (``"hang"``); ``("sse_forever", piece,
+    pause_s)`` writes ``piece`` again and again (``sent`` counts the bytes).
+
     Echo faults (a faithful echo, then one thing wrong with it): ``("echo_datatype", dt)``
     (every output claims datatype ``dt``; the bytes are the echo's); ``("echo_rename", name)``
     (every output is named ``name``, so the requested one is missing);
@@ -63,6 +72,7 @@ class FaultServer:
     stall_each_s: float = 0.0
     datatype: str = "FP32"
     sent: int = 0  # bytes of 'endless' bodies written
+    generate_actions: list[tuple[Any, ...]] = field(default_factory=list)
 
     async def start(self) -> FaultServer:
         app = web.Application(client_max_size=256 * 1024 * 1024)
@@ -87,6 +97,10 @@ class FaultServer:
     def infer_requests(self) -> list[Recorded]:
         return [r for r in self.requests if r.path.endswith("/infer")]
 
+    @property
+    def generate_requests(self) -> list[Recorded]:
+        return [r for r in self.requests if r.path.endswith(("/generate", "/generate_stream"))]
+
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
         rec = Recorded(request.method, request.path, dict(request.headers), body)
@@ -96,6 +110,8 @@ class FaultServer:
             return web.Response(status=self.live_status)
         if path.endswith("/health/ready"):
             return web.Response(status=self.ready_status)
+        if path.endswith(("/generate", "/generate_stream")):
+            return await self._generate(request, body)
         if not path.endswith("/infer") and self.get_actions:
             action = self.get_actions.pop(0)
             if action[0] == "status":
@@ -149,6 +165,43 @@ class FaultServer:
             return response
         finally:
             self.in_flight -= 1
+
+    async def _generate(self, request: web.Request, body: bytes) -> web.StreamResponse:
+        stream = request.path.endswith("/generate_stream")
+        action = self.generate_actions.pop(0) if self.generate_actions else ("answer",)
+        kind = action[0]
+        if kind == "status":
+            return web.json_response({"error": action[2]}, status=action[1])
+        if kind == "raw":
+            return web.Response(status=action[1], headers=action[2], body=action[3])
+        if kind == "stall":
+            await asyncio.sleep(action[1])
+        words = str(json.loads(body).get("text_input", "")).split()
+        if kind == "answer" and not stream:
+            return web.json_response({"model_name": "m", "model_version": "1", "text_output": " ".join(words)})
+        if kind == "answer":
+            action = ("sse", [_event({"model_name": "m", "text_output": w}) for w in words], "finish")
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream; charset=utf-8"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        try:
+            if action[0] == "sse_forever":
+                while True:
+                    await response.write(action[1])
+                    self.sent += len(action[1])
+                    await asyncio.sleep(action[2])
+            for piece in action[1]:
+                await response.write(piece)
+            if action[2] == "cut":
+                assert request.transport is not None
+                request.transport.close()
+            elif action[2] == "hang":
+                await _until_closed(request)
+            else:
+                await response.write_eof()
+        except (ConnectionError, RuntimeError):
+            pass  # the client hung up
+        return response
 
     async def _body_fault(self, request: web.Request, action: tuple[Any, ...]) -> web.StreamResponse:
         kind = action[0]
@@ -238,6 +291,11 @@ class FaultServer:
 
 _BODY_FAULTS = ("raw", "announce", "endless", "bomb", "cut", "slow_body")
 _ECHO_FAULTS = ("echo_datatype", "echo_rename", "echo_header_length", "echo_gzip_corrupt")
+
+
+def _event(obj: dict[str, Any]) -> bytes:
+    """One server-sent event as Triton writes it."""
+    return b"data: " + json.dumps(obj, separators=(",", ":")).encode() + b"\n\n"
 
 
 async def _until_closed(request: web.Request, most_s: float = 30.0) -> None:

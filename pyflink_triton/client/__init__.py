@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .breaker import CircuitBreaker, CircuitState
-from .client import InferPart, TritonClient
+from .client import Generation, InferPart, TritonClient
 from .stats import ClientStats
 
-__all__ = ["CircuitBreaker", "CircuitState", "ClientStats", "InferPart", "TritonClient"]
+__all__ = ["CircuitBreaker", "CircuitState", "ClientStats", "Generation", "InferPart", "TritonClient"]

@@ -16,16 +16,18 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 from ..config import TritonOptions
-from ..errors import TritonCircuitOpenError, TritonError, TritonSchemaError, server_error_for_status
-from ..protocol import InferResponse, Tensor, decode_response, encode_request, error_message
+from ..errors import TritonCircuitOpenError, TritonError, TritonSchemaError
+from ..protocol import InferResponse, Tensor, decode_response, encode_request
+from ..protocol.generate import encode_generate
 from .breaker import CircuitBreaker
 from .correlation import BatchTag, RequestIds
+from .generate import ROUTES, GenerateAttempt, Generation, generate_headers
 from .health import HealthChecker
 from .request import (
     Batch,
@@ -37,12 +39,15 @@ from .request import (
     output_datatypes,
     plan_chunks,
     request_parameters,
+    status_error,
 )
 from .retry import RetryPolicy
 from .stats import ClientStats
 from .transport import Response, Transport
 
-__all__ = ["ClientStats", "InferPart", "TritonClient"]
+__all__ = ["ClientStats", "Generation", "InferPart", "TritonClient"]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -221,6 +226,53 @@ class TritonClient:
         size = self.options.batch_size
         return min(size, model_max) if size else model_max
 
+    async def decoupled(self) -> bool:
+        """Whether the model is decoupled (``model_transaction_policy { decoupled: true }``, as
+        LLMs on vLLM or TensorRT-LLM): Triton then serves it through :meth:`generate` only.
+
+        :raises TritonError: the configuration could not be fetched.
+        """
+        policy = (await self.model_config()).get("model_transaction_policy")
+        return isinstance(policy, dict) and policy.get("decoupled") is True
+
+    # -- generate extension ---------------------------------------------------------------
+
+    async def generate(
+        self, fields: Mapping[str, Any], *, stream: bool = False, request_id: str | None = None
+    ) -> Generation:
+        """One request to Triton's ``/generate`` (one JSON object back) or, with ``stream``,
+        ``/generate_stream`` (one object per server-sent event, read as they come); with the
+        breaker, bound, retries, headers and auth of :meth:`infer`. A stream cut short is retried
+        whole: a failed attempt's events are dropped, never returned.
+
+        :param fields: the request's JSON object: input names (``text_input``) and request
+            parameters (``max_tokens``) as top-level keys and/or in a ``"parameters"`` object.
+        :param request_id: sent as ``X-Request-ID`` (default: the next id of :attr:`request_ids`);
+            see :mod:`.generate` for why not as the body's ``id``.
+        :raises TritonModelError: an ``error`` in a 200 answer (e.g. mid-stream); not retried.
+        :raises TritonClientRequestError: 4xx, also a server without the generate extension.
+        :raises TritonProtocolError: a malformed answer, a line or a stream over its bound.
+        :raises TritonError: others as for :meth:`infer` (timeout, network, 5xx, breaker).
+        """
+        body = encode_generate(fields)
+        tag = self.request_ids.batch()
+        request_id = request_id or tag.next_id()
+        headers = {**generate_headers(stream), **tag.headers(request_id)}
+        route = ROUTES[stream]
+        attempt = GenerateAttempt(
+            self._transport,
+            f"{self._model_url}/{route}",
+            stream,
+            self._context,
+            self._clock,
+            self.options.max_response_size,
+        )
+
+        async def send() -> Generation:
+            return await self.stats.counted(attempt(body, headers), 1, self._clock)
+
+        return await self._guarded(send, route, request_id)
+
     # -- inference ------------------------------------------------------------------------
 
     async def infer(
@@ -346,6 +398,14 @@ class TritonClient:
     async def _send(
         self, body: bytes, headers: Mapping[str, str], rows: int, batch: Batch, request_id: str
     ) -> InferResponse:
+        """One logical inference request (see :meth:`_guarded`)."""
+
+        async def send() -> InferResponse:
+            return await self._post_infer(body, headers, rows, batch)
+
+        return await self._guarded(send, "inference", request_id)
+
+    async def _guarded(self, send: Callable[[], Awaitable[T]], what: str, request_id: str) -> T:
         """One logical request: breaker gate, bounded concurrency, retries; one breaker outcome."""
         _, semaphore = await self._ensure_open()
         breaker = self.breaker
@@ -354,18 +414,18 @@ class TritonClient:
             raise TritonCircuitOpenError(breaker.refusal(), request_id=request_id, **self._context)
         unhealthy = False
 
-        async def attempt() -> InferResponse:
+        async def attempt() -> T:
             nonlocal unhealthy
             async with semaphore:  # per attempt: a backoff sleep holds no slot
                 try:
-                    return await self._post_infer(body, headers, rows, batch)
+                    return await send()
                 except TritonError as exc:
                     unhealthy = unhealthy or exc.retryable
                     exc.request_id = request_id  # before the retry policy logs it
                     raise
 
         try:
-            response = await self._retry.call(attempt, what="inference", on_retry=self._count_retry)
+            response = await self._retry.call(attempt, what=what, on_retry=self._count_retry)
         except TritonError:
             if breaker is not None:
                 # One logical request, one outcome: a 4xx alone says the server is up.
@@ -377,35 +437,24 @@ class TritonClient:
 
     async def _post_infer(self, body: bytes, headers: Mapping[str, str], rows: int, batch: Batch) -> InferResponse:
         """One HTTP attempt, counted in :attr:`stats`; its outputs checked against ``batch``."""
-        stats = self.stats
-        stats.requests += 1
-        stats.in_flight_requests += 1
-        stats.in_flight_rows += rows
-        started = self._clock()
+        return await self.stats.counted(self._infer_once(body, headers, batch), rows, self._clock)
+
+    async def _infer_once(self, body: bytes, headers: Mapping[str, str], batch: Batch) -> InferResponse:
+        resp = await self._transport.post(self._infer_url, body, headers, what="inference")
+        self._raise_for_status(resp, "inference")
+        length = resp.headers.get("Inference-Header-Content-Length")
         try:
-            resp = await self._transport.post(self._infer_url, body, headers, what="inference")
-            self._raise_for_status(resp, "inference")
-            length = resp.headers.get("Inference-Header-Content-Length")
-            try:
-                # A malformed header length is the codec's protocol error, not a ValueError here.
-                response = decode_response(resp.body, header_length=length)
-            except TritonError as exc:
-                # The message may quote the body: redacted, and the original not chained.
-                message = self._transport.redact(f"inference response: {exc.message}")
-                raise type(exc)(message, **self._context) from None
-            problem = check_outputs(response.datatypes, batch.required, batch.declared)
-            if problem:
-                message = self._transport.redact(f"inference response: {problem}")
-                raise TritonSchemaError(message, **self._context)
-            stats.rows += rows
-            return response
-        except TritonError:
-            stats.failures += 1
-            raise
-        finally:
-            stats.record_latency(self._clock() - started)
-            stats.in_flight_requests -= 1
-            stats.in_flight_rows -= rows
+            # A malformed header length is the codec's protocol error, not a ValueError here.
+            response = decode_response(resp.body, header_length=length)
+        except TritonError as exc:
+            # The message may quote the body: redacted, and the original not chained.
+            message = self._transport.redact(f"inference response: {exc.message}")
+            raise type(exc)(message, **self._context) from None
+        problem = check_outputs(response.datatypes, batch.required, batch.declared)
+        if problem:
+            message = self._transport.redact(f"inference response: {problem}")
+            raise TritonSchemaError(message, **self._context)
+        return response
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -437,8 +486,7 @@ class TritonClient:
 
     def _raise_for_status(self, resp: Response, what: str) -> None:
         if resp.status != 200:
-            message = error_message(resp.body, resp.headers.get("Content-Type"), redact=self._transport.redact)
-            raise server_error_for_status(resp.status, message, action=what, **self._context)
+            raise status_error(resp.status, resp.headers, resp.body, what, self._transport.redact, self._context)
 
     def __repr__(self) -> str:
         return (

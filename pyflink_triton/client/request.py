@@ -8,15 +8,21 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy.typing as npt
 
 from ..config import TritonOptions
-from ..errors import TritonProtocolError, TritonSchemaError
-from ..protocol import Tensor
+from ..errors import (
+    TritonClientRequestError,
+    TritonProtocolError,
+    TritonSchemaError,
+    TritonServerError,
+    server_error_for_status,
+)
+from ..protocol import Tensor, error_message
 from .correlation import BatchTag
 
 __all__ = [
@@ -29,9 +35,13 @@ __all__ = [
     "output_datatypes",
     "plan_chunks",
     "request_parameters",
+    "status_error",
 ]
 
 _UINT64_MAX = 2**64 - 1
+
+#: Triton's answer to ``/infer`` on a decoupled model (501 since 2.42, 400 before).
+_DECOUPLED_REFUSAL = "doesn't support models with decoupled transaction policy"
 
 
 @dataclass(frozen=True)
@@ -192,3 +202,29 @@ def _names(names: Sequence[str], most: int = 10) -> str:
     """``'a', 'b'`` for a message: at most ``most`` names, each shortened."""
     shown = ", ".join(repr(n if len(n) <= 80 else n[:80] + "...") for n in names[:most])
     return shown + (f", ... ({len(names)} in all)" if len(names) > most else "")
+
+
+def status_error(
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    what: str,
+    redact: Callable[[str], str],
+    context: Mapping[str, Any],
+) -> TritonServerError:
+    """The error of a non-200 answer: Triton's message (redacted) and the class of its status.
+
+    ``/infer`` on a decoupled model is a request error, not a server failure to retry: such a
+    model answers through the generate extension only, and the message says which option does it.
+    """
+    message = error_message(body, headers.get("Content-Type"), redact=redact)
+    if _DECOUPLED_REFUSAL in message:
+        return TritonClientRequestError(
+            f"{what} failed with HTTP {status}: {message}: the model is decoupled (e.g. an LLM), which "
+            "Triton serves only through its generate extension; use option 'inference-api' = 'generate' "
+            "(or 'generate-stream', or 'auto')",
+            status=status,
+            server_message=message,
+            **context,
+        )
+    return server_error_for_status(status, message, action=what, **context)

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
+
+from ..errors import TritonError
 
 __all__ = ["RECENT_LATENCIES", "ClientStats"]
 
 #: Latencies kept for :meth:`ClientStats.drain_latencies` between two drains.
 RECENT_LATENCIES = 1024
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -66,3 +72,21 @@ class ClientStats:
         # there now, one atomic popleft at a time, so a concurrent append is kept for the next
         # drain instead of being cleared unseen.
         return [recent.popleft() for _ in range(len(recent))]
+
+    async def counted(self, request: Awaitable[T], rows: int, clock: Callable[[], float]) -> T:
+        """Await one HTTP attempt, counted: requests, in flight, rows, failures, latency."""
+        self.requests += 1
+        self.in_flight_requests += 1
+        self.in_flight_rows += rows
+        started = clock()
+        try:
+            result = await request
+            self.rows += rows
+            return result
+        except TritonError:
+            self.failures += 1
+            raise
+        finally:
+            self.record_latency(clock() - started)
+            self.in_flight_requests -= 1
+            self.in_flight_rows -= rows

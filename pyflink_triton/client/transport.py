@@ -22,7 +22,7 @@ import asyncio
 import logging
 import ssl
 from collections.abc import Mapping
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 import aiohttp
 
@@ -30,6 +30,7 @@ from ..config import TritonOptions, format_size
 from ..errors import (
     TritonConfigError,
     TritonConnectionError,
+    TritonError,
     TritonProtocolError,
     TritonTimeoutError,
     TritonTransportError,
@@ -38,7 +39,7 @@ from ..protocol.body import BodyDecoder
 from .lean_http import LeanPool
 from .redact import Redactor
 
-__all__ = ["ERROR_BODY_MAX", "ERROR_MAP", "Response", "Transport", "ssl_context"]
+__all__ = ["ERROR_BODY_MAX", "ERROR_MAP", "ChunkSink", "Response", "Transport", "ssl_context"]
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,9 @@ ERROR_MAP: tuple[tuple[type[BaseException], type[TritonTransportError], str], ..
 )
 _MAPPED: tuple[type[BaseException], ...] = tuple(backend for backend, _, _ in ERROR_MAP)
 
+#: Why a stream being read stops when the client is closed.
+_CLOSED = "the client was closed while the answer was being read"
+
 #: Idle pooled connections are kept this long (seconds) so bursts reuse them.
 KEEPALIVE_S = 60.0
 
@@ -74,6 +78,16 @@ class Response(NamedTuple):
     status: int
     headers: Mapping[str, str]
     body: bytes
+
+
+class ChunkSink(Protocol):
+    """Takes a 200 body piece by piece as it arrives (:meth:`Transport.post_stream`)."""
+
+    def feed(self, piece: bytes) -> object:
+        """Take the next piece; raise a :class:`TritonError` to stop reading."""
+
+    def finish(self) -> None:
+        """The body ended; raise a :class:`TritonError` if it is incomplete."""
 
 
 def ssl_context(options: TritonOptions) -> ssl.SSLContext | bool:
@@ -120,6 +134,8 @@ class Transport:
         self.session: aiohttp.ClientSession | None = None
         #: Inference POSTs go here with 'http-client' = 'httptools' (see .lean_http).
         self._lean: LeanPool | None = None
+        #: Answers being streamed (post_stream), ended by close().
+        self._streams: set[aiohttp.ClientResponse] = set()
 
     @property
     def is_open(self) -> bool:
@@ -170,6 +186,11 @@ class Transport:
         lean, self._lean = self._lean, None
         if lean is not None:
             lean.close()
+        for resp in list(self._streams):
+            # Closing the pool closes the connection but leaves a reader waiting for its next bytes
+            # forever (aiohttp drops the protocol's link to the body first): wake it with an error.
+            resp.content.set_exception(aiohttp.ClientConnectionError(_CLOSED))
+            resp.close()
         if session is not None:
             await session.close()
 
@@ -200,6 +221,52 @@ class Transport:
         sink = response.sink
         assert isinstance(sink, _BodyReader)
         return Response(response.status, response.headers, sink.body())
+
+    async def post_stream(
+        self, url: str, body: bytes, headers: Mapping[str, str], sink: ChunkSink, *, what: str
+    ) -> Response:
+        """``POST`` and hand a 200 body to ``sink`` piece by piece, as the network delivers it
+        (the generate extension); any other status comes back with its error body, as :meth:`post`.
+
+        Always aiohttp, whatever 'http-client' says: the lean client (.lean_http) reads whole
+        bodies for ``infer`` only, and a generate request's time is the model's, not the client's.
+        The session's ``timeout`` is total: it bounds the whole answer, the stream included, so
+        a stream that never ends (or trickles forever) is cut by it; an idle timeout would not.
+
+        :return: the response; its body is empty for a 200 (``sink`` has it).
+        :raises TritonError: what ``sink`` raised (the connection is then closed, not pooled).
+        :raises TritonTimeoutError: the answer did not end within ``timeout``.
+        :raises TritonConnectionError: the connection failed or broke, mid-stream included.
+        """
+        session = self.session
+        if session is None:
+            raise RuntimeError("the transport is not open")
+        try:
+            async with session.post(url, data=body, headers=headers) as resp:
+                if resp.status != 200:
+                    return Response(resp.status, resp.headers, await self._read_body(resp, what, False))
+                encoding = resp.headers.get("Content-Encoding", "identity").strip().lower()
+                if encoding not in ("", "identity"):
+                    # Triton never compresses generate answers, and we ask for none.
+                    raise TritonProtocolError(
+                        f"{what} response: Content-Encoding {encoding!r} was not asked for", **self._context
+                    )
+                self._streams.add(resp)
+                try:
+                    async for piece in resp.content.iter_any():
+                        sink.feed(piece)
+                finally:
+                    self._streams.discard(resp)
+                sink.finish()
+                return Response(resp.status, resp.headers, b"")
+        except TritonError:
+            raise  # ours already (some are OSErrors or TimeoutErrors too: not to be mapped again)
+        except _MAPPED as exc:
+            if self.session is None:  # closed by us, so no attempt can follow: not retryable
+                closed = TritonConnectionError(f"{what} failed: {_CLOSED}", **self._context)
+                closed.retryable = False
+                raise closed from None
+            raise self._translate(exc, what, self._timeout.total or 0.0) from None
 
     async def get(self, url: str, *, what: str = "request") -> Response:
         """``GET`` ``url``; raises like :meth:`post`."""

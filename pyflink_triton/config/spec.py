@@ -99,7 +99,10 @@ OPTION_SPECS: tuple[OptionSpec, ...] = (
         "30s",
         "timeout",
         example="10s",
-        description="HTTP request timeout; a bare number means milliseconds.",
+        description=(
+            "HTTP request timeout; a bare number means milliseconds. Total: for the generate extension, "
+            "the whole answer (a stream included) must arrive within it."
+        ),
     ),
     OptionSpec(
         "flatten-batch-dim",
@@ -153,7 +156,10 @@ OPTION_SPECS: tuple[OptionSpec, ...] = (
         None,
         "compression",
         example="gzip",
-        description="Request body compression: 'gzip' (responses are then asked gzip too).",
+        description=(
+            "Request body compression: 'gzip' (responses are then asked gzip too). Inference only: "
+            "Triton refuses compressed generate requests and never compresses generate answers."
+        ),
     ),
     OptionSpec(
         "auth-token",
