@@ -99,10 +99,8 @@ OPTION_SPECS: tuple[OptionSpec, ...] = (
         "30s",
         "timeout",
         example="10s",
-        description=(
-            "HTTP request timeout; a bare number means milliseconds. Total: for the generate extension, "
-            "the whole answer (a stream included) must arrive within it."
-        ),
+        description="HTTP request timeout; a bare number means milliseconds. Total: for the generate extension, "
+        "the whole answer (a stream included) must arrive within it.",
     ),
     OptionSpec(
         "flatten-batch-dim",
@@ -156,10 +154,8 @@ OPTION_SPECS: tuple[OptionSpec, ...] = (
         None,
         "compression",
         example="gzip",
-        description=(
-            "Request body compression: 'gzip' (responses are then asked gzip too). Inference only: "
-            "Triton refuses compressed generate requests and never compresses generate answers."
-        ),
+        description="Request body compression: 'gzip' (responses are then asked gzip too). Inference only: "
+        "Triton refuses compressed generate requests and never compresses generate answers.",
     ),
     OptionSpec(
         "auth-token",
@@ -380,8 +376,7 @@ OPTION_SPECS: tuple[OptionSpec, ...] = (
         None,
         ours=True,
         example="generate-stream",
-        description="'infer', 'generate' (one response), 'generate-stream' (pieces concatenated), or "
-        "'auto': generate-stream for a decoupled model (an LLM), infer otherwise.",
+        description="'infer', 'generate', 'generate-stream', 'auto' (generate-stream for decoupled models, else infer).",
     ),
     OptionSpec(
         "generate-parameters",
@@ -391,8 +386,7 @@ OPTION_SPECS: tuple[OptionSpec, ...] = (
         None,
         ours=True,
         example='{"max_tokens": 16, "temperature": 0}',
-        description="Fields added to every generate request (generation parameters, model inputs): a "
-        "JSON object of scalars; reserved names rejected.",
+        description="Fields of every generate request (max_tokens...): JSON object of scalars; reserved names refused.",
     ),
 )
 
