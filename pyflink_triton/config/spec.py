@@ -376,7 +376,7 @@ OPTION_SPECS: tuple[OptionSpec, ...] = (
         None,
         ours=True,
         example="generate-stream",
-        description="'infer', 'generate', 'generate-stream', 'auto' (generate-stream for decoupled models, else infer).",
+        description="'infer', 'generate', 'generate-stream' or 'auto' (generate-stream if the model is decoupled, else infer).",
     ),
     OptionSpec(
         "generate-parameters",
