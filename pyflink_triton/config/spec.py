@@ -376,7 +376,7 @@ OPTION_SPECS: tuple[OptionSpec, ...] = (
         None,
         ours=True,
         example="generate-stream",
-        description="'infer', 'generate', 'generate-stream' or 'auto' (generate-stream if the model is decoupled, else infer).",
+        description="'infer', 'generate', 'generate-stream' or 'auto' (generate-stream if decoupled, else infer).",
     ),
     OptionSpec(
         "generate-parameters",
