@@ -130,16 +130,18 @@ def server(url: str | None) -> Iterator[str]:
         yield triton.url
 
 
-def measure(url: str, rows: int, flink_rows: int) -> list[dict[str, Any]]:
+def measure(url: str, rows: int, flink_rows: int, in_flights: tuple[int, ...] = IN_FLIGHT) -> list[dict[str, Any]]:
     results = []
-    for in_flight in IN_FLIGHT:
+    for in_flight in in_flights:
         seconds, pieces = requests_loop(url, rows, in_flight)
         results.append(_point("requests loop (per row)", in_flight, rows, seconds, pieces))
         _log(results[-1])
     jobs = FlinkJobs(url)
     jobs.run(8, 1, False)  # warm-up: the JVM, the worker, the model's first requests
-    for is_async in (False, True):
-        for in_flight in IN_FLIGHT:
+    from pyflink_triton.flink.versions import flink_features
+
+    for is_async in (False, True) if flink_features().async_scalar else (False,):  # async: PyFlink 2.3+
+        for in_flight in in_flights:
             seconds = jobs.net(flink_rows, in_flight, is_async)
             name = "ML_PREDICT async" if is_async else "ML_PREDICT (pandas)"
             results.append(_point(name, in_flight, flink_rows, seconds, flink_rows * MAX_TOKENS))
@@ -209,13 +211,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="benchmarks/llm.py", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer rows (about 2 minutes)")
     parser.add_argument("--rows", type=int, help="rows per point")
+    parser.add_argument("--in-flight", default=",".join(map(str, IN_FLIGHT)), help="comma-separated requests in flight")
     parser.add_argument("--url", help="use this Triton (http://host:port) instead of starting one")
     parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md", help="'-': print only")
     args = parser.parse_args(argv)
     rows = args.rows or (400 if args.quick else 2000)
     command = shlex.join(["benchmarks/llm.py", *(sys.argv[1:] if argv is None else argv)])
     with server(args.url) as url:
-        results = measure(url, rows, rows)
+        results = measure(url, rows, rows, tuple(int(n) for n in args.in_flight.split(",")))
     text = block(command, results)
     print(table(results))
     if str(args.output) != "-":
