@@ -85,7 +85,8 @@ def certificates(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 async def https_url(certificates: Path) -> AsyncIterator[str]:
     """An HTTPS server on 127.0.0.1 answering ``/v2/health/ready``, model ``m``'s metadata,
-    and its inference with a 400 (an answer that proves the TLS exchange)."""
+    its inference with a 400 (an answer that proves the TLS exchange), and a two-event
+    ``generate_stream``."""
 
     async def ready(_: web.Request) -> web.Response:
         return web.Response(status=200)
@@ -96,8 +97,17 @@ async def https_url(certificates: Path) -> AsyncIterator[str]:
     async def infer(_: web.Request) -> web.Response:
         return web.json_response({"error": "answered over TLS"}, status=400)
 
+    async def generate_stream(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        for piece in ("over", " TLS"):
+            await response.write(b'data: {"text_output":"' + piece.encode() + b'"}\n\n')
+        await response.write_eof()
+        return response
+
     app = web.Application()
     app.router.add_post("/v2/models/m/infer", infer)
+    app.router.add_post("/v2/models/m/generate_stream", generate_stream)
     app.router.add_get("/v2/health/ready", ready)
     app.router.add_get("/v2/models/m", metadata)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -191,4 +201,16 @@ async def test_inference_over_tls_through_either_http_client(
             await c.infer(rows, split=False)
     text = str(refused.value)
     assert text.startswith(f"Triton model 'm' at {https_url}: inference failed: ")
+    assert "CERTIFICATE_VERIFY_FAILED" in text and "option 'tls-ca-file'" in text and SECRET not in text
+
+
+async def test_generate_stream_over_tls(https_url: str, certificates: Path) -> None:
+    async with client(https_url, tls_ca_file=str(certificates / "ca.pem")) as c:
+        answer = await c.generate({"text_input": "hi"}, stream=True)
+    assert [e["text_output"] for e in answer.events] == ["over", " TLS"]
+    async with client(https_url, max_retries="0") as c:
+        with pytest.raises(TritonConnectionError) as refused:
+            await c.generate({"text_input": "hi"}, stream=True)
+    text = str(refused.value)
+    assert text.startswith(f"Triton model 'm' at {https_url}: generate_stream failed: ")
     assert "CERTIFICATE_VERIFY_FAILED" in text and "option 'tls-ca-file'" in text and SECRET not in text

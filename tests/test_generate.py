@@ -10,7 +10,7 @@ import pytest
 
 from pyflink_triton.client.client import TritonClient
 from pyflink_triton.config import TritonOptions
-from pyflink_triton.errors import TritonClientRequestError, TritonModelError
+from pyflink_triton.errors import TritonClientRequestError, TritonConnectionError, TritonModelError
 
 from .test_models import expected_llm_answer
 
@@ -132,3 +132,22 @@ async def test_infer_on_a_decoupled_model_says_to_use_generate(triton_url: str) 
         "support models with decoupled transaction policy: the model is decoupled (e.g. an LLM), which Triton "
         "serves only through its generate extension; use option 'inference-api' = 'generate'"
     )
+
+
+async def test_closing_mid_stream_cancels_and_the_server_serves_on(triton_url: str) -> None:
+    import asyncio
+
+    client = await make(triton_url, max_retries=2).open()
+    fields = {"text_input": PROMPT, "stream": True, "max_tokens": 50, "delay_ms": 20}
+    task = asyncio.create_task(client.generate(fields, stream=True))
+    for _ in range(500):  # until the answer is being read
+        if client.stats.in_flight_requests and client._transport._streams:
+            break
+        await asyncio.sleep(0.01)
+    await client.close()
+    with pytest.raises(TritonConnectionError, match="the client was closed while the answer was being read"):
+        await asyncio.wait_for(task, 5)
+    assert asyncio.all_tasks() == {asyncio.current_task()}
+    async with make(triton_url) as again:  # Triton cancelled the request and serves the next one
+        answer = await again.generate({"text_input": "a b", "max_tokens": 2})
+    assert texts(answer.events) == ["b a"]

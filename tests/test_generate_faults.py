@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from pyflink_triton.client.client import TritonClient
+from pyflink_triton.client.correlation import is_traceparent
 from pyflink_triton.config import TritonOptions
 from pyflink_triton.errors import (
     TritonCircuitOpenError,
@@ -84,6 +85,16 @@ async def test_generate_posts_to_the_generate_route_with_a_version(loop_fault: F
     assert answer.events == ({"model_name": "m", "model_version": "1", "text_output": "a b"},)
     assert loop_fault.generate_requests[0].path == "/v2/models/m/versions/3/generate"
     assert loop_fault.generate_requests[0].headers["Accept"] == "application/json"
+
+
+async def test_request_ids_and_tracing_as_for_infer(loop_fault: FaultServer) -> None:
+    async with client_for(loop_fault.url, tracing="true") as c:
+        await c.generate(PROMPT)
+        await c.generate(PROMPT, stream=True)
+    first, second = (r.headers for r in loop_fault.generate_requests)
+    assert first["X-Request-ID"] != second["X-Request-ID"]  # a fresh id per call
+    assert first["X-Request-ID"].startswith(c.request_ids.prefix)
+    assert is_traceparent(first["traceparent"]) and is_traceparent(second["traceparent"])
 
 
 # -- streams cut short -----------------------------------------------------------------------------
@@ -301,6 +312,18 @@ async def test_a_secret_echoed_in_an_error_body_is_redacted(loop_fault: FaultSer
             await c.generate(PROMPT, stream=True)
     assert SECRET not in str(info.value) and SECRET not in repr(info.value)
     assert "bad token Bearer <redacted>" in str(info.value)
+
+
+async def test_a_secret_echoed_in_a_malformed_event_is_redacted(loop_fault: FaultServer) -> None:
+    echoed = b"data: {unauthorized: Bearer " + SECRET.encode() + b"}\n\n"
+    loop_fault.generate_actions = [("sse", [echoed], "finish")]
+    async with client_for(loop_fault.url, auth_token=SECRET) as c:
+        with pytest.raises(TritonProtocolError) as info:
+            await c.generate(PROMPT, stream=True, request_id="sec-1")
+    assert str(info.value) == (
+        f"{target(loop_fault)}: generate_stream response: event 1 is not JSON: "
+        "'{unauthorized: Bearer <redacted>}' [request sec-1]"
+    )
 
 
 @pytest.mark.parametrize(

@@ -98,7 +98,8 @@ def _unframed(body: bytes) -> bytes:
 
 
 class GenerateAttempt:
-    """One HTTP attempt: its answer read under the bounds, timed with ``clock``.
+    """The HTTP attempts of one generate call (called once per attempt, one after another): each
+    reads its answer afresh under the bounds, timed with ``clock``; it is also the transport's sink.
 
     :param transport: the client's transport (its session, limits and redaction).
     :param context: ``model``/``version``/``endpoint`` for errors.
