@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from pyflink_triton.flink.versions import flink_features
 from pyflink_triton.server import TritonServer
 
 from .conftest import clean_env
@@ -138,3 +139,24 @@ def test_tiny_run_draws_the_plot(tiny: tuple[dict[str, Any], str, Path]) -> None
     _, markdown, out = tiny
     assert (out / "rows_per_s.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     assert "Plot not drawn" not in markdown
+
+
+def test_llm_workload_measures_every_contender(triton_server: TritonServer, tmp_path: Path) -> None:
+    """benchmarks/llm.py, smallest: 8 rows at 8 in flight, each contender once, into a report."""
+    out = tmp_path / "BENCHMARKS.md"
+    out.write_text("# Benchmarks\n")
+    command = [sys.executable, "benchmarks/llm.py", "--rows", "8", "--in-flight", "8", "--url", triton_server.url]
+    done = subprocess.run(
+        [*command, "--output", str(out)], cwd=ROOT, env=clean_env(), capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
+    markdown = out.read_text()
+    assert markdown.count("<!-- llm:begin -->") == 1 and markdown.count("<!-- llm:end -->") == 1
+    rows = [line.split("|")[1:-1] for line in markdown.splitlines() if line.startswith("| ") and "| 8 |" in line]
+    expected = ["ML_PREDICT (pandas)", "ML_PREDICT async", "requests loop (per row)"]
+    if not flink_features().async_scalar:
+        expected.remove("ML_PREDICT async")
+    assert sorted(r[0].strip() for r in rows) == expected
+    for cells in rows:
+        rate, pieces, ratio = (float(c.strip().rstrip("x").replace(",", "")) for c in cells[3:6])
+        assert rate > 0 and pieces >= rate and ratio > 0, cells

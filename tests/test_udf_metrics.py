@@ -93,6 +93,8 @@ def test_metrics_follow_the_work_done(triton_url: str) -> None:
         "failedRows": 0,
         "nullRows": 1,
         "breakerRejections": 0,
+        "answers": 0,
+        "pieces": 0,
     }
     latencies = g.distributions["requestLatencyMs"]
     assert len(latencies) == 4 and all(v >= 0 for v in latencies)
@@ -143,5 +145,7 @@ def test_async_mode_counts_the_same_metrics_through_gauge_reads(triton_url: str)
         "failedRows": 0,
         "nullRows": 1,
         "breakerRejections": 0,
+        "answers": 0,
+        "pieces": 0,
     }
     assert len(g.distributions["requestLatencyMs"]) == 3

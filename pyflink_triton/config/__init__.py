@@ -14,12 +14,14 @@ from .coerce import ModelLike, as_options
 from .endpoint import Endpoint
 from .options import PRIORITY_MAX, PRIORITY_MIN, TritonOptions
 from .provider import TritonDefaultValue, TritonProvider
-from .request_extras import RESERVED_PARAMETERS, is_secret_header
+from .request_extras import GENERATE_RESERVED, INFERENCE_APIS, RESERVED_PARAMETERS, is_secret_header
 from .secrets import VARIABLE, Secret
 from .spec import OPTION_SPECS, PROVIDER_KEYWORDS, REQUIRED_KEYS, SUPPORTED_KEYS, OptionSpec
 from .values import format_default_value, format_duration, format_size, parse_bool, parse_duration, parse_map
 
 __all__ = [
+    "GENERATE_RESERVED",
+    "INFERENCE_APIS",
     "OPTION_SPECS",
     "PRIORITY_MAX",
     "PRIORITY_MIN",

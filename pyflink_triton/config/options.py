@@ -17,7 +17,12 @@ from typing import Any
 
 from ..errors import TritonConfigError
 from .endpoint import Endpoint
-from .request_extras import check_headers, check_parameters, is_secret_header
+from .request_extras import (
+    check_generate,
+    check_headers,
+    check_parameters,
+    is_secret_header,
+)
 from .secrets import ENV_NAME, SECRET_FORMS
 from .spec import OPTION_SPECS, PROVIDER, REQUIRED_KEYS, SPEC_BY_ATTR, SPEC_BY_KEY, SUPPORTED_KEYS
 from .text import check_no_control
@@ -107,6 +112,8 @@ class TritonOptions:
     tls_client_key_password: str | None = _default("tls_client_key_password")
     tls_client_key_password_file: str | None = _default("tls_client_key_password_file")
     tls_client_key_password_env: str | None = _default("tls_client_key_password_env")
+    inference_api: str = _default("inference_api")
+    generate_parameters: dict[str, Any] = _default("generate_parameters")
 
     # -- construction -------------------------------------------------------------------
 
@@ -145,6 +152,7 @@ class TritonOptions:
         self._set("request_parameters", check_parameters(self.request_parameters))
         self._check_tls_files()
         self._check_secret_forms()
+        self._check_generate()
 
     # -- validators (each normalises and checks a few related fields) ---------------------
 
@@ -294,6 +302,11 @@ class TritonOptions:
             self._require("batch_size", self.batch_size > 0, "an integer > 0")
         self._require("max_concurrent_requests", self.max_concurrent_requests > 0, "an integer > 0")
         self._require("max_response_size", self.max_response_size > 0, "a byte size greater than zero, such as '64mb'")
+
+    def _check_generate(self) -> None:
+        api, params = check_generate(self.inference_api, self.generate_parameters, self.sequence_id)
+        self._set("inference_api", api)
+        self._set("generate_parameters", params)
 
     # -- derived views ------------------------------------------------------------------
 

@@ -9,14 +9,27 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..errors import TritonConfigError
 from .text import check_no_control
 from .values import invalid_value, parse_map
 
-__all__ = ["RESERVED_PARAMETERS", "check_headers", "check_parameters", "is_secret_header"]
+__all__ = [
+    "GENERATE_RESERVED",
+    "INFERENCE_APIS",
+    "RESERVED_PARAMETERS",
+    "check_generate",
+    "check_headers",
+    "check_parameters",
+    "is_secret_header",
+]
+
+#: The values of option 'inference-api': 'auto' resolves, per model, to one of the others.
+INFERENCE_APIS = ("auto", "infer", "generate", "generate-stream")
+#: Fields of a generate request the client sets itself (besides Triton's reserved parameters).
+GENERATE_RESERVED = ("id", "parameters")
 
 #: Request parameter names reserved by Triton (parameters extension); every ``triton_*`` too.
 RESERVED_PARAMETERS = frozenset(
@@ -95,8 +108,11 @@ def check_headers(headers: Any, *, key: str = "custom-headers") -> dict[str, str
 _PARAMETER_HELP = "a string, an integer, a boolean or a finite number"
 
 
-def check_parameters(params: Any, *, key: str = "request-parameters") -> dict[str, Any]:
-    """Validate custom request parameters (a map or its ``WITH`` text); reserved names fail.
+def check_parameters(
+    params: Any, *, key: str = "request-parameters", also_reserved: Iterable[str] = ()
+) -> dict[str, Any]:
+    """Validate custom request parameters (a map or its ``WITH`` text); reserved names fail
+    (Triton's, and ``also_reserved``: fields the client sets itself).
 
     Values are what Triton's parameters extension takes: strings, integers, booleans and
     numbers (as in the ``WITH`` text's JSON form), so the options round-trip through it.
@@ -107,13 +123,14 @@ def check_parameters(params: Any, *, key: str = "request-parameters") -> dict[st
         params = parse_map(params, key=key)
     if not isinstance(params, Mapping):
         raise invalid_value(key, params, "a mapping of parameter names to values")
+    reserved = RESERVED_PARAMETERS | frozenset(also_reserved)
     result: dict[str, Any] = {}
     for name, value in params.items():
         name = str(name)
-        if name in RESERVED_PARAMETERS or name.startswith("triton_"):
+        if name in reserved or name.startswith("triton_"):
             raise TritonConfigError(
                 f"Invalid value for option '{key}': parameter {name!r} is reserved by Triton "
-                f"(reserved: {', '.join(sorted(RESERVED_PARAMETERS))}, and every 'triton_*'). "
+                f"or the client (reserved: {', '.join(sorted(reserved))}, and every 'triton_*'). "
                 "Use the dedicated options ('priority', 'sequence-id', ...) instead.",
                 option=key,
             )
@@ -129,3 +146,26 @@ def check_parameters(params: Any, *, key: str = "request-parameters") -> dict[st
             )
         result[name] = value
     return result
+
+
+def check_generate(inference_api: Any, generate_parameters: Any, sequence_id: str | None) -> tuple[str, dict[str, Any]]:
+    """Options 'inference-api' and 'generate-parameters', normalised and checked together."""
+    api = str(inference_api).strip().lower()
+    if api not in INFERENCE_APIS:
+        raise invalid_value("inference-api", inference_api, ", ".join(f"'{a}'" for a in INFERENCE_APIS))
+    params = check_parameters(generate_parameters, key="generate-parameters", also_reserved=GENERATE_RESERVED)
+    if api == "generate" and params.get("stream") is True:
+        raise TritonConfigError(
+            "Option 'generate-parameters' asks for \"stream\": true, but 'inference-api' = 'generate' "
+            "takes exactly one response a request, and a streaming model sends one a piece. Accepted: "
+            "'inference-api' = 'generate-stream' (or 'auto') to stream, or leave \"stream\" out.",
+            option="inference-api",
+        )
+    if api in ("generate", "generate-stream") and sequence_id is not None:
+        raise TritonConfigError(
+            f"Options 'sequence-id' and 'inference-api' = '{api}' do not go together: Triton's "
+            "generate endpoints carry no sequence. Accepted: 'inference-api' = 'infer' or 'auto' "
+            "for a stateful model.",
+            option="inference-api",
+        )
+    return api, params

@@ -1,22 +1,15 @@
 """The option table: every ``CREATE MODEL`` option of ``'provider' = 'triton'``, once.
 
-Each :class:`OptionSpec` row ties together the ``WITH`` key, the :class:`TritonOptions`
-attribute, the value kind, the default (as ``WITH`` text, the way Flink's docs show it), the
-keyword of PyFlink's ``TritonProvider`` and the flags. ``TritonOptions`` takes its field
-defaults from here and ``TritonProvider`` its keyword -> key mapping; tests check both
-classes' signatures against this table, so the table cannot drift from them.
-
-The 22 keys of Flink's Java ``triton`` provider keep their names, types and defaults; the
-rows marked ``ours`` are additions of this project (the Java provider and PyFlink's
-``TritonProvider`` have no keyword for them: pass them through ``**extra_options``).
+Each :class:`OptionSpec` row ties the ``WITH`` key to the :class:`TritonOptions` attribute,
+value kind, default (``WITH`` text), ``TritonProvider`` keyword and flags; tests check both
+classes' signatures against it. Flink's 22 keys keep their names, types and defaults; the rows
+this project adds are in :mod:`.spec_ours`, the row's type in :mod:`.option_spec`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
-from .values import Kind, parse_value
+from .option_spec import OptionSpec
+from .spec_ours import OUR_OPTIONS
 
 __all__ = [
     "OPTION_SPECS",
@@ -31,47 +24,6 @@ __all__ = [
 
 #: The value of ``'provider'`` these options belong to.
 PROVIDER = "triton"
-
-
-@dataclass(frozen=True, slots=True)
-class OptionSpec:
-    """One ``CREATE MODEL`` option.
-
-    :param key: the ``WITH`` key, as Flink's Java provider spells it (``'model-name'``).
-    :param attr: the :class:`TritonOptions` attribute (durations in seconds: ``timeout_s``).
-    :param kind: how its text is parsed (see :func:`~.values.parse_value`).
-    :param default: the default as ``WITH`` text (``'30s'``, ``'false'``); ``None``: unset.
-    :param keyword: the keyword of PyFlink's ``TritonProvider``; ``None`` for our options.
-    :param ours: an addition of this project, unknown to Flink's Java provider.
-    :param secret: never shown in ``repr``, ``str`` or error messages.
-    :param description: one line for users.
-    :param example: a value users would write (``'10s'``), shown in ``docs/options.md``.
-    """
-
-    key: str
-    attr: str
-    kind: Kind
-    default: str | None
-    keyword: str | None
-    ours: bool = False
-    secret: bool = False
-    description: str = ""
-    example: str = ""
-
-    def __post_init__(self) -> None:
-        # PyFlink's TritonProvider has a keyword for exactly the Java provider's options.
-        if self.ours != (self.keyword is None):
-            raise ValueError(f"option {self.key!r}: 'ours' must be true exactly when keyword is None")
-
-    @property
-    def typed_default(self) -> Any:
-        """The default parsed as :attr:`kind` (``'30s'`` -> ``30.0``); ``None`` when unset."""
-        return None if self.default is None else parse_value(self.kind, self.default, self.key)
-
-
-def _access(key: str, example: str, description: str, *, secret: bool = False) -> OptionSpec:
-    """One of our options of a credential or certificate: a string, unset by default."""
-    return OptionSpec(key, key.replace("-", "_"), "string", None, None, True, secret, description, example)
 
 
 OPTION_SPECS: tuple[OptionSpec, ...] = (
@@ -110,10 +62,8 @@ OPTION_SPECS: tuple[OptionSpec, ...] = (
         "30s",
         "timeout",
         example="10s",
-        description=(
-            "HTTP request timeout; a bare number means milliseconds. Total: for the generate extension, "
-            "the whole answer (a stream included) must arrive within it."
-        ),
+        description="HTTP request timeout; a bare number means milliseconds. Total: for the generate extension, "
+        "the whole answer (a stream included) must arrive within it.",
     ),
     OptionSpec(
         "flatten-batch-dim",
@@ -167,10 +117,8 @@ OPTION_SPECS: tuple[OptionSpec, ...] = (
         None,
         "compression",
         example="gzip",
-        description=(
-            "Request body compression: 'gzip' (responses are then asked gzip too). Inference only: "
-            "Triton refuses compressed generate requests and never compresses generate answers."
-        ),
+        description="Request body compression: 'gzip' (responses are then asked gzip too). Inference only: "
+        "Triton refuses compressed generate requests and never compresses generate answers.",
     ),
     OptionSpec(
         "auth-token",
@@ -282,116 +230,7 @@ OPTION_SPECS: tuple[OptionSpec, ...] = (
         example="5",
         description="Successful probes needed to close the breaker.",
     ),
-    # --- ours ---
-    OptionSpec(
-        "batch-size",
-        "batch_size",
-        "int",
-        None,
-        None,
-        ours=True,
-        example="256",
-        description="Max rows per request (unset: the model's max_batch_size).",
-    ),
-    OptionSpec(
-        "binary-data",
-        "binary_data",
-        "bool",
-        "true",
-        None,
-        ours=True,
-        example="false",
-        description="Binary tensor extension; false sends JSON.",
-    ),
-    OptionSpec(
-        "max-concurrent-requests",
-        "max_concurrent_requests",
-        "int",
-        "4",
-        None,
-        ours=True,
-        example="8",
-        description="Requests in flight per client; also sizes the connection pool.",
-    ),
-    OptionSpec(
-        "request-parameters",
-        "request_parameters",
-        "map",
-        None,
-        None,
-        ours=True,
-        example="tag:nightly",
-        description="Custom request parameters (Triton parameters extension); reserved names rejected.",
-    ),
-    OptionSpec(
-        "health-check-timeout",
-        "health_check_timeout_s",
-        "duration",
-        "5s",
-        None,
-        ours=True,
-        example="2s",
-        description="Timeout of one health probe.",
-    ),
-    OptionSpec(
-        "tls-verify",
-        "tls_verify",
-        "bool",
-        "true",
-        None,
-        ours=True,
-        example="false",
-        description="Verify the server's TLS certificate.",
-    ),
-    OptionSpec(
-        "tls-ca-file",
-        "tls_ca_file",
-        "string",
-        None,
-        None,
-        ours=True,
-        example="/etc/ssl/certs/triton-ca.pem",
-        description="PEM file of CA certificates to trust for https endpoints.",
-    ),
-    OptionSpec(
-        "max-response-size",
-        "max_response_size",
-        "size",
-        "256mb",
-        None,
-        ours=True,
-        example="64mb",
-        description="Largest response body read, after decompression ('64mb', '1gb' or bytes); larger ones fail.",
-    ),
-    OptionSpec(
-        "http-client",
-        "http_client",
-        "string",
-        "aiohttp",
-        None,
-        ours=True,
-        example="httptools",
-        description="HTTP library of inference requests: 'aiohttp', or 'httptools' (a lean client "
-        "of ours: about half the CPU per request; metadata and health checks stay on aiohttp).",
-    ),
-    OptionSpec(
-        "tracing",
-        "tracing",
-        "bool",
-        "false",
-        None,
-        ours=True,
-        example="true",
-        description="Send a W3C traceparent header (trace per batch) for Triton's OpenTelemetry tracing.",
-    ),
-    # Secrets by reference (config/secrets.py) and the client certificate: paths and names only.
-    _access("auth-token-file", "/var/run/secrets/triton/token", "File of the auth token; re-read when it changes."),
-    _access("auth-token-env", "TRITON_TOKEN", "Environment variable of the TaskManager holding the auth token."),
-    _access("tls-client-cert", "/var/run/secrets/triton/tls.crt", "PEM file of the client certificate (mTLS)."),
-    _access("tls-client-key", "/var/run/secrets/triton/tls.key", "PEM file of its key (unset: in the cert's file)."),
-    _access("tls-client-key-password", "${TRITON_KEY_PASSWORD}", "Password of an encrypted key.", secret=True),
-    _access("tls-client-key-password-file", "/var/run/secrets/triton/key-password", "File of the key's password."),
-    _access("tls-client-key-password-env", "TRITON_KEY_PASSWORD", "Environment variable of the key's password."),
+    *OUR_OPTIONS,  # this project's additions (config/spec_ours.py)
 )
 
 SPEC_BY_KEY: dict[str, OptionSpec] = {s.key: s for s in OPTION_SPECS}

@@ -6,6 +6,12 @@ tensors. The per-row shape of each tensor (the model's dims without the batch di
 decides how a column travels: a scalar as ``[B]`` or ``[B, 1]``, an array as ``[B, N]``;
 for a model without a batch dimension (``max_batch_size: 0``) each row is its own request,
 an array as ``[N]`` with ``flatten-batch-dim`` or ``[1, N]`` without.
+
+Which endpoint a model is called through (``inference-api``) is decided here too, from the
+model's config: a decoupled model (an LLM) cannot go through ``infer``. Through ``generate``,
+a text (BYTES) output is one STRING per row, the answer's pieces concatenated, and an argument
+column named like no model input is sent as a request field of that name (a generation
+parameter such as ``max_tokens``).
 """
 
 from __future__ import annotations
@@ -14,11 +20,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..config import GENERATE_RESERVED, RESERVED_PARAMETERS
 from ..errors import TritonConfigError, TritonSchemaError
 from ..protocol import config_datatype_to_triton
 from .types import FlinkType, can_receive, can_send, flink_type_for
 
-__all__ = ["Column", "ModelBinding", "TensorSpec", "bind_model", "match_names"]
+__all__ = ["APIS", "Column", "ModelBinding", "TensorSpec", "bind_model", "is_decoupled", "match_names", "resolve_api"]
+
+#: The endpoints a model is called through ('inference-api' without 'auto').
+APIS = ("infer", "generate", "generate-stream")
+_STRING = FlinkType("STRING")
+# What a generate request's parameter may hold (Triton: string, int, bool, double).
+_PARAMETER_TYPES = ("BOOLEAN", "TINYINT", "SMALLINT", "INT", "BIGINT", "FLOAT", "DOUBLE", "STRING")
 
 
 @dataclass(frozen=True)
@@ -38,6 +51,8 @@ class TensorSpec:
     :param dims: per-row dims: the model's shape without the batch dimension (-1 = variable).
     :param flink_type: the Flink type of one row's value.
     :param optional: the model marks the input optional.
+    :param parameter: not a tensor: a generate request's field of this name (a generation
+        parameter, per row; ``datatype`` is then empty).
     """
 
     name: str
@@ -45,6 +60,7 @@ class TensorSpec:
     dims: tuple[int, ...]
     flink_type: FlinkType
     optional: bool = False
+    parameter: bool = False
 
     @property
     def is_array(self) -> bool:
@@ -61,6 +77,12 @@ class ModelBinding:
     outputs: tuple[TensorSpec, ...]  # one per result field, in result order
     max_batch_size: int  # 0: no batch dimension
     sequence: bool
+    api: str = "infer"  # the endpoint: one of APIS
+
+    @property
+    def generates(self) -> bool:
+        """Whether rows go through Triton's generate extension (one request per row)."""
+        return self.api != "infer"
 
     @property
     def batching(self) -> bool:
@@ -135,6 +157,7 @@ def bind_model(
     outputs: Sequence[Column] | None = None,
     *,
     flatten_batch_dim: bool = False,
+    inference_api: str = "infer",
 ) -> ModelBinding:
     """Bind argument columns and result columns to the model's tensors.
 
@@ -144,17 +167,25 @@ def bind_model(
         means every model input, in the model's order.
     :param outputs: the wanted result columns; None means every model output, as the model
         declares them.
+    :param inference_api: the option's value: ``auto`` or one of :data:`APIS`.
     :raises TritonSchemaError: when columns and tensors do not fit, naming both.
+    :raises TritonConfigError: when the endpoint cannot serve the model.
     """
     model = str(metadata.get("name", "?"))
+    api = resolve_api(inference_api, config, model)
     max_batch = int(config.get("max_batch_size", 0) or 0)
     batching = max_batch > 0
     in_specs = _tensor_specs(metadata.get("inputs", []), config.get("input", []), batching, flatten_batch_dim)
     out_specs = _tensor_specs(metadata.get("outputs", []), config.get("output", []), batching, flatten_batch_dim)
-    if not batching and not flatten_batch_dim:
-        _check_unbatched_arrays(metadata, in_specs, model)
     mismatches: list[str] = []
-    bound_in = _bind_inputs(in_specs, inputs, model, mismatches)
+    if api != "infer":
+        # A generated answer is text: every BYTES output is one STRING per row, whatever its dims.
+        out_specs = [_text_output(s) for s in out_specs]
+        bound_in = _bind_generate_inputs(in_specs, inputs, model, mismatches)
+    else:
+        if not batching and not flatten_batch_dim:
+            _check_unbatched_arrays(metadata, in_specs, model)
+        bound_in = _bind_inputs(in_specs, inputs, model, mismatches)
     bound_out = out_specs if outputs is None else _bind_outputs(out_specs, outputs, model, mismatches)
     if mismatches:
         raise TritonSchemaError(
@@ -168,7 +199,115 @@ def bind_model(
                 "scalars and one-dimensional arrays per row are supported",
                 model=model,
             )
-    return ModelBinding(model, tuple(bound_in), tuple(bound_out), max_batch, "sequence_batching" in config)
+    return ModelBinding(model, tuple(bound_in), tuple(bound_out), max_batch, "sequence_batching" in config, api)
+
+
+def is_decoupled(config: Mapping[str, Any]) -> bool:
+    """Whether a model config says ``model_transaction_policy { decoupled: true }``."""
+    policy = config.get("model_transaction_policy") or {}
+    return bool(policy.get("decoupled", False)) if isinstance(policy, Mapping) else False
+
+
+def resolve_api(choice: str, config: Mapping[str, Any], model: str) -> str:
+    """The endpoint for option ``'inference-api' = choice``: ``auto`` gives ``generate-stream``
+    for a decoupled model and ``infer`` otherwise.
+
+    ``generate-stream``, not ``generate``, because it serves every decoupled model: Triton's
+    ``generate`` fails unless the model sends exactly one response, and an LLM backend streams
+    one response per piece when asked to (ours always does); a model that sends one response
+    gives one event, the same answer.
+
+    :raises TritonConfigError: ``infer`` for a decoupled model, naming model, endpoint and option.
+    """
+    if choice == "auto":
+        return "generate-stream" if is_decoupled(config) else "infer"
+    if choice not in APIS:
+        raise TritonConfigError(
+            f"Invalid value for option 'inference-api': {choice!r}. Accepted: 'auto', "
+            + ", ".join(f"'{a}'" for a in APIS)
+            + ".",
+            option="inference-api",
+        )
+    if choice == "infer" and is_decoupled(config):
+        raise TritonConfigError(
+            "the model is decoupled (model_transaction_policy.decoupled: true): Triton's infer "
+            "endpoint refuses such models ('HTTP end point doesn't support models with decoupled "
+            "transaction policy'). Set 'inference-api' = 'generate-stream' (or 'auto', or 'generate' "
+            "for a model that sends exactly one response).",
+            option="inference-api",
+            model=model,
+        )
+    return choice
+
+
+def _text_output(spec: TensorSpec) -> TensorSpec:
+    if spec.datatype != "BYTES":
+        return spec
+    return TensorSpec(spec.name, spec.datatype, spec.dims, _STRING, spec.optional)
+
+
+def _bind_generate_inputs(
+    specs: Sequence[TensorSpec], inputs: Sequence[Column] | None, model: str, mismatches: list[str]
+) -> list[TensorSpec]:
+    """Columns for a generate request: tensors by name (exactly, then case-insensitively), the
+    model's required inputs left over by position, the rest as request fields of their names.
+    None: the model's required inputs (all of them when none is marked required)."""
+    if inputs is None:
+        required = [s for s in specs if not s.optional] or list(specs)
+        inputs = [Column(s.name) for s in required]
+    chosen: list[TensorSpec | None] = [None] * len(inputs)
+    free = list(specs)
+    for exact in (True, False):
+        for i, col in enumerate(inputs):
+            match = next((s for s in free if col.name and _same(s.name, col.name, exact)), None)
+            if chosen[i] is None and match is not None:
+                chosen[i] = match
+                free.remove(match)
+    unnamed_required = [s for s in free if not s.optional]
+    for i in range(len(inputs)):
+        if chosen[i] is None and unnamed_required:
+            chosen[i] = unnamed_required.pop(0)
+    if unnamed_required:
+        raise TritonSchemaError(
+            f"the model needs inputs {', '.join(s.name for s in unnamed_required)} that no column provides "
+            f"(columns: {_names([c.name for c in inputs])}; model inputs: {', '.join(s.name for s in specs)})",
+            model=model,
+        )
+    bound = []
+    for col, spec in zip(inputs, chosen):
+        if spec is None:
+            spec = _parameter(col, model)
+            if col.type is not None and col.type.root not in _PARAMETER_TYPES:
+                mismatches.append(
+                    f"  input {col.name} {col.type}  <->  request parameter '{col.name}' (takes "
+                    f"{', '.join(_PARAMETER_TYPES)})"
+                )
+        elif col.type is not None and not _fits_input(col.type, spec):
+            mismatches.append(_side_by_side("input", col, spec))
+        bound.append(spec)
+    return bound
+
+
+def _same(name: str, col: str, exact: bool) -> bool:
+    return name == col if exact else name.lower() == col.lower()
+
+
+def _parameter(col: Column, model: str) -> TensorSpec:
+    """A column named like no model input: a generate request's field of that name."""
+    if not col.name:
+        raise TritonSchemaError(
+            "a column without a name matches no model input, and cannot be sent as a "
+            "generation parameter (name it after the parameter, e.g. max_tokens)",
+            model=model,
+        )
+    if col.name in RESERVED_PARAMETERS or col.name in GENERATE_RESERVED or col.name.startswith("triton_"):
+        raise TritonSchemaError(
+            f"input column '{col.name}' matches no model input, and its name is reserved by Triton or the "
+            f"client as a request field (reserved: {', '.join(sorted({*RESERVED_PARAMETERS, *GENERATE_RESERVED}))}, "
+            "and every 'triton_*'): rename it",
+            model=model,
+        )
+    return TensorSpec(col.name, "", (), col.type or _STRING, optional=True, parameter=True)
 
 
 def _check_unbatched_arrays(metadata: Mapping[str, Any], specs: Sequence[TensorSpec], model: str) -> None:

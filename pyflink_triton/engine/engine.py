@@ -31,6 +31,7 @@ from ..errors import TritonConfigError, TritonError, TritonSchemaError, TritonTi
 from .binding import Column, ModelBinding, bind_model
 from .columns import array_lengths, null_mask, to_column, to_tensor
 from .defaults import parse_default_value
+from .generate import GenerationStats, generate_rows
 from .loop import LoopThread
 from .outcomes import ERROR_MODES, Outcomes
 
@@ -131,12 +132,15 @@ class InferenceEngine:
         self.request_ids = request_ids or RequestIds(tracing=config.options.tracing)
         self.options = config.options
         self.stats = EngineStats()
+        self.generation_stats = GenerationStats()
         self.binding: ModelBinding | None = None
         self.client: TritonClient | None = None
         self._has_default = False
         self._default: Any = None
         self._datatypes: dict[str, str] = {}
         self._sequence_lock: asyncio.Lock | None = None
+        #: Generate requests in flight, at most ``max-concurrent-requests`` (made on the loop).
+        self.generate_slots = asyncio.Semaphore(1)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -149,8 +153,9 @@ class InferenceEngine:
             meta, config = await self.client.model_metadata(), await self.client.model_config()
             binding = bind(self.options, meta, config, self.config.inputs, self.config.outputs)
         self._has_default, self._default = parse_default_value(self.options.default_value, binding.result_type())
-        self._datatypes = {spec.name: spec.datatype for spec in binding.inputs}
+        self._datatypes = {spec.name: spec.datatype for spec in binding.inputs if not spec.parameter}
         self._sequence_lock = asyncio.Lock() if binding.sequence else None
+        self.generate_slots = asyncio.Semaphore(self.options.max_concurrent_requests)
         self.binding = binding
         _OPEN_ENGINES.add(self)
         return binding
@@ -179,8 +184,9 @@ class InferenceEngine:
             _FIRST_BATCH_AT.append(time.monotonic())
         outcomes = Outcomes(binding.outputs, n, error_column=self.config.error_mode == "column")
         valid = np.ones(n, dtype=bool)
-        for column in columns:
-            valid &= ~null_mask(column)
+        for column, spec in zip(columns, binding.inputs):
+            if not spec.parameter:  # a NULL generation parameter is not sent; the row is
+                valid &= ~null_mask(column)
         rows = np.flatnonzero(valid)
         tag = self.request_ids.batch(self.stats.batches)
         self.stats.rows += n
@@ -210,9 +216,12 @@ class InferenceEngine:
                     f"rows were still waiting; its requests' ids begin with {tag.prefix}"
                 )
             )
-            self._fallback(outcomes, undecided, error)
+            self.fallback(outcomes, undecided, error)
 
     async def _predict_rows(self, columns: Columns, rows: npt.NDArray[Any], outcomes: Outcomes, tag: BatchTag) -> None:
+        if self.binding is not None and self.binding.generates:
+            await generate_rows(self, columns, rows, outcomes, tag)
+            return
         calls = [self._predict_group(columns, group, outcomes, tag) for group in self._groups(columns, rows)]
         if self.binding is not None and self.binding.sequence:
             for call in calls:  # a sequence's rows go in order
@@ -252,7 +261,7 @@ class InferenceEngine:
             try:
                 outcomes.put(where, self._values(part, len(where)))
             except TritonError as exc:
-                self._fallback(outcomes, where, exc)
+                self.fallback(outcomes, where, exc)
 
     def _tensors(
         self, columns: Columns, positions: npt.NDArray[Any], outcomes: Outcomes
@@ -303,7 +312,7 @@ class InferenceEngine:
             values.append(to_column(array, spec, rows))
         return values
 
-    def _fallback(self, outcomes: Outcomes, positions: npt.NDArray[Any], error: TritonError) -> None:
+    def fallback(self, outcomes: Outcomes, positions: npt.NDArray[Any], error: TritonError) -> None:
         """Rows of a failed request: the ``default-value`` when there is one, else the error."""
         error = self._named(error)
         if not self._has_default:
@@ -349,7 +358,14 @@ def bind(
 ) -> ModelBinding:
     """:func:`bind_model` with the options' flags, its errors naming model and endpoint."""
     try:
-        return bind_model(metadata, config, inputs, outputs, flatten_batch_dim=options.flatten_batch_dim)
+        return bind_model(
+            metadata,
+            config,
+            inputs,
+            outputs,
+            flatten_batch_dim=options.flatten_batch_dim,
+            inference_api=options.inference_api,
+        )
     except TritonError as exc:
         raise with_context(exc, options) from None
 

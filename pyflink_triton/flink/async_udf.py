@@ -134,7 +134,9 @@ class TritonAsyncFunction(AsyncScalarFunction):
         binding = await self.engine.open(self.binding)
         assert self.engine.client is not None
         limit = await self.engine.client.max_batch_size()
-        rows = 1 if binding.sequence else self.max_batch_rows or limit or 1
+        # Generated answers go one row a batch: each row's answer returns as soon as it is
+        # done, not with its batch's slowest (the engine bounds the requests in flight).
+        rows = 1 if binding.sequence or binding.generates else self.max_batch_rows or limit or 1
         return Coalescer(self._send, max_rows=rows, max_wait_s=self.max_wait_ms / 1000.0)
 
     def release_on(self, loop: asyncio.AbstractEventLoop) -> None:

@@ -56,7 +56,7 @@ class MetricSpec:
     name: str
     kind: str  # counter | gauge | distribution | histogram
     meaning: str
-    source: tuple[str, str] | None = None  # a counter's value: ("engine" | "client", stats attribute)
+    source: tuple[str, str] | None = None  # a counter's value: ("engine" | "client" | "generation", attribute)
 
     @property
     def prometheus(self) -> str:
@@ -89,6 +89,18 @@ METRICS: tuple[MetricSpec, ...] = (
         ("engine", "failed_rows"),
     ),
     MetricSpec(
+        "answers",
+        "counter",
+        "generated answers (`inference-api` generate or generate-stream)",
+        ("generation", "answers"),
+    ),
+    MetricSpec(
+        "pieces",
+        "counter",
+        "pieces of those answers: streamed events (one per answer for generate)",
+        ("generation", "pieces"),
+    ),
+    MetricSpec(
         "requestLatencyMs",
         "distribution",
         "one value per request, in milliseconds (REST shows its count, sum, min and max; Prometheus a constant 0)",
@@ -100,11 +112,19 @@ METRICS: tuple[MetricSpec, ...] = (
         + ", ".join(LATENCY_BUCKET_LABELS)
         + "): a cumulative histogram for `histogram_quantile`",
     ),
+    MetricSpec(
+        "timeToFirstTokenMs", "distribution", "per generated answer: milliseconds from sending to its first piece"
+    ),
+    MetricSpec(
+        "piecesPerSecond",
+        "distribution",
+        "per streamed answer of several pieces: its pieces after the first over the time they took",
+    ),
     MetricSpec("rowsInFlight", "gauge", "rows in requests not yet answered"),
     MetricSpec("circuitBreakerState", "gauge", "0 closed, 1 half-open, 2 open (0 without a breaker)"),
 )
 
-#: counter name -> where its value comes from: ("engine" | "client", attribute)
+#: counter name -> where its value comes from: ("engine" | "client" | "generation", attribute)
 COUNTERS: dict[str, tuple[str, str]] = {m.name: m.source for m in METRICS if m.source is not None}
 
 
@@ -120,6 +140,8 @@ class TritonMetrics:
         self.latency = group.distribution("requestLatencyMs")
         # Cumulative: bucket i counts the requests of at most LATENCY_BUCKET_LABELS[i] ms.
         self.buckets = [group.add_group("le", le).counter("requestLatencyMsBucket") for le in LATENCY_BUCKET_LABELS]
+        self.first_piece = group.distribution("timeToFirstTokenMs")
+        self.pieces_per_s = group.distribution("piecesPerSecond")
         self.reported = dict.fromkeys(COUNTERS, 0)
         self.announced = False
         group.gauge("rowsInFlight", self._reading(self._rows_in_flight))
@@ -144,7 +166,12 @@ class TritonMetrics:
             for counter in [*self.counters.values(), *self.buckets]:
                 counter.inc(0)
             self.announced = True
-        sources = {"engine": engine.stats, "client": client.stats if client is not None else None}
+        generation = engine.generation_stats
+        sources = {
+            "engine": engine.stats,
+            "client": client.stats if client is not None else None,
+            "generation": generation,
+        }
         for name, (source, attr) in COUNTERS.items():
             stats = sources[source]
             if stats is None:
@@ -156,6 +183,10 @@ class TritonMetrics:
         if client is not None:
             for latency_s in client.stats.drain_latencies():
                 self._record_latency(latency_s * 1000)
+        for first_s in generation.drain(generation.first_piece_s):
+            self.first_piece.update(int(first_s * 1000))
+        for rate in generation.drain(generation.pieces_per_s):
+            self.pieces_per_s.update(round(rate))
 
     def _record_latency(self, ms: float) -> None:
         self.latency.update(int(ms))
