@@ -7,9 +7,10 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pytest
@@ -20,6 +21,8 @@ from pyflink_triton.engine import LoopThread
 from pyflink_triton.server.launcher import TritonServer, find_tritonserver
 
 from .faultserver import FaultServer
+
+T = TypeVar("T")
 
 # `make check` runs the fast tier (-m "not flink and not triton and not slow") with this set. A
 # test that would start a JVM or a Triton server there fails at once, saying which mark it lacks,
@@ -109,6 +112,24 @@ def iris_class(x: list[float]) -> int:
     """The class the classifier model gives ``x``."""
     z = np.asarray(x, np.float32).astype(np.float64) / IRIS_POOLED_STD
     return int(np.argmin(((z - IRIS_MEANS / IRIS_POOLED_STD) ** 2).sum(axis=1)))
+
+
+def poll(
+    read: Callable[[], T],
+    done: Callable[[T], bool],
+    timeout_s: float,
+    what: str,
+    context: Callable[[], str] = lambda: "",
+) -> T:
+    """Read until ``done(value)``; fails naming ``what`` (and the last value) at the timeout."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = read()
+        if done(value):
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: not within {timeout_s:.0f}s (last: {str(value)[:1500]})\n{context()[-6000:]}")
+        time.sleep(0.25)
 
 
 def free_port() -> int:

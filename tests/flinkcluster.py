@@ -341,6 +341,22 @@ class FlinkCluster:
             text = self.taskmanager_out()[since:]
         return text
 
+    def run_cli(
+        self, script: str | Path, worker: HiddenPackagesPython, env: dict[str, str], *args: str, timeout: float = 300
+    ) -> subprocess.CompletedProcess[str]:
+        """``pyflink-triton run script`` against this cluster, its workers on ``worker``'s Python
+        (``args``: more of run's options, e.g. ``--detach``); the output captured, not checked."""
+        command = ["run", str(script), "--jobmanager", self.rest_address, "--python-executable", str(worker.executable)]
+        return subprocess.run(
+            [sys.executable, "-m", "pyflink_triton.cli", *command, *args],
+            cwd=Path(__file__).resolve().parent.parent,
+            env=clean_env(**env),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
     def log_tail(self, chars: int = 4000) -> str:
         """The end of every log file, for failure messages."""
         if self.root is None or not self.log_dir.is_dir():

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from .conftest import clean_env, free_port
+from .conftest import free_port
 from .flinkcluster import FlinkCluster, HiddenPackagesPython
 
 # Runs a standalone Flink cluster: outside the fast tier (`make check`).
@@ -57,26 +56,7 @@ def submit(
     env: dict[str, str],
     timeout: float = 300,
 ) -> subprocess.CompletedProcess[str]:
-    full_env = clean_env(**env)
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pyflink_triton.cli",
-            "run",
-            str(script),
-            "--jobmanager",
-            cluster.rest_address,
-            "--python-executable",
-            str(worker_python.executable),
-        ],
-        cwd=ROOT,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return cluster.run_cli(script, worker_python, env, timeout=timeout)
 
 
 def new_jobs(cluster: FlinkCluster, before: set[str]) -> dict[str, str]:

@@ -26,17 +26,15 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 
 from pyflink_triton.server.launcher import TritonServer
 
-from .conftest import classifier_triton, clean_env
+from .conftest import classifier_triton, clean_env, poll
 from .flinkcluster import FlinkCluster, HiddenPackagesPython
 from .test_fault_matrix import expected_class, features
 
@@ -45,7 +43,6 @@ pytestmark = [pytest.mark.flink, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parent.parent
 ROWS_PER_FILE = 40
-T = TypeVar("T")
 
 JOB_SQL = """
 CREATE TEMPORARY TABLE flowers (id BIGINT, f0 FLOAT, f1 FLOAT, f2 FLOAT, f3 FLOAT) WITH (
@@ -123,24 +120,6 @@ def own_triton() -> Iterator[TritonServer]:
 # -- helpers ----------------------------------------------------------------------------------
 
 
-def poll(
-    read: Callable[[], T],
-    done: Callable[[T], bool],
-    timeout_s: float,
-    what: str,
-    context: Callable[[], str] = lambda: "",
-) -> T:
-    """Read until ``done(value)``; fails naming ``what`` (and the last value) at the timeout."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = read()
-        if done(value):
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what}: not within {timeout_s:.0f}s (last: {str(value)[:500]})\n{context()[-6000:]}")
-        time.sleep(0.25)
-
-
 class Stream:
     """The job's folders: input files written while it runs, committed output read back."""
 
@@ -196,27 +175,8 @@ def submit_detached(
     script = tmp_path / "stream.sql"
     script.write_text(JOB_SQL.format(input=stream.input.as_uri(), output=stream.output.as_uri(), config=config))
     settings = [*JOB_SETTINGS, f"execution.checkpointing.dir={(tmp_path / 'checkpoints').as_uri()}"]
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pyflink_triton.cli",
-            "run",
-            str(script),
-            "--jobmanager",
-            cluster.rest_address,
-            "--python-executable",
-            str(worker_python.executable),
-            "--detach",
-            *[arg for s in settings for arg in ("--set", s)],
-        ],
-        cwd=ROOT,
-        env=clean_env(TRITON_ENDPOINT=triton_url + "/v2/models"),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    env = {"TRITON_ENDPOINT": triton_url + "/v2/models"}
+    result = cluster.run_cli(script, worker_python, env, "--detach", *[arg for s in settings for arg in ("--set", s)])
     found = re.search(r"^Job has been submitted with JobID ([0-9a-f]{32})$", result.stdout, re.MULTILINE)
     assert result.returncode == 0 and found, f"{result.stdout}\n{result.stderr[-3000:]}\n{cluster.log_tail(3000)}"
     job_id = found.group(1)

@@ -26,14 +26,10 @@ import json
 import math
 import re
 import shutil
-import subprocess
-import sys
-import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 import yaml
@@ -41,7 +37,7 @@ import yaml
 from pyflink_triton.engine import LoopThread
 from pyflink_triton.flink.metrics import LATENCY_BUCKET_LABELS, METRICS, PROMETHEUS_SCOPE
 
-from .conftest import clean_env, free_port
+from .conftest import free_port, poll
 from .faultserver import FaultServer
 from .flinkcluster import FlinkCluster, HiddenPackagesPython
 from .prometheus_server import PrometheusServer, require_binary
@@ -52,7 +48,6 @@ DEPLOY = ROOT / "deploy" / "prometheus"
 DASHBOARD = ROOT / "deploy" / "grafana" / "triton.json"
 ROWS = 240
 P = PROMETHEUS_SCOPE + "_"
-T = TypeVar("T")
 
 JOBS_SQL = """
 CREATE TEMPORARY TABLE flowers (id BIGINT, f0 FLOAT, f1 FLOAT, f2 FLOAT, f3 FLOAT) WITH (
@@ -84,17 +79,6 @@ TRITON_JOB = label_value("insert-into_default_catalog.default_database.predictio
 FAULT_JOB = label_value("insert-into_default_catalog.default_database.fallbacks")
 
 pytestmark = [pytest.mark.flink, pytest.mark.slow]
-
-
-def poll(read: Callable[[], T], done: Callable[[T], bool], timeout_s: float, what: str) -> T:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = read()
-        if done(value):
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what}: not within {timeout_s:.0f}s (last: {str(value)[:1500]})")
-        time.sleep(0.25)
 
 
 @dataclass
@@ -146,28 +130,9 @@ def submit(cluster: FlinkCluster, worker: HiddenPackagesPython, tmp: Path, trito
     inputs = tmp / "in"
     script = tmp / "jobs.sql"
     script.write_text(JOBS_SQL.format(input=inputs.as_uri()))
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pyflink_triton.cli",
-            "run",
-            str(script),
-            "--jobmanager",
-            cluster.rest_address,
-            "--python-executable",
-            str(worker.executable),
-            "--detach",
-            "--set",
-            f"pipeline.global-job-parameters=pyflink-triton.job:{ID_JOB}",
-        ],
-        cwd=ROOT,
-        env=clean_env(TRITON_ENDPOINT=triton + "/v2/models", FAULT_ENDPOINT=fault + "/v2/models"),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    env = {"TRITON_ENDPOINT": triton + "/v2/models", "FAULT_ENDPOINT": fault + "/v2/models"}
+    job_parameters = f"pipeline.global-job-parameters=pyflink-triton.job:{ID_JOB}"
+    result = cluster.run_cli(script, worker, env, "--detach", "--set", job_parameters)
     job_ids = re.findall(r"^Job has been submitted with JobID ([0-9a-f]{32})$", result.stdout, re.MULTILINE)
     assert result.returncode == 0 and len(job_ids) == 2, f"{result.stdout}\n{result.stderr[-3000:]}"
     return job_ids
