@@ -40,7 +40,7 @@ run: setup
 	$(VENV)/bin/pyflink-triton run sql/movie_reviews.sql
 
 test: setup prometheus $(VENV)/.bench-installed
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest --durations=25 $(PYTEST_ARGS)
 
 test-matrix: setup
 	$(PY) tests/matrix.py $(MATRIX_ARGS)

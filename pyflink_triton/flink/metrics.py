@@ -57,6 +57,9 @@ class MetricSpec:
     kind: str  # counter | gauge | distribution | histogram
     meaning: str
     source: tuple[str, str] | None = None  # a counter's value: ("engine" | "client" | "generation", attribute)
+    #: A distribution that gets values from generated answers only: a reporter shows a distribution
+    #: once it has a value, so a job that calls models through ``infer`` never shows it.
+    generate_only: bool = False
 
     @property
     def prometheus(self) -> str:
@@ -113,12 +116,17 @@ METRICS: tuple[MetricSpec, ...] = (
         + "): a cumulative histogram for `histogram_quantile`",
     ),
     MetricSpec(
-        "timeToFirstTokenMs", "distribution", "per generated answer: milliseconds from sending to its first piece"
+        "timeToFirstTokenMs",
+        "distribution",
+        "per generated answer: milliseconds from sending to its first piece (shown once there is one)",
+        generate_only=True,
     ),
     MetricSpec(
         "piecesPerSecond",
         "distribution",
-        "per streamed answer of several pieces: its pieces after the first over the time they took",
+        "per streamed answer of several pieces: its pieces after the first over the time they took "
+        "(shown once there is one)",
+        generate_only=True,
     ),
     MetricSpec("rowsInFlight", "gauge", "rows in requests not yet answered"),
     MetricSpec("circuitBreakerState", "gauge", "0 closed, 1 half-open, 2 open (0 without a breaker)"),

@@ -91,7 +91,8 @@ class SqlShell:
         buffer = ""
         while True:
             try:
-                line = read(CONTINUATION if _unfinished(buffer) else PROMPT)
+                with _interrupts_raised():  # whatever a statement left, Ctrl-C at the prompt clears
+                    line = read(CONTINUATION if _unfinished(buffer) else PROMPT)
             except EOFError:
                 self._info("Exiting the pyflink-triton SQL shell...", newline_before=True)
                 return
@@ -188,6 +189,9 @@ class SqlShell:
         client = result.get_job_client()  # now, while this thread alone talks to the JVM
 
         def target() -> None:
+            # Ctrl-C is the main thread's: a SIGINT the kernel gave this thread instead would not
+            # wake the main thread from its wait (or, later, from reading the prompt's line).
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
             try:
                 blocking()
             except BaseException as exc:  # handed to the waiting thread
