@@ -44,7 +44,7 @@ TESTS = [
     "tests/test_udf_metrics.py",
     "tests/test_arrow_input.py",
     "tests/test_planner_thread.py",
-    "tests/test_cli.py::test_main_job_starts_its_own_triton_and_classifies_the_seed_reviews",
+    "tests/test_cli.py::test_main_job_starts_its_own_triton_and_shows_its_progress_at_a_terminal",
     "tests/test_cli.py::test_serve_starts_a_local_triton_until_sigterm",
     "tests/test_cli.py::test_failures_exit_non_zero_with_the_message",
 ]
