@@ -4,7 +4,9 @@ rows/s and pieces/s through ``ML_PREDICT`` over ``model_repository/tiny-llm`` (d
 ``generate_stream``, ``"stream": true``: one piece a word), in both UDF modes, side by side with
 a per-row loop of ``requests`` calling ``generate_stream`` (what a hand-written job would do),
 at 1, 8 and 64 requests in flight, in one run on one server. The Flink jobs' times are net of
-the fixed cost of a job (the same job over one row, measured just before). Writes its table
+the fixed cost of a job (the same job over one row, measured just before); so is their CPU,
+charged as in the main benchmark (benchmarks/procstat.py): the client's (this process, Flink's
+JVM and its Python workers) and Triton's (server and stubs, when started here). Writes its table
 into BENCHMARKS.md between ``<!-- llm:begin -->`` and ``<!-- llm:end -->``.
 """
 
@@ -20,7 +22,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from benchmarks.procstat import CpuParties
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = "tiny-llm"
@@ -34,11 +39,13 @@ def prompt(i: int) -> str:
     return f"w{i} {WORDS}"
 
 
-def requests_loop(url: str, rows: int, in_flight: int) -> tuple[float, int]:
+def requests_loop(url: str, rows: int, in_flight: int, parties: CpuParties) -> tuple[float, int, dict[str, float]]:
     """A thread per request in flight, each a ``requests`` session posting one row at a time
     to ``generate_stream`` and concatenating ``text_output`` from the ``data:`` lines; seconds
-    and pieces."""
+    pieces and CPU seconds."""
     import requests
+
+    from benchmarks.procstat import cpu_delta
 
     endpoint = f"{url}/v2/models/{MODEL}/generate_stream"
     sessions = [requests.Session() for _ in range(in_flight)]
@@ -59,11 +66,11 @@ def requests_loop(url: str, rows: int, in_flight: int) -> tuple[float, int]:
         assert "".join(text), "empty answer"
         return pieces
 
-    start = time.perf_counter()
+    before, start = parties.snapshot(), time.perf_counter()
     with concurrent.futures.ThreadPoolExecutor(in_flight) as pool:
         # Each thread takes the next row as it finishes: `in_flight` requests at a time.
         pieces = sum(pool.map(one, range(rows)))
-    return time.perf_counter() - start, pieces
+    return time.perf_counter() - start, pieces, cpu_delta(before, parties.snapshot())
 
 
 class FlinkJobs:
@@ -101,55 +108,67 @@ class FlinkJobs:
             self.sources.add(rows)
         return f"prompts_{rows}"
 
-    def run(self, rows: int, in_flight: int, is_async: bool) -> float:
-        """Wall seconds of one INSERT job over ``rows`` prompts."""
+    def run(self, rows: int, in_flight: int, is_async: bool, parties: CpuParties) -> tuple[float, dict[str, float]]:
+        """Wall and CPU seconds of one INSERT job over ``rows`` prompts."""
+        from benchmarks.procstat import cpu_delta
+
         config = f"MAP['max-concurrent-operations', '{in_flight}', 'async', '{str(is_async).lower()}']"
         statement = (
             f"INSERT INTO answers SELECT id, text_output FROM ML_PREDICT(TABLE {self._source(rows)}, "
             f"MODEL llm, DESCRIPTOR(prompt), {config})"
         )
-        start = time.perf_counter()
+        before, start = parties.snapshot(), time.perf_counter()
         self.sql.execute_sql(statement).wait()
-        return time.perf_counter() - start
+        return time.perf_counter() - start, cpu_delta(before, parties.snapshot())
 
-    def net(self, rows: int, in_flight: int, is_async: bool) -> float:
-        """Seconds of the rows' work: the job's time less the same job's over one row."""
-        fixed = self.run(1, in_flight, is_async)
-        return max(self.run(rows, in_flight, is_async) - fixed, 1e-6)
+    def net(self, rows: int, in_flight: int, is_async: bool, parties: CpuParties) -> tuple[float, dict[str, float]]:
+        """Seconds (wall, CPU) of the rows' work: the job's less the same job's over one row."""
+        fixed, fixed_cpu = self.run(1, in_flight, is_async, parties)
+        wall, cpu = self.run(rows, in_flight, is_async, parties)
+        return max(wall - fixed, 1e-6), {k: max(v - fixed_cpu.get(k, 0.0), 0.0) for k, v in cpu.items()}
 
 
 @contextmanager
-def server(url: str | None) -> Iterator[str]:
-    """The Triton at ``url``, or one started (and stopped) here serving tiny-llm."""
+def server(url: str | None) -> Iterator[tuple[str, int | None]]:
+    """The Triton at ``url``, or one started (and stopped) here serving tiny-llm; and its pid
+    when started here (its CPU is then measured)."""
     if url:
-        yield url.rstrip("/")
+        yield url.rstrip("/"), None
         return
     from pyflink_triton import TritonServer
 
     with TritonServer(str(ROOT / "model_repository"), models=[MODEL]) as triton:
-        yield triton.url
+        yield triton.url, triton.pid
 
 
-def measure(url: str, rows: int, flink_rows: int, in_flights: tuple[int, ...] = IN_FLIGHT) -> list[dict[str, Any]]:
+def measure(
+    url: str, triton_pid: int | None, rows: int, flink_rows: int, in_flights: tuple[int, ...] = IN_FLIGHT
+) -> list[dict[str, Any]]:
+    from benchmarks.procstat import CpuParties
+
     results = []
+    parties = CpuParties.find(triton_pid)
     for in_flight in in_flights:
-        seconds, pieces = requests_loop(url, rows, in_flight)
-        results.append(_point("requests loop (per row)", in_flight, rows, seconds, pieces))
+        seconds, pieces, cpu = requests_loop(url, rows, in_flight, parties)
+        results.append(_point("requests loop (per row)", in_flight, rows, seconds, pieces, cpu))
         _log(results[-1])
     jobs = FlinkJobs(url)
-    jobs.run(8, 1, False)  # warm-up: the JVM, the worker, the model's first requests
+    parties = CpuParties.find(triton_pid)  # now with the JVM
+    jobs.run(8, 1, False, parties)  # warm-up: the JVM, the worker, the model's first requests
     from pyflink_triton.flink.versions import flink_features
 
     for is_async in (False, True) if flink_features().async_scalar else (False,):  # async: PyFlink 2.3+
         for in_flight in in_flights:
-            seconds = jobs.net(flink_rows, in_flight, is_async)
+            seconds, cpu = jobs.net(flink_rows, in_flight, is_async, parties)
             name = "ML_PREDICT async" if is_async else "ML_PREDICT (pandas)"
-            results.append(_point(name, in_flight, flink_rows, seconds, flink_rows * MAX_TOKENS))
+            results.append(_point(name, in_flight, flink_rows, seconds, flink_rows * MAX_TOKENS, cpu))
             _log(results[-1])
     return results
 
 
-def _point(contender: str, in_flight: int, rows: int, seconds: float, pieces: int) -> dict[str, Any]:
+def _point(
+    contender: str, in_flight: int, rows: int, seconds: float, pieces: int, cpu: dict[str, float]
+) -> dict[str, Any]:
     return {
         "contender": contender,
         "in_flight": in_flight,
@@ -157,6 +176,9 @@ def _point(contender: str, in_flight: int, rows: int, seconds: float, pieces: in
         "seconds": seconds,
         "rows_per_s": rows / seconds,
         "pieces_per_s": pieces / seconds,
+        # CPU seconds per 1,000 rows: the client's side (Python, and Flink's JVM), and Triton's.
+        "client_cpu_s_per_1k": (cpu.get("python", 0.0) + cpu.get("jvm", 0.0)) * 1000 / rows,
+        "triton_cpu_s_per_1k": cpu["triton"] * 1000 / rows if "triton" in cpu else None,
     }
 
 
@@ -173,14 +195,16 @@ def table(results: list[dict[str, Any]]) -> str:
     """The Markdown table: one row per contender and in-flight count, the ratio to the loop."""
     loop = {p["in_flight"]: p["rows_per_s"] for p in results if p["contender"].startswith("requests")}
     lines = [
-        "| contender | in flight | rows | rows/s | pieces/s | vs requests loop |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| contender | in flight | rows | rows/s | pieces/s | vs requests loop | client CPU s / 1k rows "
+        "| Triton CPU s / 1k rows |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for p in sorted(results, key=lambda p: (p["in_flight"], p["contender"])):
         ratio = p["rows_per_s"] / loop[p["in_flight"]] if p["in_flight"] in loop else float("nan")
+        triton = "n/a" if p["triton_cpu_s_per_1k"] is None else f"{p['triton_cpu_s_per_1k']:.2f}"
         lines.append(
             f"| {p['contender']} | {p['in_flight']} | {p['rows']:,} | {p['rows_per_s']:,.0f} | "
-            f"{p['pieces_per_s']:,.0f} | {ratio:.2f}x |"
+            f"{p['pieces_per_s']:,.0f} | {ratio:.2f}x | {p['client_cpu_s_per_1k']:.2f} | {triton} |"
         )
     return "\n".join(lines)
 
@@ -217,8 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     rows = args.rows or (400 if args.quick else 2000)
     command = shlex.join(["benchmarks/llm.py", *(sys.argv[1:] if argv is None else argv)])
-    with server(args.url) as url:
-        results = measure(url, rows, rows, tuple(int(n) for n in args.in_flight.split(",")))
+    with server(args.url) as (url, triton_pid):
+        results = measure(url, triton_pid, rows, rows, tuple(int(n) for n in args.in_flight.split(",")))
     text = block(command, results)
     print(table(results))
     if str(args.output) != "-":
