@@ -13,6 +13,9 @@ never an empty answer (:func:`event_error`).
 half an event or several), under two bounds: the whole stream may not pass ``limit`` bytes
 (option ``max-response-size``), and no line may pass ``line_limit`` bytes (one event holds one
 response of the model), so a server that never ends a line cannot grow the process.
+Our own reader rather than an SSE library (``aiohttp-sse-client``, ``httpx-sse``): those read
+from their HTTP client's response object and bound neither a line nor the stream; this one is
+fed bytes, so it stays free of I/O, and the bounds are ours.
 """
 
 from __future__ import annotations
