@@ -40,7 +40,8 @@ class Recorder:
         return self.children.setdefault(key, Recorder(f"{self.path}.{key}".lstrip(".")))
 
     def counter(self, name: str) -> Any:
-        self.counters[name] = 0
+        # As in PyFlink: a name is one Beam cell, which every function of the group increments.
+        self.counters.setdefault(name, 0)
         recorder = self
 
         class _Counter:
@@ -50,7 +51,7 @@ class Recorder:
         return _Counter()
 
     def gauge(self, name: str, obj: Callable[[], int]) -> None:
-        self.gauges[name] = obj
+        self.gauges[name] = obj  # as in PyFlink: a second gauge of a name replaces the first
 
     def distribution(self, name: str) -> Any:
         values = self.distributions.setdefault(name, [])
@@ -152,3 +153,55 @@ def test_async_mode_counts_the_same_metrics_through_gauge_reads(triton_url: str)
         "pieces": 0,
     }
     assert len(g.distributions["requestLatencyMs"]) == 3
+
+
+@pytest.mark.skipif(not flink_features().async_scalar, reason="PyFlink before 2.3 has no async scalar functions")
+def test_two_functions_of_one_operator_add_up_in_its_group(triton_url: str) -> None:
+    """Two Triton calls chained into one operator share its metric group, where the gauges
+    registered last replace the first's: they must still report and count both functions."""
+    from pyflink_triton.flink.async_udf import TritonAsyncFunction
+
+    def function(batch_size: str) -> TritonAsyncFunction:
+        opts = TritonOptions.from_map(
+            {
+                "endpoint": triton_url,
+                "model-name": "classifier",
+                "batch-size": batch_size,
+                "circuit-breaker-enabled": "true",
+            }
+        )
+        return TritonAsyncFunction(EngineConfig.of(opts, [Column("features")]), max_batch_rows=8, max_wait_ms=50)
+
+    first, second = function("2"), function("4")
+    ctx = Context()
+    first.open(ctx)
+    second.open(ctx)
+
+    async def run() -> tuple[list[Any], list[Any]]:
+        a = await asyncio.gather(*(first.eval(v) for v in [FEATURES] * 5))
+        b = await asyncio.gather(*(second.eval(v) for v in [FEATURES] * 3 + [None]))
+        return list(a), list(b)
+
+    async def close() -> None:
+        await first._aclose()
+        await second._aclose()
+
+    loop = asyncio.new_event_loop()
+    try:
+        assert loop.run_until_complete(run()) == ([0] * 5, [0] * 3 + [None])
+        g = ctx.group.children["triton"]
+        assert g.counters["rows"] == 0  # nothing is reported before a gauge read
+        assert g.gauges["rowsInFlight"]() == 0
+        # first: 5 rows in requests of 2 (3 requests); second: 3 rows in one request of 4
+        assert (g.counters["rows"], g.counters["requests"], g.counters["nullRows"]) == (9, 4, 1)
+        assert len(g.distributions["requestLatencyMs"]) == 4
+        assert g.gauges["circuitBreakerState"]() == 0
+        breaker = first.engine.client.breaker if first.engine and first.engine.client else None
+        assert breaker is not None
+        for _ in range(20):  # the first function's breaker opens; the group shows the most open
+            breaker.record_failure()
+        assert breaker.state.gauge == 2 and g.gauges["circuitBreakerState"]() == 2
+        assert g.counters["rows"] == 9  # a second read counts nothing twice
+    finally:
+        loop.run_until_complete(close())
+        loop.close()

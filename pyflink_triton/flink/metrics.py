@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import bisect
 import logging
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,18 +129,31 @@ METRICS: tuple[MetricSpec, ...] = (
         "(shown once there is one)",
         generate_only=True,
     ),
-    MetricSpec("rowsInFlight", "gauge", "rows in requests not yet answered"),
-    MetricSpec("circuitBreakerState", "gauge", "0 closed, 1 half-open, 2 open (0 without a breaker)"),
+    MetricSpec("rowsInFlight", "gauge", "rows in requests not yet answered (of every Triton call in the operator)"),
+    MetricSpec(
+        "circuitBreakerState",
+        "gauge",
+        "0 closed, 1 half-open, 2 open: the most open breaker of the operator's Triton calls (0 without one)",
+    ),
 )
 
 #: counter name -> where its value comes from: ("engine" | "client" | "generation", attribute)
 COUNTERS: dict[str, tuple[str, str]] = {m.name: m.source for m in METRICS if m.source is not None}
 
 
+#: Every :class:`TritonMetrics` registered on a group. PyFlink gives the functions of one operator
+#: (two ``ML_PREDICT`` calls chained together) one metric group: a counter's name is one Beam cell
+#: that both increment, but a second gauge of a name replaces the first. So each function's gauges
+#: read every function of the group, whichever was registered last.
+_GROUP_MEMBERS: weakref.WeakKeyDictionary[Any, list[TritonMetrics]] = weakref.WeakKeyDictionary()
+
+
 class TritonMetrics:
     """Registers the ``triton`` group on a function context and reports an engine's counts.
 
     Counters cannot be read back, so the reported totals are kept here and deltas are sent.
+    Functions sharing the group add up: counters and ``rowsInFlight`` are their sums,
+    ``circuitBreakerState`` the most open of their breakers.
     """
 
     def __init__(self, group: Any, engine: InferenceEngine) -> None:
@@ -152,8 +166,13 @@ class TritonMetrics:
         self.pieces_per_s = group.distribution("piecesPerSecond")
         self.reported = dict.fromkeys(COUNTERS, 0)
         self.announced = False
-        group.gauge("rowsInFlight", self._reading(self._rows_in_flight))
-        group.gauge("circuitBreakerState", self._reading(self._breaker_state))
+        try:
+            self.members = _GROUP_MEMBERS.setdefault(group, [])
+        except TypeError:  # a group that cannot be weakly referenced: this function alone
+            self.members = []
+        self.members.append(self)
+        group.gauge("rowsInFlight", self._reading(TritonMetrics._rows_in_flight, sum))
+        group.gauge("circuitBreakerState", self._reading(TritonMetrics._breaker_state, max))
 
     @classmethod
     def register(cls, context: Any, engine: InferenceEngine) -> TritonMetrics | None:
@@ -202,10 +221,17 @@ class TritonMetrics:
         for bucket in self.buckets[first:]:
             bucket.inc()
 
-    def _reading(self, gauge: Callable[[], int]) -> Callable[[], int]:
+    def _reading(
+        self, gauge: Callable[[TritonMetrics], int], combine: Callable[[Iterable[int]], int]
+    ) -> Callable[[], int]:
+        """A gauge over every function of the group; reading it reports their counters (the
+        async UDF counts through these reads)."""
+        members = self.members
+
         def read() -> int:
-            self.report()
-            return gauge()
+            for member in members:
+                member.report()
+            return combine(gauge(member) for member in members)
 
         return read
 
