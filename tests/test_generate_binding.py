@@ -3,6 +3,7 @@ model's metadata and config as Triton answers them for model_repository/tiny-llm
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,7 @@ METADATA: dict[str, Any] = {
         {"name": "text_input", "datatype": "BYTES", "shape": [1]},
         {"name": "stream", "datatype": "BOOL", "shape": [1]},
         {"name": "exclude_input_in_output", "datatype": "BOOL", "shape": [1]},
+        {"name": "bad_words", "datatype": "BYTES", "shape": [-1]},
     ],
     "outputs": [{"name": "text_output", "datatype": "BYTES", "shape": [-1]}],
 }
@@ -32,14 +34,18 @@ CONFIG: dict[str, Any] = {
         {"name": "text_input", "data_type": "TYPE_STRING", "dims": [1]},
         {"name": "stream", "data_type": "TYPE_BOOL", "dims": [1], "optional": True},
         {"name": "exclude_input_in_output", "data_type": "TYPE_BOOL", "dims": [1], "optional": True},
+        {"name": "bad_words", "data_type": "TYPE_STRING", "dims": [-1], "optional": True},
     ],
     "output": [{"name": "text_output", "data_type": "TYPE_STRING", "dims": [-1]}],
 }
-PLAIN_CONFIG = {**CONFIG, "model_transaction_policy": {"decoupled": False}}
+# The same model, not decoupled and without bad_words (an array input of a model without a batch
+# dimension needs 'flatten-batch-dim' through infer).
+PLAIN_CONFIG = {**CONFIG, "model_transaction_policy": {"decoupled": False}, "input": CONFIG["input"][:3]}
+PLAIN_METADATA = {**METADATA, "inputs": METADATA["inputs"][:3]}
 STRING, INT = FlinkType("STRING"), FlinkType("INT")
 
 
-def options(**extra: str) -> TritonOptions:
+def options(**extra: Any) -> TritonOptions:
     return TritonOptions.from_map({"endpoint": EP, "model-name": "tiny-llm", **extra})
 
 
@@ -49,8 +55,8 @@ def test_auto_streams_a_decoupled_model_and_infers_others() -> None:
     # Without columns: the required inputs only (vLLM's optional knobs are left to parameters).
     assert [(s.name, str(s.flink_type)) for s in binding.inputs] == [("text_input", "STRING")]
     assert [(s.name, str(s.flink_type)) for s in binding.outputs] == [("text_output", "STRING")]
-    assert bind_model(METADATA, PLAIN_CONFIG, None, inference_api="auto").api == "infer"
-    assert bind_model(METADATA, PLAIN_CONFIG, None, inference_api="generate").api == "generate"
+    assert bind_model(PLAIN_METADATA, PLAIN_CONFIG, None, inference_api="auto").api == "infer"
+    assert bind_model(PLAIN_METADATA, PLAIN_CONFIG, None, inference_api="generate").api == "generate"
 
 
 def test_infer_on_a_decoupled_model_is_refused_naming_model_endpoint_and_option() -> None:
@@ -66,7 +72,7 @@ def test_a_text_output_is_one_string_through_generate_and_an_array_through_infer
     binding = bind_model(METADATA, CONFIG, [Column("prompt", STRING)], text, inference_api="generate-stream")
     assert binding.outputs[0].flink_type == STRING
     with pytest.raises(TritonSchemaError, match=r"'text_output' BYTES per-row dims \[-1\] \(takes ARRAY<STRING>\)"):
-        bind_model(METADATA, PLAIN_CONFIG, [Column("prompt", STRING)], text, inference_api="infer")
+        bind_model(PLAIN_METADATA, PLAIN_CONFIG, [Column("prompt", STRING)], text, inference_api="infer")
 
 
 def test_columns_named_like_no_input_are_generation_parameters() -> None:
@@ -108,7 +114,9 @@ def test_a_missing_text_input_is_named() -> None:
             "'inference-api': 'grpc'. Accepted: 'auto', 'infer', 'generate', 'generate-stream'",
         ),
         ({"generate-parameters": '{"max_tokens": 16'}, "'generate-parameters': not valid JSON"),
-        ({"generate-parameters": '{"stop": ["a"]}'}, "'generate-parameters': the JSON must be an object of scalar"),
+        ({"generate-parameters": '{"stop": [["a"]]}'}, "'generate-parameters': the JSON must be an object of scalar"),
+        ({"generate-parameters": '{"stop": [null]}'}, "'generate-parameters': the JSON must be an object of scalar"),
+        ({"generate-parameters": {"stop": [{"a": 1}]}}, "'generate-parameters' (parameter 'stop'): a dict value"),
         ({"generate-parameters": '{"id": "x"}'}, "parameter 'id' is reserved"),
         ({"generate-parameters": '{"priority": 1}'}, "parameter 'priority' is reserved"),
         (
@@ -118,8 +126,8 @@ def test_a_missing_text_input_is_named() -> None:
         ({"inference-api": "generate", "sequence-id": "7"}, "'sequence-id' and 'inference-api'"),
     ],
 )
-def test_options_are_validated_at_create(extra: dict[str, str], message: str) -> None:
-    with pytest.raises(TritonConfigError, match=message.replace("[", r"\[")):
+def test_options_are_validated_at_create(extra: dict[str, Any], message: str) -> None:
+    with pytest.raises(TritonConfigError, match=re.escape(message)):
         options(**extra)
 
 
@@ -146,3 +154,35 @@ def test_request_fields_leave_null_parameters_out_and_answers_concatenate() -> N
     assert answer_values(events, binding) == ["b a b"]
     with pytest.raises(TritonSchemaError, match="no output 'text_output' \\(got: model_name\\)"):
         answer_values([{"model_name": "tiny-llm"}], binding)
+
+
+def test_a_list_goes_to_a_model_input_of_its_type() -> None:
+    """Triton sends a generate field named like an input as that input's tensor (a scalar or a
+    flat list of its datatype), any other as a request parameter, which takes scalars only."""
+    opts = options(**{"generate-parameters": '{"bad_words": ["a", "b"], "stream": true, "max_tokens": 4}'})
+    assert opts.generate_parameters == {"bad_words": ["a", "b"], "stream": True, "max_tokens": 4}
+    assert TritonOptions.from_map(opts.to_map()) == opts  # round-trips through the WITH text
+    binding = bind_model(METADATA, CONFIG, None, inference_api="auto", generate_fields=opts.generate_parameters)
+    assert binding.generates
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        (
+            {"stop": ["a"]},
+            "(parameter 'stop'): a list, which Triton takes only for a model input, and model 'tiny-llm' has no "
+            "input 'stop' (its inputs: text_input, stream, exclude_input_in_output, bad_words)",
+        ),
+        (
+            {"bad_words": ["a", 1]},
+            "(parameter 'bad_words'): model 'tiny-llm' has an input 'bad_words' of BYTES, which takes strings",
+        ),
+        ({"bad_words": 1}, "an input 'bad_words' of BYTES, which takes strings"),
+        ({"stream": "yes"}, "an input 'stream' of BOOL, which takes booleans"),
+    ],
+)
+def test_a_field_that_does_not_fit_its_input_is_refused_before_any_row(fields: dict[str, Any], message: str) -> None:
+    with pytest.raises(TritonConfigError, match=re.escape(message)) as caught:
+        bind_model(METADATA, CONFIG, None, inference_api="auto", generate_fields=fields)
+    assert caught.value.option == "generate-parameters"

@@ -139,6 +139,18 @@ def test_create_model_reads_text_columns_and_refuses_infer_for_a_decoupled_model
     assert "CREATE MODEL llm_infer" in message and "tiny-llm" in message and triton_url in message
     assert "decoupled" in message and "infer endpoint" in message and "'inference-api'" in message
     assert sql.model("llm_infer") is None
+    with pytest.raises(TritonConfigError) as caught:  # a list goes to a model input, and there is none
+        sql.execute_sql(
+            f"CREATE TEMPORARY MODEL llm_words WITH ('provider' = 'triton', 'endpoint' = '{ep}', "
+            """'model-name' = 'tiny-llm', 'generate-parameters' = '{"stop_words": ["x"]}')"""
+        )
+    message = str(caught.value)
+    assert "CREATE MODEL llm_words" in message and triton_url in message, message
+    assert (
+        "'generate-parameters' (parameter 'stop_words'): a list, which Triton takes only for a model input" in message
+    )
+    assert "(its inputs: text_input, stream, exclude_input_in_output, bad_words)" in message
+    assert sql.model("llm_words") is None
 
 
 def test_generated_answers_are_counted_in_the_metrics(triton_url: str) -> None:
@@ -162,6 +174,20 @@ def test_generated_answers_are_counted_in_the_metrics(triton_url: str) -> None:
     assert group.counters["rows"] == 3 and group.counters["nullRows"] == 1
     assert len(group.distributions["timeToFirstTokenMs"]) == 2
     assert len(group.distributions["piecesPerSecond"]) == 2
+
+
+def test_a_list_in_generate_parameters_is_sent_as_the_model_input_of_its_name(triton_url: str) -> None:
+    """TensorRT-LLM takes stop and bad words as list inputs (``bad_words`` STRING [-1]): a list
+    in 'generate-parameters' is sent as that input, and tiny-llm leaves those words out."""
+    options = {"endpoint": triton_url, "model-name": "tiny-llm"}
+    opts = TritonOptions.from_map({**options, "generate-parameters": '{"bad_words": ["b", "e"], "max_tokens": 4}'})
+    fn = TritonPandasFunction(EngineConfig.of(opts, [Column("prompt", FlinkType("STRING"))]))
+    fn.open(Context())
+    try:
+        out = fn.eval(pd.Series(["a b c", "d e"], dtype=object))
+    finally:
+        fn.close()
+    assert out.tolist() == ["c a c a", "d d d d"]  # without b and e: "c a", then "d", repeated
 
 
 @pytest.mark.flink

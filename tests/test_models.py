@@ -560,9 +560,9 @@ def test_echo_unknown_input_is_400(client: httpclient.InferenceServerClient) -> 
 # -- tiny-llm (decoupled; generate extension) -----------------------------------------------------------
 
 
-def expected_llm_answer(prompt: str, max_tokens: int = 16, stop: str | None = None) -> str:
+def expected_llm_answer(prompt: str, max_tokens: int = 16, stop: str | None = None, bad: tuple[str, ...] = ()) -> str:
     """tiny-llm's documented rule (config.pbtxt), written out independently of its code."""
-    reversed_words = list(reversed(prompt.split()))
+    reversed_words = [w for w in reversed(prompt.split()) if w not in bad]
     out: list[str] = []
     while reversed_words and len(out) < max_tokens:
         word = reversed_words[len(out) % len(reversed_words)]
@@ -600,6 +600,9 @@ PROMPT = "the quick brown fox jumps"
         ({"parameters": {"max_tokens": 7, "stop": "the"}}, "jumps fox brown quick"),
         ({"max_tokens": 0}, ""),
         ({"max_tokens": 4, "exclude_input_in_output": False}, f"{PROMPT} jumps fox brown quick"),
+        ({"max_tokens": 4, "bad_words": ["fox", "quick"]}, "jumps brown the jumps"),
+        ({"parameters": {"max_tokens": 3, "bad_words": ["jumps"]}}, "fox brown quick"),
+        ({"max_tokens": 3, "bad_words": "jumps"}, "fox brown quick"),
     ],
 )
 def test_tiny_llm_generate(triton_url: str, fields: dict[str, Any], expected: str) -> None:

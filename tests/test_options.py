@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
+from typing import Any
 
 import pytest
 
@@ -141,12 +143,14 @@ def test_custom_headers_flink_map_syntax_and_json() -> None:
         ("X-A", "no 'key:value' form"),
         ("{not json", "not valid JSON"),
         ('{"a": {"b": 1}}', "object of scalar values"),
+        ('{"X-A": ["a"]}', "(header 'X-A'): a list value. Accepted: a string"),
+        ({"X-A": None}, "(header 'X-A'): a NoneType value"),
         ("Bad Name:1", "not a valid HTTP header name"),
         ("Content-Length:5", "set by the client itself"),
     ],
 )
-def test_bad_custom_headers(value: str, message: str) -> None:
-    with pytest.raises(TritonConfigError, match=message) as info:
+def test_bad_custom_headers(value: Any, message: str) -> None:
+    with pytest.raises(TritonConfigError, match=re.escape(message)) as info:
         opts(custom_headers=value)
     assert "custom-headers" in str(info.value)
 
@@ -286,6 +290,10 @@ def test_request_parameters_reject_reserved_names() -> None:
     for name in ("sequence_id", "priority", "timeout", "headers", "binary_data_output", "triton_x"):
         with pytest.raises(TritonConfigError, match=f"'{name}' is reserved"):
             opts(request_parameters=f"{name}:1")
+    # Triton's parameters are scalars: a list is for a generate request's model input only.
+    accepted = "a list value. Accepted: a string, an integer, a boolean or a finite number."
+    with pytest.raises(TritonConfigError, match=re.escape(f"'request-parameters' (parameter 'n'): {accepted}")):
+        opts(request_parameters='{"n": [3]}')
 
 
 def test_auth_token_and_authorization_header_conflict() -> None:

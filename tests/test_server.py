@@ -187,7 +187,12 @@ EXPECTED_METADATA = {
     ),
     "tiny-llm": (
         0,
-        [("text_input", "BYTES", [1]), ("stream", "BOOL", [1]), ("exclude_input_in_output", "BOOL", [1])],
+        [
+            ("text_input", "BYTES", [1]),
+            ("stream", "BOOL", [1]),
+            ("exclude_input_in_output", "BOOL", [1]),
+            ("bad_words", "BYTES", [-1]),
+        ],
         [("text_output", "BYTES", [-1])],
     ),
     "echo-scalars": (

@@ -86,12 +86,22 @@ def _parse_json_object(text: str, key: str) -> dict[str, Any]:
             f"Invalid value for option '{key}': not valid JSON ({where}). Accepted: {_MAP_HELP}.",
             option=key,
         ) from None
-    if not isinstance(parsed, dict) or any(isinstance(v, (dict, list)) or v is None for v in parsed.values()):
+    if not isinstance(parsed, dict) or not all(_scalar(v) or _flat_list(v) for v in parsed.values()):
         raise TritonConfigError(
-            f"Invalid value for option '{key}': the JSON must be an object of scalar values. Accepted: {_MAP_HELP}.",
+            f"Invalid value for option '{key}': the JSON must be an object of scalar values (or flat "
+            f"lists of them, where the option takes lists). Accepted: {_MAP_HELP}.",
             option=key,
         )
     return parsed
+
+
+def _scalar(value: Any) -> bool:
+    return isinstance(value, (str, int, float, bool))
+
+
+def _flat_list(value: Any) -> bool:
+    """A JSON list of scalars: which options take one is for their own checks to say."""
+    return isinstance(value, list) and all(_scalar(v) for v in value)
 
 
 def parse_map(value: Any, *, key: str = "map") -> dict[str, Any]:

@@ -99,6 +99,12 @@ def check_headers(headers: Any, *, key: str = "custom-headers") -> dict[str, str
     result: dict[str, str] = {}
     for name, value in headers.items():
         name = str(name).strip()
+        if not isinstance(value, (str, int, float, bool)):  # never shown: it may be a secret
+            raise TritonConfigError(
+                f"Invalid value for option '{key}' (header {name!r}): a {type(value).__name__} value. "
+                "Accepted: a string (a number or a boolean is sent as its text).",
+                option=key,
+            )
         text = str(value).lower() if isinstance(value, bool) else str(value)
         _check_header(name, text, key)
         result[name] = text
@@ -109,13 +115,16 @@ _PARAMETER_HELP = "a string, an integer, a boolean or a finite number"
 
 
 def check_parameters(
-    params: Any, *, key: str = "request-parameters", also_reserved: Iterable[str] = ()
+    params: Any, *, key: str = "request-parameters", also_reserved: Iterable[str] = (), lists: bool = False
 ) -> dict[str, Any]:
     """Validate custom request parameters (a map or its ``WITH`` text); reserved names fail
     (Triton's, and ``also_reserved``: fields the client sets itself).
 
     Values are what Triton's parameters extension takes: strings, integers, booleans and
     numbers (as in the ``WITH`` text's JSON form), so the options round-trip through it.
+    With ``lists``, also flat lists of them: a generate request's field named like a model
+    input is that input's tensor (TensorRT-LLM's ``stop_words``); whether it is one is
+    checked against the model (:func:`pyflink_triton.engine.binding.bind_model`).
 
     :raises TritonConfigError: naming ``key``.
     """
@@ -136,16 +145,26 @@ def check_parameters(
             )
         check_no_control(name, key, accepted="parameter names")
         where = f" (parameter {name!r})"
-        if isinstance(value, str):
-            check_no_control(value, key, accepted="parameter values", where=where)
-        elif not isinstance(value, (bool, int, float)) or (isinstance(value, float) and not math.isfinite(value)):
-            raise TritonConfigError(
-                f"Invalid value for option '{key}'{where}: a {type(value).__name__} value. "
-                f"Accepted: {_PARAMETER_HELP}.",
-                option=key,
-            )
+        if lists and isinstance(value, (list, tuple)):
+            value = [_check_parameter_value(v, key, where, _LIST_HELP) for v in value]
+        else:
+            _check_parameter_value(value, key, where, _LIST_HELP if lists else _PARAMETER_HELP)
         result[name] = value
     return result
+
+
+_LIST_HELP = f"{_PARAMETER_HELP}, or a flat list of them for a model input"
+
+
+def _check_parameter_value(value: Any, key: str, where: str, accepted: str) -> Any:
+    if isinstance(value, str):
+        check_no_control(value, key, accepted="parameter values", where=where)
+    elif not isinstance(value, (bool, int, float)) or (isinstance(value, float) and not math.isfinite(value)):
+        raise TritonConfigError(
+            f"Invalid value for option '{key}'{where}: a {type(value).__name__} value. Accepted: {accepted}.",
+            option=key,
+        )
+    return value
 
 
 def check_generate(inference_api: Any, generate_parameters: Any, sequence_id: str | None) -> tuple[str, dict[str, Any]]:
@@ -153,7 +172,9 @@ def check_generate(inference_api: Any, generate_parameters: Any, sequence_id: st
     api = str(inference_api).strip().lower()
     if api not in INFERENCE_APIS:
         raise invalid_value("inference-api", inference_api, ", ".join(f"'{a}'" for a in INFERENCE_APIS))
-    params = check_parameters(generate_parameters, key="generate-parameters", also_reserved=GENERATE_RESERVED)
+    params = check_parameters(
+        generate_parameters, key="generate-parameters", also_reserved=GENERATE_RESERVED, lists=True
+    )
     if api == "generate" and params.get("stream") is True:
         raise TritonConfigError(
             "Option 'generate-parameters' asks for \"stream\": true, but 'inference-api' = 'generate' "

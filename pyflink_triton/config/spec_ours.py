@@ -141,6 +141,9 @@ OUR_OPTIONS: tuple[OptionSpec, ...] = (
         None,
         ours=True,
         example='{"max_tokens": 16, "temperature": 0}',
-        description="Fields of every generate request (max_tokens...): JSON object of scalars; reserved names refused.",
+        description=(
+            "Fields of every generate request (max_tokens...): JSON object of scalars, or flat lists "
+            "for model inputs (stop_words); reserved names refused."
+        ),
     ),
 )

@@ -158,6 +158,7 @@ def bind_model(
     *,
     flatten_batch_dim: bool = False,
     inference_api: str = "infer",
+    generate_fields: Mapping[str, Any] | None = None,
 ) -> ModelBinding:
     """Bind argument columns and result columns to the model's tensors.
 
@@ -168,6 +169,8 @@ def bind_model(
     :param outputs: the wanted result columns; None means every model output, as the model
         declares them.
     :param inference_api: the option's value: ``auto`` or one of :data:`APIS`.
+    :param generate_fields: option ``'generate-parameters'``: those named like a model input
+        must fit it (a generate endpoint sends them as that input).
     :raises TritonSchemaError: when columns and tensors do not fit, naming both.
     :raises TritonConfigError: when the endpoint cannot serve the model.
     """
@@ -181,6 +184,7 @@ def bind_model(
     if api != "infer":
         # A generated answer is text: every BYTES output is one STRING per row, whatever its dims.
         out_specs = [_text_output(s) for s in out_specs]
+        _check_generate_fields(generate_fields or {}, in_specs, model)
         bound_in = _bind_generate_inputs(in_specs, inputs, model, mismatches)
     else:
         if not batching and not flatten_batch_dim:
@@ -286,6 +290,53 @@ def _bind_generate_inputs(
             mismatches.append(_side_by_side("input", col, spec))
         bound.append(spec)
     return bound
+
+
+def _check_generate_fields(fields: Mapping[str, Any], specs: Sequence[TensorSpec], model: str) -> None:
+    """Triton sends a generate request's field named like a model input as that input (a
+    scalar or a flat list of its datatype), any other as a request parameter (a scalar): check
+    here what the server would refuse for every row."""
+    inputs = {s.name: s for s in specs}
+    for name, value in fields.items():
+        spec = inputs.get(name)
+        where = f"Invalid value for option 'generate-parameters' (parameter {name!r}): "
+        if spec is None:
+            if isinstance(value, list):
+                raise TritonConfigError(
+                    f"{where}a list, which Triton takes only for a model input, and model {model!r} has "
+                    f"no input {name!r} (its inputs: {', '.join(inputs)}). Accepted: a list for a model "
+                    "input, a scalar for a request parameter.",
+                    option="generate-parameters",
+                )
+            continue
+        accepted = _JSON_VALUES.get(spec.datatype.upper())
+        values = value if isinstance(value, list) else [value]
+        if accepted is None or not all(_is_json(v, accepted[0]) for v in values):
+            what = accepted[1] if accepted else "nothing: Triton refuses it in a JSON request"
+            raise TritonConfigError(
+                f"{where}model {model!r} has an input {name!r} of {spec.datatype}, which takes {what} "
+                "(a value, or a flat list of them).",
+                option="generate-parameters",
+            )
+
+
+#: The JSON values Triton converts to an input of each datatype: ("str" | "bool" | "int" |
+#: "number", what to call them). FP16 and BF16 are missing: Triton refuses them in JSON.
+_JSON_VALUES: dict[str, tuple[str, str]] = {
+    "BYTES": ("str", "strings"),
+    "BOOL": ("bool", "booleans"),
+    **{f"{sign}INT{bits}": ("int", "integers") for sign in ("", "U") for bits in (8, 16, 32, 64)},
+    "FP32": ("number", "numbers"),
+    "FP64": ("number", "numbers"),
+}
+
+
+def _is_json(value: Any, kind: str) -> bool:
+    if kind == "str":
+        return isinstance(value, str)
+    if kind == "bool" or isinstance(value, bool):  # a bool is an int to Python, not to Triton
+        return kind == "bool" and isinstance(value, bool)
+    return isinstance(value, int) or (kind == "number" and isinstance(value, float))
 
 
 def _same(name: str, col: str, exact: bool) -> bool:

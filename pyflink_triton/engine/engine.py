@@ -365,6 +365,7 @@ def bind(
             outputs,
             flatten_batch_dim=options.flatten_batch_dim,
             inference_api=options.inference_api,
+            generate_fields=options.generate_parameters,
         )
     except TritonError as exc:
         raise with_context(exc, options) from None

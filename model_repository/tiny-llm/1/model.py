@@ -20,9 +20,10 @@ DEFAULT_MAX_TOKENS = 16
 INT_PARAMETERS = ("max_tokens", "delay_ms", "fail_at")
 
 
-def answer_words(prompt: str, max_tokens: int, stop: str | None) -> list[str]:
-    """The prompt's words in reverse order, repeated, ``max_tokens`` long, cut before ``stop``."""
-    words = prompt.split()[::-1]
+def answer_words(prompt: str, max_tokens: int, stop: str | None, bad_words: frozenset[str] = frozenset()) -> list[str]:
+    """The prompt's words but ``bad_words`` in reverse order, repeated, ``max_tokens`` long, cut
+    before ``stop``."""
+    words = [word for word in prompt.split()[::-1] if word not in bad_words]
     if not words:
         return []
     answer = []
@@ -65,6 +66,11 @@ def _flag(request, name: str, default: bool) -> bool:
     return default if tensor is None else bool(tensor.as_numpy().reshape(-1)[0])
 
 
+def _words(request, name: str) -> frozenset[str]:
+    tensor = pb_utils.get_input_tensor_by_name(request, name)
+    return frozenset() if tensor is None else frozenset(_text(v) for v in tensor.as_numpy().reshape(-1))
+
+
 def _text(value) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
@@ -98,7 +104,8 @@ class TritonPythonModel:
         final = pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL
         parameters = _parameters(request)
         prompt = _text(pb_utils.get_input_tensor_by_name(request, "text_input").as_numpy().reshape(-1)[0])
-        words = answer_words(prompt, parameters.get("max_tokens", DEFAULT_MAX_TOKENS), parameters.get("stop"))
+        max_tokens = parameters.get("max_tokens", DEFAULT_MAX_TOKENS)
+        words = answer_words(prompt, max_tokens, parameters.get("stop"), _words(request, "bad_words"))
         deltas = pieces(words)
         if not _flag(request, "exclude_input_in_output", True):
             deltas = [prompt + (" " if deltas else ""), *deltas]
