@@ -157,8 +157,13 @@ def test_async_mode_counts_the_same_metrics_through_gauge_reads(triton_url: str)
 
 @pytest.mark.skipif(not flink_features().async_scalar, reason="PyFlink before 2.3 has no async scalar functions")
 def test_two_functions_of_one_operator_add_up_in_its_group(triton_url: str) -> None:
-    """Two Triton calls chained into one operator share its metric group, where the gauges
-    registered last replace the first's: they must still report and count both functions."""
+    """Two Triton calls in one operator share its metric group, where the gauges registered
+    last replace the first's: they must still report and count both functions.
+
+    Flink puts two pandas ML_PREDICT calls of one query into one PythonCalc (seen in EXPLAIN), so
+    there the gauges showed the last function only. Flink 2.3 plans each async call in its own
+    PythonAsyncCalc; async functions are used here because a gauge read is how they count, so a
+    replaced gauge would also lose the first function's counts."""
     from pyflink_triton.flink.async_udf import TritonAsyncFunction
 
     def function(batch_size: str) -> TritonAsyncFunction:
