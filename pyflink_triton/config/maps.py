@@ -11,7 +11,7 @@ from typing import Any
 
 from ..errors import TritonConfigError
 
-__all__ = ["parse_map"]
+__all__ = ["is_scalar", "parse_map"]
 
 
 def _read_quoted(text: str, i: int, stop: str) -> tuple[str, int]:
@@ -86,7 +86,7 @@ def _parse_json_object(text: str, key: str) -> dict[str, Any]:
             f"Invalid value for option '{key}': not valid JSON ({where}). Accepted: {_MAP_HELP}.",
             option=key,
         ) from None
-    if not isinstance(parsed, dict) or not all(_scalar(v) or _flat_list(v) for v in parsed.values()):
+    if not isinstance(parsed, dict) or not all(is_scalar(v) or _flat_list(v) for v in parsed.values()):
         raise TritonConfigError(
             f"Invalid value for option '{key}': the JSON must be an object of scalar values (or flat "
             f"lists of them, where the option takes lists). Accepted: {_MAP_HELP}.",
@@ -95,13 +95,14 @@ def _parse_json_object(text: str, key: str) -> dict[str, Any]:
     return parsed
 
 
-def _scalar(value: Any) -> bool:
+def is_scalar(value: Any) -> bool:
+    """A JSON scalar other than null: what a map option's value is (or a list holds)."""
     return isinstance(value, (str, int, float, bool))
 
 
 def _flat_list(value: Any) -> bool:
     """A JSON list of scalars: which options take one is for their own checks to say."""
-    return isinstance(value, list) and all(_scalar(v) for v in value)
+    return isinstance(value, list) and all(is_scalar(v) for v in value)
 
 
 def parse_map(value: Any, *, key: str = "map") -> dict[str, Any]:

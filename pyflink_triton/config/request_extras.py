@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..errors import TritonConfigError
+from .maps import is_scalar
 from .text import check_no_control
 from .values import invalid_value, parse_map
 
@@ -99,7 +100,7 @@ def check_headers(headers: Any, *, key: str = "custom-headers") -> dict[str, str
     result: dict[str, str] = {}
     for name, value in headers.items():
         name = str(name).strip()
-        if not isinstance(value, (str, int, float, bool)):  # never shown: it may be a secret
+        if not is_scalar(value):  # never shown: it may be a secret
             raise TritonConfigError(
                 f"Invalid value for option '{key}' (header {name!r}): a {type(value).__name__} value. "
                 "Accepted: a string (a number or a boolean is sent as its text).",
